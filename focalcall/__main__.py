@@ -1,0 +1,6 @@
+"""``python -m focalcall`` runs the command line."""
+import sys
+
+from focalcall.cli import main
+
+sys.exit(main())

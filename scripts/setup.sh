@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up focalcall on a fresh Debian machine (as root): apt packages, a virtualenv in .venv,
+# torch (exact CPU pin first, so nothing pulls CUDA wheels), then the project and its extras.
+# Idempotent: a second run only checks. Usage: scripts/setup.sh [--test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=0
+[ "${1:-}" = "--test" ] && with_test=1
+
+# Debian packages: espeak-ng/sox make test speech; the rest back tests of the real network,
+# the browser and Prometheus as those parts land.
+APT_PACKAGES=(espeak-ng sox)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+.venv/bin/pip install -q torch==2.13.0
+extras=""
+[ $with_test = 1 ] && extras="[test]"
+.venv/bin/pip install -q -e ".${extras}"
+echo "setup: ready ($(.venv/bin/python --version), focalcall in .venv)"
