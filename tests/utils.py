@@ -43,3 +43,28 @@ def best_lag(reference: np.ndarray, signal: np.ndarray, max_lag: int) -> int:
         if corr > best_corr:
             best, best_corr = lag, corr
     return best
+
+
+async def start_server(config=None):
+    """Run a :class:`server.app.CallServer` on 127.0.0.1 at a free port; returns (server, runner, url)."""
+    from aiohttp import web
+
+    from server.app import CallServer
+    from server.config import ServerConfig
+
+    server = CallServer(config or ServerConfig(port=0))
+    runner = web.AppRunner(server.make_app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    return server, runner, f"http://127.0.0.1:{port}/"
+
+
+def metric_value(text: str, name: str, labels: str = "") -> float:
+    """Read one sample from Prometheus exposition ``text`` (0 if absent)."""
+    key = f"{name}{{{labels}}}" if labels else name
+    for line in text.splitlines():
+        if line.startswith(key + " "):
+            return float(line.split()[-1])
+    return 0.0

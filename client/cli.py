@@ -1,0 +1,138 @@
+"""``focalcall join``: take part in a call from the command line."""
+from __future__ import annotations
+
+import argparse
+import os
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from client.call import Call
+from client.recording import write_outputs
+from client.sources import MicSource, WavSource
+from codec.registry import get_codec
+from focalcall.ice import IceServer, IceSettings
+
+DEFAULT_CODEC = "codec2-700c"
+DEFAULT_SERVER = "http://127.0.0.1:8080/"
+LINGER_SECONDS = 1.0  # after a file ends, keep listening for audio still in flight
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``join`` subcommand."""
+    p = subparsers.add_parser(
+        "join", help="join a call from the command line",
+        description="Join ROOM, send audio from a WAV file or the microphone, and write what the others "
+                    "say to a WAV file (mixed), one WAV per sender, or the speaker. Stops at the end of the "
+                    "input file, after --duration seconds, or on Ctrl-C, and prints a summary.")
+    p.add_argument("room", help="room name (letters, digits, '_', '-', '.'; created on first join)")
+    p.add_argument("--server", default=DEFAULT_SERVER, help=f"server URL (default {DEFAULT_SERVER})")
+    p.add_argument("--name", default=None, help="display name (default: the room-local 'cli-<pid>')")
+    p.add_argument("--input", default="none", metavar="FILE.wav|mic|none",
+                   help="what to send: a WAV file (any rate/channels), 'mic', or 'none' (listen only; default)")
+    p.add_argument("--output", default="none", metavar="FILE.wav|speaker|none",
+                   help="where the others go: a WAV file (16 kHz, all senders mixed), 'speaker', or 'none'")
+    p.add_argument("--output-dir", type=Path, default=None,
+                   help="also write one 16 kHz WAV per sender into this directory")
+    p.add_argument("--codec", default=DEFAULT_CODEC, help=f"codec name (default {DEFAULT_CODEC}; "
+                                                          "see 'focalcall codec list')")
+    p.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="leave after S seconds (default: at the end of the input file, or on Ctrl-C)")
+    p.add_argument("--ice-server", action="append", default=[], metavar="URL[,USER,CREDENTIAL]",
+                   help="STUN/TURN server; repeatable (default: none)")
+    p.add_argument("--ice-host", action="append", default=None, metavar="ADDR",
+                   help="gather ICE host candidates only from this address; repeatable "
+                        "(default: 127.0.0.1 when the server is on loopback, else every interface)")
+    p.set_defaults(func=run)
+
+
+def ice_from_args(args: argparse.Namespace) -> IceSettings:
+    """ICE settings; a loopback server implies loopback-only host candidates."""
+    hosts = tuple(args.ice_host) if args.ice_host else None
+    if hosts is None and urlsplit(args.server).hostname in ("127.0.0.1", "localhost", "::1"):
+        hosts = ("127.0.0.1",)
+    return IceSettings(tuple(IceServer.parse(s) for s in args.ice_server), hosts)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one call until it ends, then print the summary."""
+    if args.duration is not None and args.duration <= 0:
+        raise ValueError("--duration must be positive")
+    from server.cli import install_uvloop
+
+    install_uvloop()
+    return asyncio.run(_join(args))
+
+
+async def _join(args: argparse.Namespace) -> int:
+    codec = get_codec(args.codec)
+    source = None
+    if args.input == "mic":
+        source = MicSource(codec)
+    elif args.input != "none":
+        source = WavSource(Path(args.input), codec)
+    output_path = None if args.output in ("none", "speaker") else Path(args.output)
+    if output_path is not None and not output_path.parent.is_dir():
+        raise ValueError(f"output directory {output_path.parent} does not exist")
+    speaker = None
+    if args.output == "speaker":
+        from client.playout import SpeakerSink
+
+        speaker = SpeakerSink(codec)
+    name = args.name or f"cli-{os.getpid()}"
+    call = Call(args.server, args.room, name, codec, ice_from_args(args),
+                on_frame=speaker.push if speaker else None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started = time.monotonic()
+    try:
+        await call.start()
+        print(f"joined room {args.room!r} as {name} (id {call.id}) with {codec.name}", file=sys.stderr)
+        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(call.disconnected.wait())]
+        if source is not None:
+            waiters.append(asyncio.create_task(_send_then_linger(call, source, args.duration is None)))
+        await asyncio.wait(waiters, timeout=args.duration, return_when=asyncio.FIRST_COMPLETED)
+        for task in waiters:
+            task.cancel()
+    finally:
+        await call.stop()
+        if speaker is not None:
+            speaker.close()
+    written = write_outputs(call.received(), output_path, args.output_dir)
+    print(summary(call, time.monotonic() - started, written), file=sys.stderr)
+    return 0
+
+
+async def _send_then_linger(call: Call, source, linger: bool) -> None:
+    await call.send(source)
+    if linger:
+        await asyncio.sleep(LINGER_SECONDS)
+    else:
+        await asyncio.Event().wait()  # keep listening until --duration or Ctrl-C
+
+
+def summary(call: Call, elapsed: float, written: list[Path]) -> str:
+    """The one-screen end-of-call report."""
+    sent = call.stats.sent
+    lines = [f"call summary: room {call.room!r}, {call.codec.name}, {elapsed:.1f} s"]
+    if sent.packets:
+        lines.append(f"  sent      {sent.packets} packets, {sent.payload_bytes} B payload "
+                     f"({8 * sent.payload_bytes / sent.seconds:.0f} bit/s), "
+                     f"{8 * sent.wire_bytes / sent.seconds:.0f} bit/s with packet headers")
+    else:
+        lines.append("  sent      nothing")
+    for t in call.received():
+        s = t.track.stats
+        lines.append(f"  received  {t.name} (id {t.sender_id}): {s.received} packets, {s.concealed} lost "
+                     f"(concealed), {s.late + s.duplicates} late or duplicate, {s.undecodable} undecodable")
+    if not call.tracks:
+        lines.append("  received  nothing")
+    if call.stats.malformed:
+        lines.append(f"  dropped   {call.stats.malformed} malformed packets")
+    lines += [f"  wrote     {p}" for p in written]
+    return "\n".join(lines)
