@@ -1,0 +1,77 @@
+"""Model configuration of the neural codec: one dataclass, loaded from YAML or JSON.
+
+The frame (320 samples at 16 kHz, 50 Hz) and the analysis/synthesis window (two frames) are
+fixed by the codec's latency budget; width, depth and focal levels are free.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+SAMPLE_RATE = 16000
+HOP = 320            # samples per frame: 20 ms, 50 Hz
+WINDOW = 2 * HOP     # analysis/synthesis window: the frame plus the previous one
+TEACHER_DIM = 512    # Whisper-base encoder width
+
+
+@dataclass
+class ModelConfig:
+    """Sizes of the causal encoder, the binary quantizer and the causal decoder."""
+
+    dim: int = 256                # channels of every focal block
+    encoder_blocks: int = 6
+    decoder_blocks: int = 7
+    focal_levels: int = 3         # hierarchical depthwise convolutions per block
+    focal_kernel: int = 3         # kernel of level 0; level l uses focal_kernel + 2 * l
+    mlp_ratio: float = 3.0
+    n_mels: int = 80
+    bits: int = 16                # B: bits per frame, one binary codebook
+    bit_options: list[int] = field(default_factory=lambda: [16, 12, 8])
+    layer_scale: float = 0.1      # initial residual scale (ConvNeXt/Vocos style)
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "encoder_blocks", "decoder_blocks", "focal_levels", "focal_kernel",
+                     "n_mels", "bits"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"model.{name} must be a positive integer")
+        if self.focal_kernel % 2 == 0:
+            raise ValueError("model.focal_kernel must be odd")
+        if self.mlp_ratio <= 0:
+            raise ValueError("model.mlp_ratio must be positive")
+        self.bit_options = sorted({int(b) for b in self.bit_options}, reverse=True)
+        if not self.bit_options or self.bit_options[0] != self.bits or self.bit_options[-1] < 1:
+            raise ValueError(f"model.bit_options must lie in 1..{self.bits} and include bits")
+
+    @property
+    def hidden(self) -> int:
+        """Width of the MLP inside each focal block."""
+        return int(round(self.dim * self.mlp_ratio))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**data)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML (``.yaml``/``.yml``) or JSON config file into a dict."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml  # training-only dependency: imported when a YAML file is actually read
+        data = yaml.safe_load(text)
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config file must hold a mapping at its top level")
+    return data

@@ -1,0 +1,176 @@
+"""Training data: random crops of corpus clips, a noisy/reverberant input and its clean target.
+
+Reads the corpus manifest ``DIR/manifest.jsonl`` (one JSON object per clip with at least
+``path`` relative to DIR, 16 kHz mono WAV, and ``split``). Crops start on frame boundaries
+so cached teacher features (one 512-d vector per 320 samples of the whole clip) line up.
+
+Augmentation is pluggable: any ``fn(clean: np.ndarray, rng: np.random.Generator) -> noisy``
+named as ``"module:function"`` in the config; :func:`simple_augment` is the built-in default
+until the corpus recipes (``codec.data.augment``) are wired in.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from codec.neural.config import HOP, SAMPLE_RATE
+
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+@dataclass
+class DataConfig:
+    """Where the corpus is and how to cut and corrupt it."""
+
+    manifest: str = "data/corpus/manifest.jsonl"
+    segment_seconds: float = 2.0
+    batch_size: int = 8
+    augment: str | None = "codec.neural.dataset:simple_augment"
+    augment_prob: float = 0.5        # fraction of crops that get corrupted at all
+    teacher_cache: str = ".cache/teacher-whisper-base"
+    valid_clips: int = 8
+
+    def __post_init__(self) -> None:
+        if self.segment_seconds * SAMPLE_RATE < 4 * HOP:
+            raise ValueError("data.segment_seconds must cover at least 4 frames (80 ms)")
+        if self.batch_size < 1:
+            raise ValueError("data.batch_size must be positive")
+        if not 0.0 <= self.augment_prob <= 1.0:
+            raise ValueError("data.augment_prob must lie in [0, 1]")
+
+    @property
+    def segment_frames(self) -> int:
+        return int(self.segment_seconds * SAMPLE_RATE) // HOP
+
+
+def read_manifest(path: str | Path, split: str) -> tuple[Path, list[dict]]:
+    """Rows of ``split`` in a corpus manifest, and the directory their paths are relative to."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"corpus manifest {path} does not exist")
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{n}: not JSON ({exc.msg})") from None
+        if "path" not in row or "split" not in row:
+            raise ValueError(f"{path}:{n}: a manifest row needs 'path' and 'split'")
+        if row["split"] == split:
+            rows.append(row)
+    if not rows:
+        raise ValueError(f"{path}: no clips in split {split!r}")
+    return path.parent, rows
+
+
+def load_clip(path: Path) -> np.ndarray:
+    """A 16 kHz mono WAV as float32."""
+    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    if rate != SAMPLE_RATE:
+        raise ValueError(f"{path}: sample rate {rate} Hz, the codec needs {SAMPLE_RATE} Hz")
+    return audio.mean(axis=1)
+
+
+def resolve_augment(name: str | None) -> Augment | None:
+    """``"module:function"`` → the callable (None → no augmentation)."""
+    if not name:
+        return None
+    module, _, attr = name.partition(":")
+    if not attr:
+        raise ValueError(f"augment {name!r} must look like 'module:function'")
+    return getattr(importlib.import_module(module), attr)
+
+
+def simple_augment(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Synthetic room reverb and/or coloured noise at 0–30 dB SNR, then a random level.
+
+    The direct path of the reverb sits at lag 0, so the clean target stays time-aligned.
+    """
+    x = clean.astype(np.float64)
+    if rng.random() < 0.5:
+        rt60 = rng.uniform(0.15, 0.8)
+        n = int(rt60 * SAMPLE_RATE)
+        tail = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
+        tail[: int(0.002 * SAMPLE_RATE)] = 0.0
+        rir = tail * rng.uniform(0.05, 0.3) / np.sqrt(np.sum(tail ** 2) + 1e-9)
+        rir[0] = 1.0
+        x = np.convolve(x, rir)[: len(x)]
+    if rng.random() < 0.7:
+        colour = rng.choice([0.0, 1.0, 2.0])          # white, pink, brown spectra
+        spec = np.fft.rfft(rng.standard_normal(len(x)))
+        freqs = np.maximum(np.arange(len(spec)), 1.0)
+        noise = np.fft.irfft(spec / freqs ** (colour / 2), n=len(x))
+        snr = rng.uniform(0.0, 30.0)
+        p_sig = np.mean(x ** 2) + 1e-9
+        noise *= np.sqrt(p_sig / (np.mean(noise ** 2) + 1e-12) / 10 ** (snr / 10))
+        x = x + noise
+    return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+def teacher_cache_path(cache_dir: Path, rel: str) -> Path:
+    """Cache file of a clip's teacher features (name from a hash of its relative path)."""
+    return cache_dir / (hashlib.sha1(rel.encode()).hexdigest()[:16] + ".npy")
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Random frame-aligned crops: ``{"clean", "noisy": (N,), "teacher": (T, 512) or (0,)}``."""
+
+    def __init__(self, config: DataConfig, split: str = "train", seed: int = 0,
+                 use_teacher: bool = False, length: int = 1 << 30) -> None:
+        self.config = config
+        self.root, self.rows = read_manifest(config.manifest, split)
+        self.augment = resolve_augment(config.augment)
+        self.use_teacher = use_teacher
+        self.cache_dir = Path(config.teacher_cache)
+        self.rng = np.random.default_rng(seed)
+        self.length = length
+        self._audio: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.length
+
+    def clip(self, index: int) -> np.ndarray:
+        """Whole clip ``index``, zero-padded to a whole number of frames (memoised)."""
+        if index not in self._audio:
+            audio = load_clip(self.root / self.rows[index]["path"])
+            pad = (-len(audio)) % HOP
+            self._audio[index] = np.pad(audio, (0, pad))
+        return self._audio[index]
+
+    def teacher(self, index: int) -> np.ndarray:
+        path = teacher_cache_path(self.cache_dir, self.rows[index]["path"])
+        if not path.exists():
+            raise FileNotFoundError(f"teacher features {path} missing: run the cache step first")
+        return np.load(path)
+
+    def __getitem__(self, _: int) -> dict[str, torch.Tensor]:
+        frames = self.config.segment_frames
+        index = int(self.rng.integers(len(self.rows)))
+        audio = self.clip(index)
+        total = len(audio) // HOP
+        start = int(self.rng.integers(0, max(1, total - frames + 1)))
+        clean = audio[start * HOP:(start + frames) * HOP]
+        clean = np.pad(clean, (0, frames * HOP - len(clean)))
+        gain = 10 ** (self.rng.uniform(-12, 6) / 20) / max(1e-3, float(np.abs(clean).max()) * 1.2)
+        clean = (clean * min(gain, 30.0)).astype(np.float32)
+        noisy = clean
+        if self.augment is not None and self.rng.random() < self.config.augment_prob:
+            noisy = self.augment(clean, self.rng).astype(np.float32)
+        item = {"clean": torch.from_numpy(clean), "noisy": torch.from_numpy(np.ascontiguousarray(noisy))}
+        if self.use_teacher:
+            feats = self.teacher(index)[start:start + frames].astype(np.float32)
+            feats = np.pad(feats, ((0, frames - len(feats)), (0, 0)))
+            item["teacher"] = torch.from_numpy(feats)
+            item["teacher_mask"] = torch.from_numpy(
+                (np.arange(frames) < min(frames, total - start)).astype(np.float32))
+        return item

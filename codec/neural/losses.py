@@ -1,0 +1,84 @@
+"""Reconstruction, distillation and adversarial losses for codec training."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from codec.neural.frontend import mel_filterbank
+
+STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))
+
+
+def _magnitude(audio: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:
+    spec = torch.stft(audio, n_fft, hop, window=window, return_complex=True)
+    return torch.sqrt(spec.real ** 2 + spec.imag ** 2 + 1e-7)
+
+
+class MultiResolutionSTFTLoss(nn.Module):
+    """Spectral convergence + log-magnitude L1, averaged over three STFT resolutions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for n_fft, _ in STFT_RESOLUTIONS:
+            self.register_buffer(f"win{n_fft}", torch.hann_window(n_fft), persistent=False)
+
+    def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``(B, N)`` audio pair → scalar."""
+        total = estimate.new_zeros(())
+        for n_fft, hop in STFT_RESOLUTIONS:
+            window = getattr(self, f"win{n_fft}")
+            e, t = _magnitude(estimate, n_fft, hop, window), _magnitude(target, n_fft, hop, window)
+            sc = torch.linalg.norm(t - e) / (torch.linalg.norm(t) + 1e-7)
+            total = total + sc + F.l1_loss(torch.log(e), torch.log(t))
+        return total / len(STFT_RESOLUTIONS)
+
+
+class MelLoss(nn.Module):
+    """L1 between log-mel spectrograms (n_fft 1024, hop 256, 80 bands)."""
+
+    def __init__(self, n_fft: int = 1024, hop: int = 256, n_mels: int = 80) -> None:
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.register_buffer("fb", mel_filterbank(n_mels, n_fft), persistent=False)
+
+    def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``(B, N)`` audio pair → scalar."""
+        e = _magnitude(estimate, self.n_fft, self.hop, self.window).transpose(1, 2) @ self.fb
+        t = _magnitude(target, self.n_fft, self.hop, self.window).transpose(1, 2) @ self.fb
+        return F.l1_loss(torch.log(e + 1e-5), torch.log(t + 1e-5))
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor,
+                      mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Frame-wise match of ``(B, T, D)`` student projections to teacher features.
+
+    Teacher features are layer-normalised per frame (Whisper's have a few huge channels), then
+    compared by MSE plus cosine distance; ``mask (B, T)`` drops padded frames.
+    """
+    target = F.layer_norm(teacher, teacher.shape[-1:])
+    mse = ((student - target) ** 2).mean(dim=-1)
+    cos = 1.0 - F.cosine_similarity(student, target, dim=-1)
+    per_frame = mse + cos
+    if mask is None:
+        return per_frame.mean()
+    return (per_frame * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def discriminator_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+    """Hinge loss of the discriminator over its sub-discriminators."""
+    return sum(F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real, fake)) / len(real)
+
+
+def generator_loss(fake: list[torch.Tensor]) -> torch.Tensor:
+    """Hinge loss of the generator."""
+    return sum(F.relu(1 - f).mean() for f in fake) / len(fake)
+
+
+def feature_matching_loss(real_maps: list[list[torch.Tensor]],
+                          fake_maps: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Mean relative L1 between discriminator feature maps of real and generated audio."""
+    losses = [F.l1_loss(f, r.detach()) / (r.detach().abs().mean() + 1e-5)
+              for rs, fs in zip(real_maps, fake_maps) for r, f in zip(rs, fs)]
+    return sum(losses) / len(losses)

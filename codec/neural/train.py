@@ -1,0 +1,400 @@
+"""Codec training: causal distillation, reconstruction, joint fine-tuning.
+
+A run is described by one config file (see ``codec/neural/configs/``) with ``model``,
+``data``, ``train`` and ``stages`` sections. Stages run in order; each names the parts it
+trains (``encoder``, ``quantizer``, ``decoder``) and the weights of its losses:
+
+- ``distill``: causal encoder features (through ``distill_head``) vs frozen Whisper-base
+  encoder features of the *clean* clip, frame by frame;
+- ``stft``, ``mel``: multi-resolution STFT and log-mel L1 between the decoded audio of the
+  (possibly noisy) input and the clean target (joint denoising);
+- ``adv``, ``fm``: hinge adversarial and feature-matching losses from the spectrogram
+  discriminator (which is trained whenever either weight is non-zero);
+- ``entropy``: BSQ per-frame bit entropy minus bit-usage entropy.
+
+Bit dropout: each crop keeps the first k of B bits with k drawn from ``bit_options``; single
+frames are dropped entirely (all bits zero = "missing") with ``missing_prob``, so the decoder
+learns to conceal. Checkpoints (``last.pt`` every ``checkpoint_every`` steps, ``best.pt`` by
+validation mel loss) carry the model, optimisers, step and the full config; a run resumes
+from ``last.pt`` automatically. Losses are appended to ``losses.jsonl``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from codec.neural.config import HOP, ModelConfig, load_config_file
+from codec.neural.dataset import CropDataset, DataConfig, read_manifest, load_clip, teacher_cache_path
+from codec.neural.discriminator import MultiResolutionDiscriminator
+from codec.neural.losses import (MelLoss, MultiResolutionSTFTLoss, discriminator_loss,
+                                 distillation_loss, feature_matching_loss, generator_loss)
+from codec.neural.model import DELAY_SAMPLES, FocalCodecModel
+from codec.neural.quantizer import bits_mask
+
+log = logging.getLogger(__name__)
+
+PARTS = ("encoder", "quantizer", "decoder")
+LOSSES = ("distill", "stft", "mel", "adv", "fm", "entropy")
+
+
+@dataclass
+class StageConfig:
+    """One training stage: how long, which parts learn, which losses count."""
+
+    name: str
+    steps: int
+    train: list[str] = field(default_factory=lambda: list(PARTS))
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise ValueError(f"stage {self.name}: steps must be >= 0")
+        bad = set(self.train) - set(PARTS)
+        if bad or not self.train:
+            raise ValueError(f"stage {self.name}: train must be a non-empty subset of {PARTS}")
+        bad = set(self.weights) - set(LOSSES)
+        if bad:
+            raise ValueError(f"stage {self.name}: unknown losses {sorted(bad)} (known: {LOSSES})")
+        if not any(w > 0 for w in self.weights.values()):
+            raise ValueError(f"stage {self.name}: needs at least one positive loss weight")
+
+    def w(self, name: str) -> float:
+        return float(self.weights.get(name, 0.0))
+
+    @property
+    def decodes(self) -> bool:
+        return any(self.w(n) > 0 for n in ("stft", "mel", "adv", "fm"))
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser, schedule, run bookkeeping."""
+
+    run_dir: str = "runs/focal"
+    lr: float = 5e-4
+    lr_disc: float = 2e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 200
+    grad_clip: float = 1.0
+    bit_probs: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])
+    missing_prob: float = 0.03
+    disc_channels: int = 16
+    log_every: int = 10
+    checkpoint_every: int = 100
+    valid_every: int = 200
+    seed: int = 0
+    threads: int = 1
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.lr_disc <= 0:
+            raise ValueError("train.lr and train.lr_disc must be positive")
+        if not 0 <= self.missing_prob < 1:
+            raise ValueError("train.missing_prob must lie in [0, 1)")
+        if any(p < 0 for p in self.bit_probs) or sum(self.bit_probs) <= 0:
+            raise ValueError("train.bit_probs must be non-negative with a positive sum")
+
+
+@dataclass
+class RunConfig:
+    """A whole training run as read from its config file."""
+
+    model: ModelConfig
+    data: DataConfig
+    train: OptimConfig
+    stages: list[StageConfig]
+
+    def __post_init__(self) -> None:
+        if not self.stages:
+            raise ValueError("config needs at least one stage")
+        if len(self.train.bit_probs) != len(self.model.bit_options):
+            raise ValueError("train.bit_probs needs one probability per model.bit_options entry")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        unknown = set(data) - {"model", "data", "train", "stages"}
+        if unknown:
+            raise ValueError(f"unknown config sections: {sorted(unknown)}")
+        try:
+            return cls(model=ModelConfig.from_dict(data.get("model", {})),
+                       data=DataConfig(**data.get("data", {})),
+                       train=OptimConfig(**data.get("train", {})),
+                       stages=[StageConfig(**s) for s in data.get("stages", [])])
+        except TypeError as exc:  # unknown keyword in a section
+            raise ValueError(f"bad config: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        return cls.from_dict(load_config_file(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model.to_dict(), "data": asdict(self.data),
+                "train": asdict(self.train), "stages": [asdict(s) for s in self.stages]}
+
+    @property
+    def total_steps(self) -> int:
+        return sum(s.steps for s in self.stages)
+
+    def stage_at(self, step: int) -> StageConfig:
+        """The stage that step ``step`` (0-based) belongs to."""
+        for stage in self.stages:
+            if step < stage.steps:
+                return stage
+            step -= stage.steps
+        return self.stages[-1]
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_teacher_cache(config: RunConfig, device: torch.device) -> None:
+    """Compute Whisper-base features of every clean train clip once (skips cached ones)."""
+    from codec.neural.teacher import WhisperTeacher
+
+    root, rows = read_manifest(config.data.manifest, "train")
+    cache = Path(config.data.teacher_cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    todo = [r for r in rows if not teacher_cache_path(cache, r["path"]).exists()]
+    if not todo:
+        return
+    log.info("caching teacher features for %d clips in %s", len(todo), cache)
+    teacher = WhisperTeacher.load().to(device)
+    max_len = 1500 * HOP  # Whisper's 30 s position table
+    for n, row in enumerate(todo):
+        audio = load_clip(root / row["path"])
+        audio = np.pad(audio, (0, (-len(audio)) % HOP))
+        feats = [teacher(torch.from_numpy(audio[i:i + max_len])[None].to(device))[0].cpu()
+                 for i in range(0, len(audio), max_len)]
+        out = teacher_cache_path(cache, row["path"])
+        tmp = out.with_suffix(".tmp.npy")
+        np.save(tmp, torch.cat(feats).numpy().astype(np.float16))
+        tmp.replace(out)
+        if n % 200 == 0:
+            log.info("teacher cache %d/%d", n, len(todo))
+
+
+class Trainer:
+    """Owns the model, discriminator, optimisers and the loop for one run."""
+
+    def __init__(self, config: RunConfig, run_dir: Path | None = None) -> None:
+        self.config = config
+        t = config.train
+        self.run_dir = Path(run_dir or t.run_dir)
+        self.device = pick_device(t.device)
+        if self.device.type == "cpu":
+            torch.set_num_threads(t.threads)
+        torch.manual_seed(t.seed)
+        self.model = FocalCodecModel(config.model).to(self.device)
+        self.disc = MultiResolutionDiscriminator(t.disc_channels).to(self.device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=t.lr, betas=(0.8, 0.99),
+                                     weight_decay=t.weight_decay)
+        self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=t.lr_disc, betas=(0.8, 0.99))
+        self.stft_loss = MultiResolutionSTFTLoss().to(self.device)
+        self.mel_loss = MelLoss().to(self.device)
+        self.step = 0
+        self.best = math.inf
+        self.rng = np.random.default_rng(t.seed)
+        self.amp = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda"
+                    else nullcontext())
+
+    # ---- checkpoints ---------------------------------------------------------------------
+
+    def save(self, name: str) -> Path:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / name
+        tmp = path.with_suffix(".tmp")
+        torch.save({"model": self.model.state_dict(), "disc": self.disc.state_dict(),
+                    "opt": self.opt.state_dict(), "opt_d": self.opt_d.state_dict(),
+                    "step": self.step, "best": self.best, "config": self.config.to_dict()}, tmp)
+        tmp.replace(path)
+        return path
+
+    def resume(self) -> bool:
+        """Load ``last.pt`` of the run directory if there is one."""
+        path = self.run_dir / "last.pt"
+        if not path.exists():
+            return False
+        ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(ckpt["model"])
+        self.disc.load_state_dict(ckpt["disc"])
+        self.opt.load_state_dict(ckpt["opt"])
+        self.opt_d.load_state_dict(ckpt["opt_d"])
+        self.step, self.best = int(ckpt["step"]), float(ckpt["best"])
+        log.info("resumed %s at step %d", path, self.step)
+        return True
+
+    # ---- one step ------------------------------------------------------------------------
+
+    def _lr_scale(self) -> float:
+        warm = self.config.train.warmup_steps
+        return min(1.0, (self.step + 1) / warm) if warm > 0 else 1.0
+
+    def _set_trainable(self, stage: StageConfig) -> None:
+        parts = {"encoder": [self.model.frontend, self.model.encoder_in, self.model.encoder,
+                             self.model.distill_head],
+                 "quantizer": [self.model.quantizer],
+                 "decoder": [self.model.decoder, self.model.head]}
+        for name, modules in parts.items():
+            for module in modules:
+                module.requires_grad_(name in stage.train)
+
+    def _mask(self, batch: int, frames: int) -> torch.Tensor:
+        """Bit-dropout mask ``(B, T, bits)``: per crop a bit budget, per frame a missing chance."""
+        m, t = self.config.model, self.config.train
+        probs = np.asarray(t.bit_probs, dtype=np.float64)
+        keep = self.rng.choice(m.bit_options, size=batch, p=probs / probs.sum())
+        keep = torch.as_tensor(keep, device=self.device)[:, None].expand(batch, frames)
+        mask = bits_mask(m.bits, keep)
+        missing = torch.as_tensor(self.rng.random((batch, frames)) < t.missing_prob,
+                                  device=self.device)
+        return mask * (~missing)[..., None].float()
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One optimisation step on ``batch``; returns the logged losses."""
+        stage = self.config.stage_at(self.step)
+        self._set_trainable(stage)
+        self.model.train()
+        for group in self.opt.param_groups:
+            group["lr"] = self.config.train.lr * self._lr_scale()
+        clean = batch["clean"].to(self.device)
+        noisy = batch["noisy"].to(self.device)
+        logs: dict[str, float] = {}
+        total = clean.new_zeros(())
+        with self.amp:
+            if stage.decodes:
+                out = self.model(noisy, self._mask(*noisy.shape[:1], noisy.shape[1] // HOP))
+                features, u = out.features, out.u
+                # Output lags input by DELAY_SAMPLES: compare the overlapping parts.
+                estimate = out.audio[:, DELAY_SAMPLES:].float()
+                target = clean[:, : clean.shape[1] - DELAY_SAMPLES]
+            else:
+                features = self.model.encode_features(noisy)
+                u = self.model.quantizer.project(features)
+            if stage.w("distill") > 0:
+                pred = self.model.distill_head(features).float()
+                loss = distillation_loss(pred, batch["teacher"].to(self.device),
+                                         batch["teacher_mask"].to(self.device))
+                logs["distill"] = float(loss.detach())
+                total = total + stage.w("distill") * loss
+            if stage.w("entropy") > 0:
+                loss = self.model.quantizer.entropy_loss(u.float())
+                logs["entropy"] = float(loss.detach())
+                total = total + stage.w("entropy") * loss
+        if stage.decodes:
+            if stage.w("stft") > 0:
+                loss = self.stft_loss(estimate, target)
+                logs["stft"] = float(loss.detach())
+                total = total + stage.w("stft") * loss
+            if stage.w("mel") > 0:
+                loss = self.mel_loss(estimate, target)
+                logs["mel"] = float(loss.detach())
+                total = total + stage.w("mel") * loss
+            if stage.w("adv") > 0 or stage.w("fm") > 0:
+                total = total + self._adversarial(stage, estimate, target, logs)
+        self.opt.zero_grad(set_to_none=True)
+        total.backward()
+        logs["grad_norm"] = float(nn.utils.clip_grad_norm_(
+            [p for p in self.model.parameters() if p.requires_grad], self.config.train.grad_clip))
+        self.opt.step()
+        logs["total"] = float(total.detach())
+        self.step += 1
+        return logs
+
+    def _adversarial(self, stage: StageConfig, estimate: torch.Tensor, target: torch.Tensor,
+                     logs: dict[str, float]) -> torch.Tensor:
+        """Update the discriminator, then return the generator's adversarial + FM loss."""
+        self.disc.requires_grad_(True)
+        real_logits, _ = self.disc(target)
+        fake_logits, _ = self.disc(estimate.detach())
+        d_loss = discriminator_loss(real_logits, fake_logits)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        nn.utils.clip_grad_norm_(self.disc.parameters(), self.config.train.grad_clip)
+        self.opt_d.step()
+        logs["disc"] = float(d_loss)
+        self.disc.requires_grad_(False)
+        _, real_maps = self.disc(target)
+        fake_logits, fake_maps = self.disc(estimate)
+        adv, fm = generator_loss(fake_logits), feature_matching_loss(real_maps, fake_maps)
+        logs["adv"], logs["fm"] = float(adv.detach()), float(fm.detach())
+        return stage.w("adv") * adv + stage.w("fm") * fm
+
+    # ---- validation and loop -------------------------------------------------------------
+
+    @torch.no_grad()
+    def validate(self, clips: list[np.ndarray]) -> dict[str, float]:
+        """Mean mel/STFT loss of clean clips through the full 16-bit codec."""
+        self.model.eval()
+        mel, stft = [], []
+        for audio in clips:
+            x = torch.from_numpy(audio)[None].to(self.device)
+            y = self.model.decode(self.model.encode(x))[:, DELAY_SAMPLES:]
+            ref = x[:, : x.shape[1] - DELAY_SAMPLES]
+            mel.append(float(self.mel_loss(y, ref)))
+            stft.append(float(self.stft_loss(y, ref)))
+        return {"valid_mel": float(np.mean(mel)), "valid_stft": float(np.mean(stft))}
+
+    def valid_clips(self) -> list[np.ndarray]:
+        root, rows = read_manifest(self.config.data.manifest, "valid")
+        clips = []
+        for row in rows[: self.config.data.valid_clips]:
+            audio = load_clip(root / row["path"])[: 6 * 16000]
+            clips.append(np.pad(audio, (0, (-len(audio)) % HOP + 4 * HOP)).astype(np.float32))
+        return clips
+
+    def run(self, max_steps: int | None = None) -> dict[str, float]:
+        """Train until the configured total (or ``max_steps`` more steps); return last losses."""
+        cfg = self.config
+        uses_teacher = any(s.w("distill") > 0 for s in cfg.stages)
+        if uses_teacher:
+            build_teacher_cache(cfg, self.device)
+        data = CropDataset(cfg.data, "train", seed=cfg.train.seed + self.step,
+                           use_teacher=uses_teacher)
+        loader = iter(torch.utils.data.DataLoader(data, batch_size=cfg.data.batch_size,
+                                                  num_workers=0))
+        valid = self.valid_clips()
+        end = cfg.total_steps if max_steps is None else min(cfg.total_steps, self.step + max_steps)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        logs: dict[str, float] = {}
+        started = time.monotonic()
+        with open(self.run_dir / "losses.jsonl", "a") as log_file:
+            while self.step < end:
+                logs = self.train_step(next(loader))
+                if self.step % cfg.train.log_every == 0 or self.step == end:
+                    record = {"step": self.step, "stage": cfg.stage_at(self.step - 1).name,
+                              "elapsed_s": round(time.monotonic() - started, 1), **logs}
+                    if self.step % cfg.train.valid_every == 0 or self.step == end:
+                        record.update(self.validate(valid))
+                        if (cfg.stage_at(self.step - 1).decodes
+                                and record["valid_mel"] < self.best):
+                            self.best = record["valid_mel"]
+                            self.save("best.pt")
+                    log_file.write(json.dumps(record) + "\n")
+                    log_file.flush()
+                    log.info("%s", record)
+                if self.step % cfg.train.checkpoint_every == 0 or self.step == end:
+                    self.save("last.pt")
+        return logs
+
+
+def train_from_config(path: str | Path, run_dir: str | None = None,
+                      max_steps: int | None = None) -> dict[str, float]:
+    """``focalcall codec train``: load the config, resume if possible, train."""
+    config = RunConfig.load(path)
+    trainer = Trainer(config, Path(run_dir) if run_dir else None)
+    trainer.resume()
+    return trainer.run(max_steps)
