@@ -1,13 +1,40 @@
-"""Prometheus metrics of one server. Labels are bounded: never room ids or user names."""
+"""Prometheus metrics of one server. Labels are bounded: never room ids or user names.
+
+Two sources feed them: the server's own relay and signaling (counted where they happen),
+and receiver reports that clients send on the control channel (:meth:`ServerMetrics.observe_report`),
+which say how the calls sound at the far end: loss before and after recovery, concealed frames,
+jitter, jitter-buffer delay and, with the server's path delay, a mouth-to-ear estimate.
+"""
 from __future__ import annotations
+
+import json
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from transport.packet import PacketError
+from transport.report import REPORT_SIZE, ReceiverReport, parse_report
+
+LOSS_BUCKETS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+DELAY_BUCKETS = (0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
+MOUTH_TO_EAR_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0)
+RELAY_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025)
+BURST_BUCKETS = (0, 1, 2, 3, 5, 10, 25, 50)
+OTHER_CODEC = "other"  # label for a codec name outside the allowed set
+_INT_FIELDS = frozenset({"sender", "highest_seq", "max_burst", "recovered", "concealed_total", "lost_total"})
+
 
 class ServerMetrics:
-    """Every metric the server exports, in a registry of its own (so tests can run many servers)."""
+    """Every metric the server exports, in a registry of its own (so tests can run many servers).
 
-    def __init__(self) -> None:
+    ``codecs`` is the closed set of codec names allowed as label values (default: the codec
+    registry's names); anything else is counted as ``"other"``.
+    """
+
+    def __init__(self, codecs: tuple[str, ...] | None = None) -> None:
+        if codecs is None:
+            from codec.registry import codec_names
+            codecs = tuple(codec_names())
+        self._codecs = frozenset(codecs)
         self.registry = CollectorRegistry()
         r = self.registry
         self.rooms = Gauge("focalcall_rooms", "Rooms with at least one participant", registry=r)
@@ -34,4 +61,120 @@ class ServerMetrics:
                                          "Peer-connection state changes", ["state"], registry=r)
         self.relay_seconds = Histogram(
             "focalcall_relay_seconds", "Time from receiving an audio packet to handing it to the last receiver",
-            buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025), registry=r)
+            buckets=RELAY_BUCKETS, registry=r)
+        self.senders = Gauge("focalcall_senders", "Participants sending audio, by codec", ["codec"], registry=r)
+
+        # What receivers report (one stream = one receiver hearing one sender).
+        self.reports = Counter("focalcall_client_reports", "Receiver reports accepted", registry=r)
+        self.report_streams = Gauge("focalcall_client_report_streams",
+                                    "Streams (receiver, sender) with receiver reports", registry=r)
+        self.loss_ratio = Histogram(
+            "focalcall_client_loss_ratio",
+            "Per-report loss: packets lost on the network (before_recovery) and frames concealed "
+            "among frames played (after_recovery)", ["stage"], buckets=LOSS_BUCKETS, registry=r)
+        self.packets_lost = Counter("focalcall_client_packets_lost", "Packets lost on the way to receivers",
+                                    registry=r)
+        self.frames_recovered = Counter("focalcall_client_frames_recovered",
+                                        "Frames rebuilt by receivers from redundancy or parity", registry=r)
+        self.frames_concealed = Counter("focalcall_client_frames_concealed",
+                                        "Frames receivers had to conceal (lost or late after recovery)",
+                                        registry=r)
+        self.loss_burst = Histogram("focalcall_client_loss_burst_packets",
+                                    "Longest run of consecutive lost packets per report",
+                                    buckets=BURST_BUCKETS, registry=r)
+        self.jitter_seconds = Histogram("focalcall_client_jitter_seconds",
+                                        "Interarrival jitter reported by receivers (RFC 3550)",
+                                        buckets=DELAY_BUCKETS, registry=r)
+        self.jitter_buffer_seconds = Histogram(
+            "focalcall_client_jitter_buffer_delay_seconds",
+            "Mean time frames waited in receivers' jitter buffers, per report", buckets=DELAY_BUCKETS, registry=r)
+        self.mouth_to_ear_seconds = Histogram(
+            "focalcall_mouth_to_ear_seconds",
+            "Estimated mouth-to-ear delay: codec delay + network path + jitter buffer",
+            buckets=MOUTH_TO_EAR_BUCKETS, registry=r)
+        # Last cumulative counts per (receiver, sender): reports carry totals, counters want deltas.
+        self._streams: dict[tuple[int, int], tuple[int, int]] = {}
+        self._sender_codec: dict[int, str] = {}
+        for stage in ("before_recovery", "after_recovery"):
+            self.loss_ratio.labels(stage)  # export both series from the start
+
+    def observe_report(self, receiver: int, report: ReceiverReport, path_delay_s: float | None = None) -> None:
+        """Account one receiver report from participant ``receiver`` about ``report.sender``.
+
+        ``path_delay_s`` is everything between the sender's microphone and the receiver's
+        jitter buffer that the server can estimate (codec frame + look-ahead, both network
+        legs, relay); with it, the mouth-to-ear estimate adds the reported buffer delay.
+        Cumulative counters that went backwards (a restarted stream) restart the baseline.
+        """
+        key = (receiver, report.sender)
+        last_concealed, last_lost = self._streams.get(key, (0, 0))
+        if report.concealed_total >= last_concealed:
+            self.frames_concealed.inc(report.concealed_total - last_concealed)
+        if report.lost_total >= last_lost:
+            self.packets_lost.inc(report.lost_total - last_lost)
+        self._streams[key] = (report.concealed_total, report.lost_total)
+        self.report_streams.set(len(self._streams))
+        self.reports.inc()
+        self.frames_recovered.inc(report.recovered)
+        self.loss_ratio.labels("before_recovery").observe(report.loss_fraction)
+        self.loss_ratio.labels("after_recovery").observe(report.residual_loss)
+        self.loss_burst.observe(report.max_burst)
+        self.jitter_seconds.observe(report.jitter_ms / 1000)
+        playout_s = report.playout_delay_ms / 1000
+        self.jitter_buffer_seconds.observe(playout_s)
+        if path_delay_s is not None:
+            self.mouth_to_ear_seconds.observe(path_delay_s + playout_s)
+
+    def set_sender_codec(self, participant: int, codec: str | None) -> None:
+        """Record the codec ``participant`` sends with (``None``: stopped sending or left)."""
+        old = self._sender_codec.pop(participant, None)
+        if old is not None:
+            self.senders.labels(old).dec()
+        if codec is not None:
+            label = codec if codec in self._codecs else OTHER_CODEC
+            self._sender_codec[participant] = label
+            self.senders.labels(label).inc()
+
+    def forget(self, participant: int) -> None:
+        """Drop what is kept about a participant who left (its streams and codec)."""
+        self.set_sender_codec(participant, None)
+        for key in [k for k in self._streams if participant in k]:
+            del self._streams[key]
+        self.report_streams.set(len(self._streams))
+
+
+def report_from_message(message: str | bytes) -> ReceiverReport:
+    """A receiver report from a control-channel message: the 24-byte binary form
+    (:mod:`transport.report`) or JSON ``{"type": "report", <ReceiverReport fields>}``.
+
+    Anything else raises :class:`~transport.packet.PacketError` (a ``ValueError``).
+    """
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        if len(message) != REPORT_SIZE:
+            raise PacketError(f"binary control message of {len(message)} bytes is not a receiver report")
+        return parse_report(message)
+    try:
+        data = json.loads(message)
+    except (ValueError, TypeError) as exc:
+        raise PacketError(f"control message is not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("type") != "report":
+        raise PacketError("control message is not a receiver report")
+    fields = {k: v for k, v in data.items() if k != "type"}
+    for name, value in fields.items():
+        kind = int if name in _INT_FIELDS else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind) or value < 0:
+            raise PacketError(f"report field {name!r} must be a non-negative "
+                              f"{'integer' if kind is int else 'number'}")
+    try:
+        return ReceiverReport(**fields)
+    except TypeError as exc:  # unknown or missing field
+        raise PacketError(f"bad receiver report: {exc}") from None
+
+
+def path_delay_estimate(codec_delay_s: float, uplink_rtt_s: float | None, downlink_rtt_s: float | None,
+                        relay_s: float = 0.0) -> float | None:
+    """Mouth-to-jitter-buffer delay the server can estimate: the codec's frame and look-ahead,
+    half of each leg's round-trip time, and the relay. ``None`` until both RTTs are known."""
+    if uplink_rtt_s is None or downlink_rtt_s is None:
+        return None
+    return codec_delay_s + (uplink_rtt_s + downlink_rtt_s) / 2 + relay_s

@@ -1,0 +1,113 @@
+"""ServerMetrics: receiver reports, codec gauge, bounded labels, exposition text."""
+import json
+
+import pytest
+from prometheus_client import generate_latest
+
+from server.metrics import OTHER_CODEC, ServerMetrics, path_delay_estimate, report_from_message
+from tests.utils import metric_value
+from transport.packet import PacketError
+from transport.report import ReceiverReport
+
+
+def text(m: ServerMetrics) -> str:
+    return generate_latest(m.registry).decode()
+
+
+def test_reports_turn_cumulative_totals_into_counters_per_stream():
+    m = ServerMetrics(codecs=("opus-8k",))
+    m.observe_report(2, ReceiverReport(sender=1, highest_seq=100, loss_fraction=0.1, residual_loss=0.02,
+                                       max_burst=3, concealed_total=2, lost_total=10, recovered=8))
+    m.observe_report(3, ReceiverReport(sender=1, highest_seq=100, concealed_total=5, lost_total=7))
+    m.observe_report(2, ReceiverReport(sender=1, highest_seq=150, concealed_total=3, lost_total=14, recovered=3))
+    t = text(m)
+    assert metric_value(t, "focalcall_client_reports_total") == 3
+    assert metric_value(t, "focalcall_client_report_streams") == 2
+    assert metric_value(t, "focalcall_client_packets_lost_total") == 14 + 7
+    assert metric_value(t, "focalcall_client_frames_concealed_total") == 3 + 5
+    assert metric_value(t, "focalcall_client_frames_recovered_total") == 11
+    assert metric_value(t, "focalcall_client_loss_ratio_count", 'stage="before_recovery"') == 3
+    # 0.1 quantizes to 25/256 on the wire; the dataclass keeps what it was given
+    assert metric_value(t, "focalcall_client_loss_ratio_sum", 'stage="before_recovery"') == pytest.approx(0.1)
+    assert metric_value(t, "focalcall_client_loss_ratio_sum", 'stage="after_recovery"') == pytest.approx(0.02)
+    assert metric_value(t, "focalcall_client_loss_burst_packets_bucket", 'le="2.0"') == 2
+    assert metric_value(t, "focalcall_client_loss_burst_packets_bucket", 'le="3.0"') == 3
+
+
+def test_a_restarted_stream_restarts_its_baseline_and_forget_drops_streams():
+    m = ServerMetrics(codecs=())
+    m.observe_report(2, ReceiverReport(sender=1, highest_seq=5, concealed_total=10, lost_total=10))
+    m.observe_report(2, ReceiverReport(sender=1, highest_seq=5, concealed_total=1, lost_total=2))  # restarted
+    m.observe_report(2, ReceiverReport(sender=1, highest_seq=9, concealed_total=4, lost_total=2))
+    assert m.frames_concealed._value.get() == 13 and m.packets_lost._value.get() == 10
+    m.observe_report(1, ReceiverReport(sender=2, highest_seq=5))
+    m.observe_report(3, ReceiverReport(sender=4, highest_seq=5))
+    m.forget(2)
+    assert m.report_streams._value.get() == 1 and set(m._streams) == {(3, 4)}
+
+
+def test_delay_histograms_and_mouth_to_ear():
+    m = ServerMetrics(codecs=())
+    report = ReceiverReport(sender=1, highest_seq=1, jitter_ms=3.5, playout_delay_ms=60)
+    m.observe_report(2, report)  # no path delay known: no mouth-to-ear sample
+    m.observe_report(2, report, path_delay_s=path_delay_estimate(0.03, 0.02, 0.04))
+    t = text(m)
+    assert metric_value(t, "focalcall_client_jitter_seconds_sum") == pytest.approx(0.007)
+    assert metric_value(t, "focalcall_client_jitter_buffer_delay_seconds_bucket", 'le="0.06"') == 2
+    assert metric_value(t, "focalcall_client_jitter_buffer_delay_seconds_bucket", 'le="0.04"') == 0
+    assert metric_value(t, "focalcall_mouth_to_ear_seconds_count") == 1
+    assert metric_value(t, "focalcall_mouth_to_ear_seconds_sum") == pytest.approx(0.03 + 0.03 + 0.06)
+    assert path_delay_estimate(0.03, None, 0.01) is None
+
+
+def test_codec_gauge_has_a_closed_label_set():
+    m = ServerMetrics(codecs=("opus-8k", "codec2-700c"))
+    m.set_sender_codec(1, "opus-8k")
+    m.set_sender_codec(2, "opus-8k")
+    m.set_sender_codec(3, "room-of-alice")  # not a codec name: never becomes a label
+    m.set_sender_codec(2, "codec2-700c")
+    t = text(m)
+    assert metric_value(t, "focalcall_senders", 'codec="opus-8k"') == 1
+    assert metric_value(t, "focalcall_senders", 'codec="codec2-700c"') == 1
+    assert metric_value(t, "focalcall_senders", f'codec="{OTHER_CODEC}"') == 1
+    assert "room-of-alice" not in t
+    m.forget(3)
+    m.forget(3)  # twice is harmless
+    assert metric_value(text(m), "focalcall_senders", f'codec="{OTHER_CODEC}"') == 0
+
+
+def test_default_codec_labels_come_from_the_registry():
+    m = ServerMetrics()
+    m.set_sender_codec(1, "codec2-700c")
+    assert metric_value(text(m), "focalcall_senders", 'codec="codec2-700c"') == 1
+
+
+def test_report_from_message_binary_and_json():
+    report = ReceiverReport(sender=4, highest_seq=300, loss_fraction=0.25, residual_loss=0.125, max_burst=2,
+                            jitter_ms=1.5, playout_delay_ms=40, target_delay_ms=60, recovered=7,
+                            concealed_total=3, lost_total=9)
+    assert report_from_message(report.to_bytes()) == report
+    as_json = json.dumps({"type": "report", "sender": 4, "highest_seq": 300, "loss_fraction": 0.25,
+                          "concealed_total": 3})
+    assert report_from_message(as_json) == ReceiverReport(sender=4, highest_seq=300, loss_fraction=0.25,
+                                                          concealed_total=3)
+
+
+@pytest.mark.parametrize("message, error", [
+    (b"\x41" * 5, "not a receiver report"),
+    (b"\x00" * 24, "not a version 1 receiver report"),
+    ("{oops", "not JSON"),
+    ('{"type": "hello"}', "not a receiver report"),
+    ('[1, 2]', "not a receiver report"),
+    ('{"type": "report", "sender": 1}', "bad receiver report"),
+    ('{"type": "report", "sender": 1, "highest_seq": 2, "colour": 3}', "bad receiver report"),
+    ('{"type": "report", "sender": "1", "highest_seq": 2}', "'sender' must be a non-negative integer"),
+    ('{"type": "report", "sender": 1.5, "highest_seq": 2}', "'sender' must be a non-negative integer"),
+    ('{"type": "report", "sender": 1, "highest_seq": 2, "recovered": -1}', "'recovered' must be"),
+    ('{"type": "report", "sender": 1, "highest_seq": 2, "loss_fraction": 2}', "not in [0, 1]"),
+    ('{"type": "report", "sender": 1, "highest_seq": 2, "jitter_ms": true}', "'jitter_ms' must be"),
+])
+def test_report_from_message_rejects_malformed_input(message, error):
+    with pytest.raises(PacketError) as info:
+        report_from_message(message)
+    assert error in str(info.value)
