@@ -1,0 +1,16 @@
+"""Transport: packets, redundancy and parity, jitter buffer, receiver reports, impairment.
+
+Synchronous leaf modules that move opaque codec frames (bytes); no sockets, no codecs.
+"""
+from transport.impairment import Impairment
+from transport.jitterbuffer import MISSING, JitterBuffer, JitterBufferConfig, JitterStats
+from transport.netem import NetemSpec, NetemSpecError, parse_netem
+from transport.packet import Packet, PacketError, parse_packet
+from transport.packetizer import Packetizer, PacketizerConfig
+from transport.report import ReceiverReport, parse_report
+
+__all__ = [
+    "Impairment", "MISSING", "JitterBuffer", "JitterBufferConfig", "JitterStats", "NetemSpec",
+    "NetemSpecError", "parse_netem", "Packet", "PacketError", "parse_packet", "Packetizer",
+    "PacketizerConfig", "ReceiverReport", "parse_report",
+]

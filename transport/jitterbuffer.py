@@ -1,0 +1,364 @@
+"""Receiver side: an adaptive jitter buffer driven by the caller's clock.
+
+``push(packet, arrival)`` for every datagram, ``pop(now)`` once per frame period. ``pop``
+returns ``None`` until playout starts, then always a frame payload or :data:`MISSING`
+(the decoder conceals). Frames come out in strictly increasing timestamp order.
+
+Playout delay is steered towards a target (a high percentile of the observed queueing
+delay, see :mod:`transport.delay`) by dropping a frame (playout jumps one frame ahead) or
+inserting one (``MISSING`` without advancing). Where possible this happens on a missing
+frame (free) or a frame the sender marked quiet; only far from target is it forced. The
+same mechanism absorbs clock drift between sender and receiver.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transport.delay import DelayEstimator
+from transport.packet import SEQ_MOD, TS_MOD, Packet, ParityBlock, parse_packet
+from transport.parity import recover
+from transport.report import ReceiverReport
+
+HISTORY_FRAMES = 1024  # frames kept after playout so parity can still use them
+_SEEN_PACKETS = 4096  # sequence numbers remembered for duplicate detection
+_RESYNC_STREAK = 3  # consecutive far-away packets that mean the stream jumped
+_PRIMARY, _REDUNDANCY, _PARITY = 0, 1, 2
+
+
+class _Missing:
+    """Type of :data:`MISSING`: falsy, a singleton."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+@dataclass
+class JitterBufferConfig:
+    """Delays in milliseconds. ``percentile`` of queueing delay is the target; ``forget``
+    is the per-packet forgetting factor of its histogram; beyond ``force_ms`` off target
+    the buffer adjusts even without a quiet frame; a timestamp jump beyond ``resync_ms``
+    (seen in a few packets in a row) restarts the stream."""
+
+    frame_ms: float = 20.0
+    min_delay_ms: float = 20.0
+    max_delay_ms: float = 200.0
+    initial_delay_ms: float = 60.0
+    percentile: float = 0.99
+    forget: float = 0.998
+    base_window_s: float = 4.0
+    force_ms: float = 60.0
+    resync_ms: float = 5000.0
+
+    def __post_init__(self) -> None:
+        if self.frame_ms <= 0:
+            raise ValueError("frame_ms must be positive")
+        if not 0 <= self.min_delay_ms <= self.max_delay_ms:
+            raise ValueError("need 0 <= min_delay_ms <= max_delay_ms")
+        if not self.min_delay_ms <= self.initial_delay_ms <= self.max_delay_ms:
+            raise ValueError("initial_delay_ms must lie within [min_delay_ms, max_delay_ms]")
+        if not 0.5 <= self.percentile < 1.0 or not 0.0 < self.forget < 1.0:
+            raise ValueError("percentile must be in [0.5, 1) and forget in (0, 1)")
+        if self.base_window_s <= 0 or self.force_ms < self.frame_ms:
+            raise ValueError("base_window_s must be positive and force_ms >= frame_ms")
+        if self.resync_ms <= 2 * self.max_delay_ms:
+            raise ValueError("resync_ms must exceed twice max_delay_ms")
+
+
+@dataclass
+class JitterStats:
+    """Counters since creation; delays in milliseconds."""
+
+    packets_received: int = 0
+    packets_duplicate: int = 0
+    packets_late: int = 0
+    packets_lost: int = 0
+    frames_played: int = 0  # payloads returned (including recovered ones)
+    frames_recovered_redundancy: int = 0
+    frames_recovered_parity: int = 0
+    frames_concealed: int = 0  # MISSING because the frame never came in time
+    frames_inserted: int = 0  # MISSING on purpose, to grow the delay
+    frames_dropped: int = 0  # timeline frames skipped to shrink the delay
+    underruns: int = 0  # concealed with nothing at all buffered
+    concealment_bursts: int = 0
+    max_missing_run: int = 0
+    resyncs: int = 0
+    target_delay_ms: float = 0.0
+    current_delay_ms: float = 0.0  # playout delay above the fastest recent packet
+    playout_delay_mean_ms: float = 0.0  # mean time played frames waited in the buffer
+    jitter_ms: float = 0.0
+
+
+@dataclass
+class _Slot:
+    payload: bytes
+    origin: int
+    arrival: float
+    quiet: bool
+
+
+def _unwrap(value: int, reference: int, modulus: int) -> int:
+    """The integer congruent to ``value`` mod ``modulus`` nearest to ``reference``."""
+    delta = (value - reference) % modulus
+    if delta >= modulus // 2:
+        delta -= modulus
+    return reference + delta
+
+
+class JitterBuffer:
+    """One incoming stream (the caller demultiplexes by sender id)."""
+
+    def __init__(self, config: JitterBufferConfig | None = None) -> None:
+        self.config = config or JitterBufferConfig()
+        self._fs = self.config.frame_ms / 1000.0
+        self._stats = JitterStats()
+        self._lost_before = 0  # packets lost in earlier epochs (before a resync)
+        self._delay_sum, self._delay_count = 0.0, 0
+        self._prev: tuple[int, int, int, int, int, float, int] = (0, 0, 0, 0, 0, 0.0, 0)
+        self._interval_burst = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        c = self.config
+        self._estimator = DelayEstimator(c.percentile, c.forget, c.base_window_s,
+                                         c.initial_delay_ms / 1000, c.max_delay_ms / 1000)
+        self._frames: dict[int, _Slot] = {}
+        self._history: dict[int, bytes] = {}
+        self._parity: list[tuple[list[int], ParityBlock]] = []
+        self._seen: set[int] = set()
+        self._first_seq: int | None = None
+        self._high_seq = 0
+        self._epoch_received = 0
+        self._ts_ref: int | None = None
+        self._far_streak = 0
+        self._started = False
+        self._first_arrival = 0.0
+        self._next_ts = 0
+        self._silent_until: int | None = None
+        self._missing_run = 0
+        self._last_quiet = False
+
+    # ---------------------------------------------------------------- push
+    def push(self, packet: bytes | Packet, arrival: float) -> None:
+        """Account one datagram (raw bytes or parsed). Malformed bytes raise PacketError."""
+        if not isinstance(packet, Packet):
+            packet = parse_packet(packet)
+        ts = packet.timestamp if self._ts_ref is None else _unwrap(packet.timestamp, self._ts_ref, TS_MOD)
+        anchor = self._next_ts if self._started else self._ts_ref
+        if anchor is not None and abs(ts - anchor) * self.config.frame_ms > self.config.resync_ms:
+            self._far_streak += 1
+            if self._far_streak < _RESYNC_STREAK:
+                return
+            self._resync(ts)
+        self._far_streak = 0
+        if not self._count_packet(packet.seq):
+            return
+        self._ts_ref = ts if self._ts_ref is None else max(self._ts_ref, ts)
+        self._estimator.packet(arrival, ts * self._fs)
+        if not self._started:
+            if not self._frames:
+                self._first_arrival = arrival
+            self._next_ts = ts if not self._frames else min(self._next_ts, ts)
+        elif ts + len(packet.frames) <= self._next_ts:
+            self._stats.packets_late += 1
+        first = ts - len(packet.redundant)
+        for i, (_, payload, primary) in enumerate(packet.items()):
+            self._store(first + i, payload, _PRIMARY if primary else _REDUNDANCY, arrival,
+                        packet.quiet and primary)
+        for block in packet.parity:
+            start = ts - (packet.timestamp - block.start) % TS_MOD
+            covered = [start + k * block.stride for k in range(block.count)]
+            if covered[-1] >= self._next_ts or not self._started:
+                self._parity.append((covered, block))
+
+    def _count_packet(self, seq: int) -> bool:
+        """Sequence bookkeeping; False for a duplicate."""
+        if self._first_seq is None:
+            self._first_seq = self._high_seq = seq
+        ext = _unwrap(seq, self._high_seq, SEQ_MOD)
+        if ext in self._seen:
+            self._stats.packets_duplicate += 1
+            return False
+        self._seen.add(ext)
+        if len(self._seen) > 2 * _SEEN_PACKETS:
+            self._seen = {s for s in self._seen if s > self._high_seq - _SEEN_PACKETS}
+        self._epoch_received += 1
+        self._stats.packets_received += 1
+        if ext > self._high_seq:
+            self._interval_burst = max(self._interval_burst, ext - self._high_seq - 1)
+            self._high_seq = ext
+        self._first_seq = min(self._first_seq, ext)
+        return True
+
+    def _store(self, ts: int, payload: bytes, origin: int, arrival: float, quiet: bool) -> None:
+        if self._started and ts < self._next_ts:
+            if ts >= self._next_ts - HISTORY_FRAMES and ts not in self._history:
+                # Too late to play (the target learns from it), still useful to parity.
+                self._history[ts] = payload
+                self._estimator.frame(arrival, ts * self._fs)
+            return
+        slot = self._frames.get(ts)
+        if slot is None:
+            self._frames[ts] = _Slot(payload, origin, arrival, quiet)
+            self._estimator.frame(arrival, ts * self._fs)
+        elif origin == _PRIMARY and slot.origin != _PRIMARY:
+            slot.origin, slot.quiet = _PRIMARY, quiet
+
+    def _resync(self, ts: int) -> None:
+        """The sender's timeline jumped: forget the old stream, keep playing (MISSING) while
+        the new one buffers up to the initial delay."""
+        started = self._started
+        self._lost_before += self._epoch_lost()
+        self._reset()
+        self._stats.resyncs += 1
+        if started:
+            self._started = True
+            self._next_ts = ts - round(self.config.initial_delay_ms / self.config.frame_ms)
+            self._silent_until = ts
+
+    def _epoch_lost(self) -> int:
+        if self._first_seq is None:
+            return 0
+        return max(0, self._high_seq - self._first_seq + 1 - self._epoch_received)
+
+    # ----------------------------------------------------------------- pop
+    def pop(self, now: float) -> bytes | _Missing | None:
+        """The next frame to play at ``now``: payload, :data:`MISSING`, or ``None`` before
+        playout has started."""
+        if not self._started:
+            if not self._frames or now < self._first_arrival + self.config.initial_delay_ms / 1000:
+                return None
+            self._started = True
+            self._frames = {t: s for t, s in self._frames.items() if t >= self._next_ts}
+        if self._silent_until is not None and self._next_ts < self._silent_until:
+            self._stats.frames_inserted += 1
+            self._next_ts += 1
+            return self._missing()
+        self._silent_until = None
+        error = self._delay_error(now)
+        fs, force = self._fs, self.config.force_ms / 1000
+        slot = self._take(self._next_ts)
+        if error >= fs and (slot is None or slot.quiet or error >= force):
+            self._stats.frames_dropped += 1
+            self._advance(slot)
+            slot = self._take(self._next_ts)
+        elif error < -fs / 2 and (slot is None or self._last_quiet or error <= -force):
+            self._stats.frames_inserted += 1
+            return self._missing()
+        self._advance(slot)
+        if slot is None:
+            self._stats.frames_concealed += 1
+            if not any(ts >= self._next_ts for ts in self._frames):
+                self._stats.underruns += 1
+            return self._missing()
+        self._stats.frames_played += 1
+        if slot.origin == _REDUNDANCY:
+            self._stats.frames_recovered_redundancy += 1
+        elif slot.origin == _PARITY:
+            self._stats.frames_recovered_parity += 1
+        if slot.origin != _PARITY:  # a rebuilt frame has no arrival time of its own
+            self._delay_sum += now - slot.arrival
+            self._delay_count += 1
+        self._missing_run = 0
+        self._last_quiet = slot.quiet
+        return slot.payload
+
+    def _delay_error(self, now: float) -> float:
+        """Current playout delay above the base minus the (clamped) target, in seconds."""
+        if not self._estimator.ready:
+            return 0.0
+        current = now - self._next_ts * self._fs - self._estimator.base
+        self._stats.current_delay_ms = current * 1000
+        return current - self._target()
+
+    def _target(self) -> float:
+        c = self.config
+        return min(c.max_delay_ms, max(c.min_delay_ms, self._estimator.target * 1000)) / 1000
+
+    def _take(self, ts: int) -> _Slot | None:
+        """The slot for ``ts``, rebuilt from parity if needed (and possible)."""
+        slot = self._frames.get(ts)
+        if slot is None:
+            for covered, block in self._parity:
+                if covered[0] <= ts <= covered[-1] and ts in covered:
+                    found = recover(block, covered, self._known)
+                    if found is not None and found[0] == ts:
+                        slot = self._frames[ts] = _Slot(found[1], _PARITY, 0.0, False)
+                        break
+        return slot
+
+    def _known(self, ts: int) -> bytes | None:
+        slot = self._frames.get(ts)
+        return slot.payload if slot is not None else self._history.get(ts)
+
+    def _advance(self, slot: _Slot | None) -> None:
+        """Move the playout point past ``_next_ts`` and prune what is now too old."""
+        ts = self._next_ts
+        if slot is not None:
+            del self._frames[ts]
+            self._history[ts] = slot.payload
+        self._next_ts = ts + 1
+        self._history.pop(ts - HISTORY_FRAMES, None)
+        if len(self._history) > 2 * HISTORY_FRAMES:
+            self._history = {t: p for t, p in self._history.items() if t >= ts - HISTORY_FRAMES}
+        if self._parity and self._parity[0][0][-1] < self._next_ts:
+            self._parity = [entry for entry in self._parity if entry[0][-1] >= self._next_ts]
+
+    def _missing(self) -> _Missing:
+        if self._missing_run == 0:
+            self._stats.concealment_bursts += 1
+        self._missing_run += 1
+        self._stats.max_missing_run = max(self._stats.max_missing_run, self._missing_run)
+        return MISSING
+
+    # --------------------------------------------------------------- stats
+    @property
+    def missing_run(self) -> int:
+        """Consecutive MISSING frames returned so far (0 after a real frame): lets a concealer
+        fade out after ~120 ms."""
+        return self._missing_run
+
+    @property
+    def playout_timestamp(self) -> int:
+        """Unwrapped timestamp of the next frame ``pop`` will consider."""
+        return self._next_ts
+
+    @property
+    def stats(self) -> JitterStats:
+        """A snapshot of the counters, with the derived delay fields filled in."""
+        s = JitterStats(**vars(self._stats))
+        s.packets_lost = self._lost_before + self._epoch_lost()
+        s.target_delay_ms = self._target() * 1000
+        s.playout_delay_mean_ms = 1000 * self._delay_sum / max(1, self._delay_count)
+        s.jitter_ms = self._estimator.jitter * 1000
+        return s
+
+    def report(self, sender: int) -> ReceiverReport:
+        """A receiver report covering the time since the previous call."""
+        s = self.stats
+        expected = s.packets_received + s.packets_lost
+        now = (expected, s.packets_lost, s.frames_played, s.frames_concealed,
+               s.frames_recovered_redundancy + s.frames_recovered_parity,
+               self._delay_sum, self._delay_count)
+        d = [a - b for a, b in zip(now, self._prev)]
+        self._prev, burst, self._interval_burst = now, self._interval_burst, 0
+        return ReceiverReport(
+            sender=sender, highest_seq=self._high_seq % SEQ_MOD,
+            loss_fraction=min(1.0, max(0.0, d[1] / d[0])) if d[0] > 0 else 0.0,
+            residual_loss=d[3] / (d[2] + d[3]) if d[2] + d[3] > 0 else 0.0,
+            max_burst=burst, jitter_ms=s.jitter_ms,
+            playout_delay_ms=1000 * d[5] / d[6] if d[6] else 0.0,
+            target_delay_ms=s.target_delay_ms, recovered=int(d[4]),
+            concealed_total=s.frames_concealed, lost_total=s.packets_lost)
