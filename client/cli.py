@@ -8,13 +8,14 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from client.call import Call
-from client.recording import write_outputs
-from client.sources import MicSource, WavSource
-from codec.registry import get_codec
 from focalcall.ice import IceServer, IceSettings
+
+if TYPE_CHECKING:
+    from client.call import Call
+    from client.sources import AudioSource
 
 DEFAULT_CODEC = "codec2-700c"
 DEFAULT_SERVER = "http://127.0.0.1:8080/"
@@ -68,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _join(args: argparse.Namespace) -> int:
+    # Imported here so that `focalcall --help` stays fast.
+    from client.call import Call
+    from client.recording import write_outputs
+    from client.sources import MicSource, WavSource
+    from codec.registry import get_codec
+
     codec = get_codec(args.codec)
     source = None
     if args.input == "mic":
@@ -108,7 +115,7 @@ async def _join(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _send_then_linger(call: Call, source, linger: bool) -> None:
+async def _send_then_linger(call: "Call", source: "AudioSource", linger: bool) -> None:
     await call.send(source)
     if linger:
         await asyncio.sleep(LINGER_SECONDS)
@@ -116,7 +123,7 @@ async def _send_then_linger(call: Call, source, linger: bool) -> None:
         await asyncio.Event().wait()  # keep listening until --duration or Ctrl-C
 
 
-def summary(call: Call, elapsed: float, written: list[Path]) -> str:
+def summary(call: "Call", elapsed: float, written: list[Path]) -> str:
     """The one-screen end-of-call report."""
     sent = call.stats.sent
     lines = [f"call summary: room {call.room!r}, {call.codec.name}, {elapsed:.1f} s"]

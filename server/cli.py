@@ -5,10 +5,7 @@ import argparse
 import asyncio
 import logging
 
-from aiohttp import web
-
 from focalcall.ice import IceServer, IceSettings
-from server.app import CallServer
 from server.config import ServerConfig
 
 logger = logging.getLogger(__name__)
@@ -39,6 +36,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
+    from aiohttp import web
+
+    from server.app import CallServer
+
     config = config_from_args(args)
     install_uvloop()
     app = CallServer(config).make_app()
