@@ -94,6 +94,10 @@ class CallServer:
                 except (SignalingError, RoomError) as exc:
                     self.metrics.signaling_errors.labels(exc.code).inc()
                     await endpoint.send(error_message(exc.code, str(exc)))
+                except Exception:  # a bug must cost one request, not the server or the socket
+                    logger.exception("error handling a signaling message")
+                    self.metrics.signaling_errors.labels("internal").inc()
+                    await endpoint.send(error_message("internal", "the server failed to handle this message"))
         finally:
             await self._leave(endpoint, participant)
             self._endpoints.discard(endpoint)
