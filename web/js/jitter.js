@@ -1,0 +1,203 @@
+// Receiver side in the page: an adaptive jitter buffer for one sender, driven by the caller's
+// clock (milliseconds). push(packet, arrivalMs) for every parsed packet; pop(nowMs) once per
+// frame period returns null before playout starts, then {payload, source} with payload null
+// when the frame must be concealed. Redundant copies and XOR parity fill gaps before that.
+// Delay control: the target is the recent spread of packet transit times (a high quantile
+// minus the minimum) plus one frame; the buffer grows by concealing on underrun (the frame
+// is late, not lost) and shrinks by skipping a frame, preferably one the sender marked quiet.
+
+import { SEQ_MOD, TS_MOD, parityTimestamps, recoverParity } from "./packet.js";
+
+const HISTORY = 256; // played frames kept for parity recovery
+const RESYNC_FRAMES = 250; // a timestamp this far from playout (5 s) restarts the stream
+
+function unwrap(value, reference, modulus) {
+  let delta = (((value - reference) % modulus) + modulus) % modulus;
+  if (delta >= modulus / 2) delta -= modulus;
+  return reference + delta;
+}
+
+function quantile(values, q) {
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+export class JitterBuffer {
+  constructor({ frameMs = 20, minDelayMs = 20, maxDelayMs = 300, initialDelayMs = 60, quantileLevel = 0.97,
+    window = 150 } = {}) {
+    if (!(frameMs > 0) || !(minDelayMs >= 0) || !(maxDelayMs >= minDelayMs)) {
+      throw new RangeError("need frameMs > 0 and 0 <= minDelayMs <= maxDelayMs");
+    }
+    Object.assign(this, { frameMs, minDelayMs, maxDelayMs, initialDelayMs, quantileLevel, window });
+    this.stats = { packetsReceived: 0, packetsDuplicate: 0, packetsLate: 0, packetsExpected: 0,
+      framesPlayed: 0, framesRecovered: 0, framesConcealed: 0, framesDropped: 0, underruns: 0, resyncs: 0,
+      jitterMs: 0, targetDelayMs: initialDelayMs, bufferDelayMs: 0 };
+    this._reset();
+  }
+
+  _reset() {
+    this.frames = new Map(); // ts -> {payload, source, arrival, quiet}
+    this.history = new Map(); // played ts -> payload
+    this.parity = []; // [timestamps, block]
+    this.transits = [];
+    this.seen = new Set();
+    this.highSeq = null;
+    this.firstSeq = null;
+    this.tsRef = null;
+    this.highTs = null;
+    this.nextTs = 0;
+    this.started = false;
+    this.firstArrival = 0;
+    this.lastTransit = null;
+    this.depths = [];
+    this.waits = [];
+    this.farStreak = 0;
+  }
+
+  /** Target delay in frames (at least one: a frame period passes between pops). */
+  get targetFrames() {
+    let spread = this.initialDelayMs;
+    if (this.transits.length >= 10) spread = quantile(this.transits, this.quantileLevel) - Math.min(...this.transits);
+    const ms = Math.min(this.maxDelayMs, Math.max(this.minDelayMs, spread + this.frameMs));
+    return Math.max(1, Math.ceil(ms / this.frameMs));
+  }
+
+  push(packet, arrivalMs) {
+    const ts = this.tsRef === null ? packet.timestamp : unwrap(packet.timestamp, this.tsRef, TS_MOD);
+    const anchor = this.started ? this.nextTs : this.tsRef;
+    if (anchor !== null && Math.abs(ts - anchor) > RESYNC_FRAMES) {
+      if (++this.farStreak < 3) return;
+      this.stats.resyncs += 1;
+      this._reset();
+      this.push(packet, arrivalMs);
+      return;
+    }
+    this.farStreak = 0;
+    const seq = this.highSeq === null ? packet.seq : unwrap(packet.seq, this.highSeq, SEQ_MOD);
+    if (this.seen.has(seq)) {
+      this.stats.packetsDuplicate += 1;
+      return;
+    }
+    this.seen.add(seq);
+    if (this.seen.size > 4096) for (const s of this.seen) if (s < seq - 2048) this.seen.delete(s);
+    if (this.firstSeq === null) this.firstSeq = seq;
+    this.highSeq = this.highSeq === null ? seq : Math.max(this.highSeq, seq);
+    this.stats.packetsReceived += 1;
+    this.stats.packetsExpected = this.highSeq - this.firstSeq + 1;
+    this.tsRef = this.tsRef === null ? ts : Math.max(this.tsRef, ts);
+
+    const last = ts + packet.frames.length - 1;
+    const transit = arrivalMs - last * this.frameMs;
+    if (this.lastTransit !== null) {
+      // RFC 3550 interarrival jitter, in milliseconds.
+      this.stats.jitterMs += (Math.abs(transit - this.lastTransit) - this.stats.jitterMs) / 16;
+    }
+    this.lastTransit = transit;
+    this.transits.push(transit);
+    if (this.transits.length > this.window) this.transits.shift();
+
+    if (!this.started) {
+      if (!this.frames.size) {
+        this.firstArrival = arrivalMs;
+        this.nextTs = ts;
+      }
+      this.nextTs = Math.min(this.nextTs, ts);
+    } else if (last < this.nextTs) {
+      this.stats.packetsLate += 1;
+    }
+    this.highTs = this.highTs === null ? last : Math.max(this.highTs, last);
+    const first = ts - packet.redundant.length;
+    const all = [...packet.redundant, ...packet.frames];
+    all.forEach((payload, i) => {
+      const t = first + i;
+      const primary = i >= packet.redundant.length;
+      if (t < this.nextTs || this.frames.has(t)) return;
+      this.frames.set(t, { payload, source: primary ? "primary" : "redundancy", arrival: arrivalMs,
+        quiet: primary && packet.quiet });
+    });
+    for (const block of packet.parity) {
+      const start = ts - ((((packet.timestamp - block.start) % TS_MOD) + TS_MOD) % TS_MOD);
+      const covered = parityTimestamps(block).map((_, k) => start + k * block.stride);
+      if (covered[covered.length - 1] >= this.nextTs) this.parity.push([covered, block]);
+    }
+  }
+
+  _lookup(ts) {
+    const slot = this.frames.get(ts);
+    return slot ? slot.payload : (this.history.get(ts) ?? null);
+  }
+
+  _recover(ts) {
+    for (const [covered, block] of this.parity) {
+      if (!covered.includes(ts)) continue;
+      const got = recoverParity(block, covered, (t) => this._lookup(t));
+      if (got && got[0] === ts) return got[1];
+    }
+    return null;
+  }
+
+  /** The next frame to decode: null before playout starts, else {payload|null, source, ts}. */
+  pop(nowMs) {
+    const target = this.targetFrames;
+    if (!this.started) {
+      if (!this.frames.size || nowMs - this.firstArrival < (target - 1) * this.frameMs) return null;
+      this.started = true;
+    }
+    const depth = this.highTs === null ? 0 : this.highTs + 1 - this.nextTs;
+    if (depth <= 0) {
+      // Nothing at or after the playout point has arrived: the stream is late, so wait a frame.
+      this.stats.underruns += 1;
+      this.stats.framesConcealed += 1;
+      this.stats.framesPlayed += 1;
+      return { payload: null, source: "underrun", ts: null };
+    }
+    this.depths.push(depth);
+    if (this.depths.length > 50) this.depths.shift();
+    const minDepth = Math.min(...this.depths);
+    const slot = this.frames.get(this.nextTs);
+    const excess = minDepth - target;
+    if (this.depths.length >= 25 && excess >= 1 && (excess >= 3 || !slot || slot.quiet)) {
+      this._advance(); // skip one frame to bring the delay down
+      this.stats.framesDropped += 1;
+      this.depths = [];
+    }
+    const ts = this.nextTs;
+    let entry = this.frames.get(ts);
+    let payload = entry ? entry.payload : null;
+    let source = entry ? entry.source : "missing";
+    if (!payload) {
+      payload = this._recover(ts);
+      if (payload) source = "parity";
+    }
+    if (entry) {
+      this.waits.push(nowMs - entry.arrival);
+      if (this.waits.length > 50) this.waits.shift();
+      this.stats.bufferDelayMs = this.waits.reduce((a, b) => a + b, 0) / this.waits.length;
+    }
+    this._advance(payload);
+    this.stats.framesPlayed += 1;
+    if (source === "redundancy" || source === "parity") this.stats.framesRecovered += 1;
+    if (!payload) this.stats.framesConcealed += 1;
+    this.stats.targetDelayMs = target * this.frameMs;
+    return { payload, source, ts: ts % TS_MOD };
+  }
+
+  _advance(payload) {
+    const ts = this.nextTs;
+    const slot = this.frames.get(ts);
+    this.frames.delete(ts);
+    const played = payload ?? (slot ? slot.payload : null);
+    if (played) this.history.set(ts, played);
+    if (this.history.size > HISTORY) this.history.delete(this.history.keys().next().value);
+    this.parity = this.parity.filter(([covered]) => covered[covered.length - 1] > ts);
+    this.nextTs = ts + 1;
+  }
+
+  /** Packets lost (never received) as a fraction of those expected; residual loss likewise. */
+  summary() {
+    const s = this.stats;
+    const lost = Math.max(0, s.packetsExpected - s.packetsReceived);
+    return { ...s, packetsLost: lost, lossFraction: s.packetsExpected ? lost / s.packetsExpected : 0,
+      residualLoss: s.framesPlayed ? s.framesConcealed / s.framesPlayed : 0 };
+  }
+}

@@ -1,0 +1,98 @@
+// Sender side: group codec frames into packets with redundancy and optional XOR parity,
+// the same packing as transport/packetizer.py (so a receiver cannot tell the two apart).
+
+import { MAX_PARITY_BLOCKS, MAX_PARITY_COUNT, MAX_PAYLOAD_TYPE, MAX_PRIMARY, MAX_REDUNDANT,
+  MAX_SENDER, SEQ_MOD, TS_MOD, buildPacket, makeParity } from "./packet.js";
+
+export class Packetizer {
+  /** config: {payloadType, sender, framesPerPacket=2, redundancy=8, parityPackets=0,
+   *  firstSeq=0, firstTimestamp=0} */
+  constructor(config) {
+    const c = { sender: 0, framesPerPacket: 2, redundancy: 8, parityPackets: 0, firstSeq: 0,
+      firstTimestamp: 0, ...config };
+    const inRange = (v, lo, hi) => Number.isInteger(v) && v >= lo && v <= hi;
+    if (!inRange(c.payloadType, 0, MAX_PAYLOAD_TYPE)) throw new RangeError(`payloadType must be in 0..${MAX_PAYLOAD_TYPE}`);
+    if (!inRange(c.sender, 0, MAX_SENDER)) throw new RangeError(`sender must be in 0..${MAX_SENDER}`);
+    if (!inRange(c.framesPerPacket, 1, MAX_PRIMARY)) throw new RangeError(`framesPerPacket must be in 1..${MAX_PRIMARY}`);
+    if (!inRange(c.parityPackets, 0, MAX_PARITY_COUNT)) throw new RangeError(`parityPackets must be in 0..${MAX_PARITY_COUNT}`);
+    if (c.parityPackets && c.framesPerPacket > MAX_PARITY_BLOCKS) throw new RangeError("too many frames per packet for parity");
+    if (!inRange(c.firstSeq, 0, SEQ_MOD - 1) || !inRange(c.firstTimestamp, 0, TS_MOD - 1)) {
+      throw new RangeError("firstSeq / firstTimestamp out of range");
+    }
+    this.config = c;
+    this.redundancy = c.redundancy;
+    this._seq = c.firstSeq;
+    this._nextTs = c.firstTimestamp;
+    this._pending = [];
+    this._quiet = true;
+    this._history = []; // frames already sent, at most MAX_REDUNDANT
+    this._group = [];
+    this._groupStart = 0;
+    this._parity = [];
+  }
+
+  get redundancy() {
+    return this._redundancy;
+  }
+
+  set redundancy(frames) {
+    if (!Number.isInteger(frames) || frames < 0 || frames > MAX_REDUNDANT) {
+      throw new RangeError(`redundancy must be in 0..${MAX_REDUNDANT} frames`);
+    }
+    this._redundancy = frames;
+  }
+
+  /** Timestamp (in frames, mod 2**24) the next pushed frame gets. */
+  get nextTimestamp() {
+    return this._nextTs;
+  }
+
+  /** Add one codec frame; returns the packets to send now (0 or 1). */
+  push(frame, quiet = false) {
+    this._pending.push(Uint8Array.from(frame));
+    this._quiet = this._quiet && quiet;
+    if (this._pending.length < this.config.framesPerPacket) return [];
+    return [this._build()];
+  }
+
+  /** Send what is pending as a short packet; resets parity grouping. */
+  flush() {
+    if (!this._pending.length) return [];
+    const short = this._pending.length < this.config.framesPerPacket;
+    const packet = this._build();
+    if (short) this._group = [];
+    return [packet];
+  }
+
+  _build() {
+    const frames = this._pending;
+    const firstTs = this._nextTs;
+    const r = Math.min(this._redundancy, this._history.length);
+    const bytes = buildPacket({
+      payloadType: this.config.payloadType, seq: this._seq, timestamp: firstTs, sender: this.config.sender,
+      frames, redundant: this._history.slice(this._history.length - r), parity: this._parity, quiet: this._quiet,
+    });
+    this._parity = [];
+    this._history.push(...frames);
+    if (this._history.length > MAX_REDUNDANT) this._history.splice(0, this._history.length - MAX_REDUNDANT);
+    this._seq = (this._seq + 1) % SEQ_MOD;
+    this._nextTs = (this._nextTs + frames.length) % TS_MOD;
+    if (this.config.parityPackets) this._addToGroup(firstTs, frames);
+    this._pending = [];
+    this._quiet = true;
+    return bytes;
+  }
+
+  _addToGroup(firstTs, frames) {
+    if (!this._group.length) this._groupStart = firstTs;
+    this._group.push(...frames);
+    const n = this.config.framesPerPacket;
+    if (this._group.length === n * this.config.parityPackets) {
+      this._parity = [];
+      for (let j = 0; j < n; j++) {
+        this._parity.push(makeParity(this._groupStart + j, n, this._group.filter((_, i) => i % n === j)));
+      }
+      this._group = [];
+    }
+  }
+}
