@@ -10,7 +10,7 @@ with_test=0
 
 # Debian packages: espeak-ng/sox make test speech; the rest back tests of the real network,
 # the browser and Prometheus as those parts land.
-APT_PACKAGES=(espeak-ng sox libcodec2-1.0 prometheus docker-compose iproute2 iptables libnetfilter-queue-dev)
+APT_PACKAGES=(espeak-ng sox libcodec2-1.0 chromium prometheus docker-compose iproute2 iptables libnetfilter-queue-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
