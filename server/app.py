@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
@@ -11,7 +10,7 @@ from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server.config import ServerConfig
-from server.metrics import ServerMetrics
+from server.metrics import ServerMetrics, path_delay_estimate, report_from_message
 from server.peer import PeerConnection
 from server.rooms import Participant, RoomError, RoomRegistry
 from server.signaling import (MAX_MESSAGE_BYTES, ClientMessage, SignalingError, error_message,
@@ -165,12 +164,26 @@ class CallServer:
         self.metrics.relay_seconds.observe(time.perf_counter() - started)
 
     def _control(self, participant: Participant, message: str | bytes) -> None:
+        """Control-channel messages are receiver reports (binary or JSON): they feed the metrics."""
         try:
-            data = json.loads(message)
-        except (ValueError, TypeError):
+            report = report_from_message(message)
+        except ValueError as exc:
             self.metrics.malformed_packets.labels("control").inc()
+            logger.debug("bad control message from %d: %s", participant.id, exc)
             return
-        logger.debug("control from %d: %s", participant.id, data)
+        sender = participant.room.participants.get(report.sender)
+        if sender is None or sender is participant:
+            self.metrics.malformed_packets.labels("report-sender").inc()
+            return
+        self.metrics.observe_report(participant, sender, report, self._path_delay(sender, participant))
+
+    def _path_delay(self, sender: Participant, receiver: Participant) -> float | None:
+        """Codec delay plus both network legs (half each SCTP round trip), if all are known."""
+        codec_delay = self.metrics.codec_delay(sender)
+        peers = (sender.endpoint.peer, receiver.endpoint.peer)
+        if codec_delay is None or None in peers:
+            return None
+        return path_delay_estimate(codec_delay, peers[0].rtt_seconds(), peers[1].rtt_seconds())
 
     async def _leave(self, endpoint: Endpoint, participant: Participant | None) -> None:
         if endpoint.peer is not None:
@@ -179,6 +192,7 @@ class CallServer:
             return
         room = participant.room
         self.rooms.leave(participant)
+        self.metrics.forget(participant)
         self._update_gauges()
         for other in room.others(participant):
             await other.endpoint.send({"type": "peer-left", "id": participant.id})

@@ -8,6 +8,7 @@ jitter, jitter-buffer delay and, with the server's path delay, a mouth-to-ear es
 from __future__ import annotations
 
 import json
+from typing import Hashable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -93,20 +94,24 @@ class ServerMetrics:
             "Estimated mouth-to-ear delay: codec delay + network path + jitter buffer",
             buckets=MOUTH_TO_EAR_BUCKETS, registry=r)
         # Last cumulative counts per (receiver, sender): reports carry totals, counters want deltas.
-        self._streams: dict[tuple[int, int], tuple[int, int]] = {}
-        self._sender_codec: dict[int, str] = {}
+        self._streams: dict[tuple[Hashable, Hashable], tuple[int, int]] = {}
+        self._sender_codec: dict[Hashable, tuple[str, float | None]] = {}
         for stage in ("before_recovery", "after_recovery"):
             self.loss_ratio.labels(stage)  # export both series from the start
 
-    def observe_report(self, receiver: int, report: ReceiverReport, path_delay_s: float | None = None) -> None:
-        """Account one receiver report from participant ``receiver`` about ``report.sender``.
+    def observe_report(self, receiver: Hashable, sender: Hashable, report: ReceiverReport,
+                       path_delay_s: float | None = None) -> None:
+        """Account one receiver report from participant ``receiver`` about ``sender``.
+
+        Participants are whatever identifies them server-wide (the server passes its
+        ``Participant`` objects: ids are only unique within a room); never label values.
 
         ``path_delay_s`` is everything between the sender's microphone and the receiver's
         jitter buffer that the server can estimate (codec frame + look-ahead, both network
         legs, relay); with it, the mouth-to-ear estimate adds the reported buffer delay.
         Cumulative counters that went backwards (a restarted stream) restart the baseline.
         """
-        key = (receiver, report.sender)
+        key = (receiver, sender)
         last_concealed, last_lost = self._streams.get(key, (0, 0))
         if report.concealed_total >= last_concealed:
             self.frames_concealed.inc(report.concealed_total - last_concealed)
@@ -125,17 +130,23 @@ class ServerMetrics:
         if path_delay_s is not None:
             self.mouth_to_ear_seconds.observe(path_delay_s + playout_s)
 
-    def set_sender_codec(self, participant: int, codec: str | None) -> None:
-        """Record the codec ``participant`` sends with (``None``: stopped sending or left)."""
+    def set_sender_codec(self, participant: Hashable, codec: str | None, delay_s: float | None = None) -> None:
+        """Record the codec ``participant`` sends with (``None``: stopped sending or left) and,
+        if known, its frame plus look-ahead delay in seconds (see :meth:`codec_delay`)."""
         old = self._sender_codec.pop(participant, None)
         if old is not None:
-            self.senders.labels(old).dec()
+            self.senders.labels(old[0]).dec()
         if codec is not None:
             label = codec if codec in self._codecs else OTHER_CODEC
-            self._sender_codec[participant] = label
+            self._sender_codec[participant] = (label, delay_s)
             self.senders.labels(label).inc()
 
-    def forget(self, participant: int) -> None:
+    def codec_delay(self, participant: Hashable) -> float | None:
+        """The codec delay recorded for ``participant``'s stream, ``None`` if unknown."""
+        entry = self._sender_codec.get(participant)
+        return entry[1] if entry is not None else None
+
+    def forget(self, participant: Hashable) -> None:
         """Drop what is kept about a participant who left (its streams and codec)."""
         self.set_sender_codec(participant, None)
         for key in [k for k in self._streams if participant in k]:

@@ -59,6 +59,14 @@ class PeerConnection:
         if self.control is not None and self.control.readyState == "open":
             self.control.send(message)
 
+    def rtt_seconds(self) -> float | None:
+        """Smoothed SCTP round-trip time to the participant, ``None`` before one is measured.
+
+        aiortc keeps it in a private attribute (1.16); a missing attribute means unknown.
+        """
+        sctp = self.pc.sctp
+        return getattr(sctp, "_srtt", None) if sctp is not None else None
+
     async def close(self) -> None:
         """Close the connection; safe to call twice."""
         if self._closed:

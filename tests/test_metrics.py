@@ -16,10 +16,10 @@ def text(m: ServerMetrics) -> str:
 
 def test_reports_turn_cumulative_totals_into_counters_per_stream():
     m = ServerMetrics(codecs=("opus-8k",))
-    m.observe_report(2, ReceiverReport(sender=1, highest_seq=100, loss_fraction=0.1, residual_loss=0.02,
+    m.observe_report(2, 1, ReceiverReport(sender=1, highest_seq=100, loss_fraction=0.1, residual_loss=0.02,
                                        max_burst=3, concealed_total=2, lost_total=10, recovered=8))
-    m.observe_report(3, ReceiverReport(sender=1, highest_seq=100, concealed_total=5, lost_total=7))
-    m.observe_report(2, ReceiverReport(sender=1, highest_seq=150, concealed_total=3, lost_total=14, recovered=3))
+    m.observe_report(3, 1, ReceiverReport(sender=1, highest_seq=100, concealed_total=5, lost_total=7))
+    m.observe_report(2, 1, ReceiverReport(sender=1, highest_seq=150, concealed_total=3, lost_total=14, recovered=3))
     t = text(m)
     assert metric_value(t, "focalcall_client_reports_total") == 3
     assert metric_value(t, "focalcall_client_report_streams") == 2
@@ -36,21 +36,35 @@ def test_reports_turn_cumulative_totals_into_counters_per_stream():
 
 def test_a_restarted_stream_restarts_its_baseline_and_forget_drops_streams():
     m = ServerMetrics(codecs=())
-    m.observe_report(2, ReceiverReport(sender=1, highest_seq=5, concealed_total=10, lost_total=10))
-    m.observe_report(2, ReceiverReport(sender=1, highest_seq=5, concealed_total=1, lost_total=2))  # restarted
-    m.observe_report(2, ReceiverReport(sender=1, highest_seq=9, concealed_total=4, lost_total=2))
+    m.observe_report(2, 1, ReceiverReport(sender=1, highest_seq=5, concealed_total=10, lost_total=10))
+    m.observe_report(2, 1, ReceiverReport(sender=1, highest_seq=5, concealed_total=1, lost_total=2))  # restarted
+    m.observe_report(2, 1, ReceiverReport(sender=1, highest_seq=9, concealed_total=4, lost_total=2))
     assert m.frames_concealed._value.get() == 13 and m.packets_lost._value.get() == 10
-    m.observe_report(1, ReceiverReport(sender=2, highest_seq=5))
-    m.observe_report(3, ReceiverReport(sender=4, highest_seq=5))
+    m.observe_report(1, 2, ReceiverReport(sender=2, highest_seq=5))
+    m.observe_report(3, 4, ReceiverReport(sender=4, highest_seq=5))
     m.forget(2)
     assert m.report_streams._value.get() == 1 and set(m._streams) == {(3, 4)}
+
+
+def test_streams_are_keyed_by_participant_objects_not_room_local_ids():
+    class Participant:  # ids repeat across rooms; the server passes its objects
+        def __init__(self, pid):
+            self.id = pid
+
+    m = ServerMetrics(codecs=())
+    a1, b1, a2, b2 = Participant(1), Participant(2), Participant(1), Participant(2)
+    m.observe_report(b1, a1, ReceiverReport(sender=1, highest_seq=5, lost_total=4))
+    m.observe_report(b2, a2, ReceiverReport(sender=1, highest_seq=5, lost_total=3))
+    assert m.packets_lost._value.get() == 7 and m.report_streams._value.get() == 2
+    m.forget(a1)
+    assert set(m._streams) == {(b2, a2)}
 
 
 def test_delay_histograms_and_mouth_to_ear():
     m = ServerMetrics(codecs=())
     report = ReceiverReport(sender=1, highest_seq=1, jitter_ms=3.5, playout_delay_ms=60)
-    m.observe_report(2, report)  # no path delay known: no mouth-to-ear sample
-    m.observe_report(2, report, path_delay_s=path_delay_estimate(0.03, 0.02, 0.04))
+    m.observe_report(2, 1, report)  # no path delay known: no mouth-to-ear sample
+    m.observe_report(2, 1, report, path_delay_s=path_delay_estimate(0.03, 0.02, 0.04))
     t = text(m)
     assert metric_value(t, "focalcall_client_jitter_seconds_sum") == pytest.approx(0.007)
     assert metric_value(t, "focalcall_client_jitter_buffer_delay_seconds_bucket", 'le="0.06"') == 2
@@ -62,7 +76,7 @@ def test_delay_histograms_and_mouth_to_ear():
 
 def test_codec_gauge_has_a_closed_label_set():
     m = ServerMetrics(codecs=("opus-8k", "codec2-700c"))
-    m.set_sender_codec(1, "opus-8k")
+    m.set_sender_codec(1, "opus-8k", delay_s=0.0265)
     m.set_sender_codec(2, "opus-8k")
     m.set_sender_codec(3, "room-of-alice")  # not a codec name: never becomes a label
     m.set_sender_codec(2, "codec2-700c")
@@ -71,6 +85,7 @@ def test_codec_gauge_has_a_closed_label_set():
     assert metric_value(t, "focalcall_senders", 'codec="codec2-700c"') == 1
     assert metric_value(t, "focalcall_senders", f'codec="{OTHER_CODEC}"') == 1
     assert "room-of-alice" not in t
+    assert m.codec_delay(1) == 0.0265 and m.codec_delay(2) is None and m.codec_delay(9) is None
     m.forget(3)
     m.forget(3)  # twice is harmless
     assert metric_value(text(m), "focalcall_senders", f'codec="{OTHER_CODEC}"') == 0
