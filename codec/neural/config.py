@@ -20,7 +20,7 @@ TEACHER_DIM = 512    # Whisper-base encoder width
 class ModelConfig:
     """Sizes of the causal encoder, the binary quantizer and the causal decoder."""
 
-    dim: int = 256                # channels of every focal block
+    dim: int = 192                # channels of every focal block
     encoder_blocks: int = 6
     decoder_blocks: int = 7
     focal_levels: int = 3         # hierarchical depthwise convolutions per block

@@ -5,8 +5,8 @@ Reads the corpus manifest ``DIR/manifest.jsonl`` (one JSON object per clip with 
 so cached teacher features (one 512-d vector per 320 samples of the whole clip) line up.
 
 Augmentation is pluggable: any ``fn(clean: np.ndarray, rng: np.random.Generator) -> noisy``
-named as ``"module:function"`` in the config; :func:`simple_augment` is the built-in default
-until the corpus recipes (``codec.data.augment``) are wired in.
+named as ``"module:function"`` in the config: :func:`corpus_augment` uses the corpus's recipes
+(``codec.data.augment``), :func:`simple_augment` is a self-contained reverb + noise fallback.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class DataConfig:
     manifest: str = "data/corpus/manifest.jsonl"
     segment_seconds: float = 2.0
     batch_size: int = 8
-    augment: str | None = "codec.neural.dataset:simple_augment"
+    augment: str | None = "codec.neural.dataset:corpus_augment"
     augment_prob: float = 0.5        # fraction of crops that get corrupted at all
     teacher_cache: str = ".cache/teacher-whisper-base"
     valid_clips: int = 8
@@ -115,6 +115,19 @@ def simple_augment(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         noise *= np.sqrt(p_sig / (np.mean(noise ** 2) + 1e-12) / 10 ** (snr / 10))
         x = x + noise
     return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+def corpus_augment(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The corpus's augmentation recipes (``codec.data.augment``) without their level change.
+
+    The crop already has a random level shared by input and target; a recipe gain would make
+    the codec learn to undo level changes, which a call does not want.
+    """
+    from codec.data.augment import apply_recipe, sample_recipe
+
+    recipe = sample_recipe(rng)
+    recipe["gain_db"] = 0.0
+    return apply_recipe(clean, recipe, rng)
 
 
 def teacher_cache_path(cache_dir: Path, rel: str) -> Path:

@@ -324,7 +324,7 @@ class Trainer:
         d_loss.backward()
         nn.utils.clip_grad_norm_(self.disc.parameters(), self.config.train.grad_clip)
         self.opt_d.step()
-        logs["disc"] = float(d_loss)
+        logs["disc"] = float(d_loss.detach())
         self.disc.requires_grad_(False)
         _, real_maps = self.disc(target)
         fake_logits, fake_maps = self.disc(estimate)

@@ -1,0 +1,109 @@
+"""Ship a trained checkpoint: fp16 PyTorch weights plus streaming encoder/decoder ONNX files.
+
+The ONNX graphs are the streaming steps with their state as explicit inputs and outputs:
+
+- ``focal_encoder.onnx``: ``pcm (N, 320)``, ``state (N, S_enc)`` → ``code (N, bits)`` (±1),
+  ``state_out``;
+- ``focal_decoder.onnx``: ``code (N, bits)`` (±1, 0 = bit not sent, all 0 = missing frame),
+  ``state (N, S_dec)`` → ``pcm (N, 320)``, ``state_out``.
+
+States start as zeros. Opset 17 (supported by onnxruntime-web 1.30); exported with the
+TorchScript exporter (``dynamo=False``), which needs no onnxscript. The shipped weights are
+rounded to fp16 first and the ONNX files are exported from those rounded weights, so the
+PyTorch and ONNX artefacts are the same model.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from codec.neural.config import HOP, SAMPLE_RATE, ModelConfig
+from codec.neural.model import DELAY_SAMPLES, ENCODER_LOOKAHEAD_SAMPLES, FocalCodecModel
+from codec.neural.model import algorithmic_latency_ms
+
+OPSET = 17
+WEIGHTS_FILE = "focal.pt"
+META_FILE = "focal.json"
+
+
+class _EncoderStep(nn.Module):
+    def __init__(self, model: FocalCodecModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pcm: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.encoder_step(pcm, state)
+
+
+class _DecoderStep(nn.Module):
+    def __init__(self, model: FocalCodecModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, code: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.decoder_step(code, state)
+
+
+def load_model(path: Path) -> tuple[FocalCodecModel, dict]:
+    """A model from a training checkpoint or shipped weights file (both hold model + config)."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if "model" not in ckpt or "config" not in ckpt:
+        raise ValueError(f"{path} is not a focal codec checkpoint (needs 'model' and 'config')")
+    config = ckpt["config"]
+    model_config = ModelConfig.from_dict(config["model"] if "model" in config else config)
+    model = FocalCodecModel(model_config)
+    model.load_state_dict({k: v.float() for k, v in ckpt["model"].items()})
+    return model.eval(), ckpt
+
+
+def export_onnx(model: FocalCodecModel, out_dir: Path) -> tuple[Path, Path]:
+    """Write the streaming encoder and decoder graphs into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    enc_path, dec_path = out_dir / "focal_encoder.onnx", out_dir / "focal_decoder.onnx"
+    batch = {0: "batch"}
+    # The TorchScript exporter is deprecated in favour of dynamo, which needs onnxscript; the
+    # graphs here are plain tensor code that it exports exactly, so silence the notice.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(_EncoderStep(model),
+                          (torch.zeros(1, HOP), torch.zeros(1, model.encoder_state_size)),
+                          str(enc_path), input_names=["pcm", "state"],
+                          output_names=["code", "state_out"], opset_version=OPSET,
+                          dynamic_axes={"pcm": batch, "state": batch, "code": batch,
+                                        "state_out": batch}, dynamo=False)
+        torch.onnx.export(_DecoderStep(model),
+                          (torch.zeros(1, model.config.bits),
+                           torch.zeros(1, model.decoder_state_size)),
+                          str(dec_path), input_names=["code", "state"],
+                          output_names=["pcm", "state_out"], opset_version=OPSET,
+                          dynamic_axes={"code": batch, "state": batch, "pcm": batch,
+                                        "state_out": batch}, dynamo=False)
+    return enc_path, dec_path
+
+
+def ship(checkpoint: Path, out_dir: Path, note: str = "") -> dict:
+    """Round ``checkpoint``'s model to fp16, save it, export ONNX, write ``focal.json``."""
+    model, ckpt = load_model(checkpoint)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    model.load_state_dict({k: v.float() for k, v in half.items()})
+    config = ckpt["config"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": half, "config": config, "step": ckpt.get("step")}, out_dir / WEIGHTS_FILE)
+    enc, dec = export_onnx(model, out_dir)
+    macs = model.macs_per_frame()
+    meta = {
+        "encoder_onnx": enc.name, "decoder_onnx": dec.name, "weights": WEIGHTS_FILE,
+        "sample_rate": SAMPLE_RATE, "hop": HOP, "bits": model.config.bits,
+        "bit_options": model.config.bit_options,
+        "encoder_state_size": model.encoder_state_size,
+        "decoder_state_size": model.decoder_state_size,
+        "delay_samples": DELAY_SAMPLES, "encoder_lookahead_samples": ENCODER_LOOKAHEAD_SAMPLES,
+        "algorithmic_latency_ms": algorithmic_latency_ms(), "macs_per_frame": macs,
+        "opset": OPSET, "training_step": ckpt.get("step"), "note": note,
+    }
+    (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return meta

@@ -1,0 +1,116 @@
+"""The neural codec model: streaming equals whole-utterance, causality, bit budgets, size."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from codec.neural.config import HOP, ModelConfig, load_config_file
+from codec.neural.head import overlap_add
+from codec.neural.model import DELAY_SAMPLES, FocalCodecModel, algorithmic_latency_ms
+
+CONFIGS = Path(__file__).resolve().parent.parent / "codec" / "neural" / "configs"
+
+
+def tiny_model(seed: int = 0) -> FocalCodecModel:
+    torch.manual_seed(seed)
+    return FocalCodecModel(ModelConfig.from_dict(load_config_file(CONFIGS / "tiny.yaml")["model"])).eval()
+
+
+def speechlike(frames: int, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(frames * HOP) / 16000
+    return (0.3 * torch.sin(2 * torch.pi * 180 * t) * torch.sin(2 * torch.pi * 3 * t)
+            + 0.05 * torch.randn(frames * HOP, generator=g))[None]
+
+
+def stream(model: FocalCodecModel, audio: torch.Tensor, codes: torch.Tensor | None = None):
+    """Run the streaming steps frame by frame; optionally decode given codes instead."""
+    frames = audio.shape[1] // HOP
+    es = torch.zeros(1, model.encoder_state_size)
+    ds = torch.zeros(1, model.decoder_state_size)
+    out_codes, out_pcm = [], []
+    for t in range(frames):
+        c, es = model.encoder_step(audio[:, t * HOP:(t + 1) * HOP], es)
+        out_codes.append(c)
+        y, ds = model.decoder_step(c if codes is None else codes[:, t], ds)
+        out_pcm.append(y)
+    return torch.stack(out_codes, 1), torch.cat(out_pcm, 1)
+
+
+@torch.no_grad()
+def test_streaming_equals_whole_utterance():
+    model, audio = tiny_model(), speechlike(40)
+    codes = model.encode(audio)
+    assert codes.shape == (1, 40, 16) and set(codes.unique().tolist()) == {-1.0, 1.0}
+    whole = model.decode(codes)
+    assert whole.shape == audio.shape
+    s_codes, s_pcm = stream(model, audio)
+    assert torch.equal(s_codes, codes)
+    assert (s_pcm - whole).abs().max() < 1e-4
+    assert whole.abs().max() > 1e-4  # not trivially zero
+
+
+@torch.no_grad()
+def test_streaming_equals_whole_with_partial_and_missing_codes():
+    model, audio = tiny_model(), speechlike(30)
+    codes = model.encode(audio)
+    codes[:, :, 12:] = 0          # focal-600
+    codes[:, 7] = 0               # a missing frame
+    _, s_pcm = stream(model, audio, codes)
+    assert (s_pcm - model.decode(codes)).abs().max() < 1e-4
+
+
+@torch.no_grad()
+def test_code_of_frame_t_ignores_audio_after_t():
+    model, audio = tiny_model(), speechlike(30)
+    t = 12
+    changed = audio.clone()
+    changed[:, (t + 1) * HOP:] = torch.randn(1, audio.shape[1] - (t + 1) * HOP)
+    a, b = model.encode(audio), model.encode(changed)
+    assert torch.equal(a[:, :t + 1], b[:, :t + 1])
+    assert not torch.equal(a[:, t + 1:], b[:, t + 1:])  # the change is visible afterwards
+
+
+@torch.no_grad()
+def test_decoder_looks_ahead_exactly_one_code():
+    """Output chunk j-2 depends on codes up to j: changing code j leaves earlier chunks alone."""
+    model, audio = tiny_model(), speechlike(20)
+    codes = model.encode(audio)
+    j = 10
+    other = codes.clone()
+    other[:, j:] = -other[:, j:]
+    a, b = model.decode(codes), model.decode(other)
+    first_affected = j * HOP  # chunk j of the output = input chunk j - 2
+    assert torch.equal(a[:, :first_affected], b[:, :first_affected])
+    assert not torch.equal(a[:, first_affected:first_affected + HOP], b[:, first_affected:first_affected + HOP])
+    assert DELAY_SAMPLES == 2 * HOP
+
+
+def test_overlap_add_of_hann_frames_reconstructs_constant():
+    frames = torch.hann_window(2 * HOP, periodic=True).expand(1, 6, 2 * HOP)
+    y = overlap_add(frames)
+    assert torch.allclose(y[:, HOP:], torch.ones(1, 5 * HOP), atol=1e-6)
+
+
+def test_base_config_fits_the_budget():
+    config = ModelConfig.from_dict(load_config_file(CONFIGS / "base.yaml")["model"])
+    macs = FocalCodecModel(config).macs_per_frame()
+    assert macs["total"] == macs["encoder"] + macs["decoder"]
+    assert 1e6 < macs["total"] <= 25e6
+    assert algorithmic_latency_ms() == 60.0
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"dim": 0}, "dim"), ({"focal_kernel": 4}, "odd"), ({"bit_options": [16, 20]}, "bit_options"),
+    ({"bogus": 1}, "unknown"),
+])
+def test_bad_model_config_is_rejected(bad, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig.from_dict(bad)
+
+
+def test_wrong_audio_length_is_rejected():
+    with pytest.raises(ValueError, match="multiple of 320"):
+        tiny_model().encode(torch.zeros(1, 1000))

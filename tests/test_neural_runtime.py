@@ -1,0 +1,110 @@
+"""ONNX export and the onnxruntime codec: parity with PyTorch, payload format, interface."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from codec.base import CodecError
+from codec.neural.export import load_model, ship
+from codec.neural.runtime import FocalCodec, NeuralModel, pack_bits, unpack_bits
+from tests.test_neural_model import speechlike, stream, tiny_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random model saved as a checkpoint and exported like the real one."""
+    d = tmp_path_factory.mktemp("focal")
+    model = tiny_model(seed=3)
+    torch.save({"model": model.state_dict(), "config": {"model": model.config.to_dict()}, "step": 7},
+               d / "ckpt.pt")
+    ship(d / "ckpt.pt", d / "out", note="test")
+    return d / "out"
+
+
+def test_export_writes_consistent_metadata(shipped: Path):
+    meta = json.loads((shipped / "focal.json").read_text())
+    model, _ = load_model(shipped / "focal.pt")
+    assert meta["encoder_state_size"] == model.encoder_state_size
+    assert meta["decoder_state_size"] == model.decoder_state_size
+    assert (meta["hop"], meta["bits"], meta["delay_samples"]) == (320, 16, 640)
+    assert meta["training_step"] == 7 and meta["algorithmic_latency_ms"] == 60.0
+    assert all(v.dtype == torch.float16 for v in torch.load(shipped / "focal.pt")["model"].values()
+               if v.is_floating_point())
+
+
+def test_onnx_matches_pytorch(shipped: Path):
+    model, _ = load_model(shipped / "focal.pt")
+    onnx = NeuralModel(shipped)
+    audio = speechlike(25)
+    with torch.no_grad():
+        ref_codes, ref_pcm = stream(model, audio)
+    es = np.zeros((1, onnx.meta["encoder_state_size"]), np.float32)
+    ds = np.zeros((1, onnx.meta["decoder_state_size"]), np.float32)
+    pcm = []
+    for t in range(25):
+        code, es = onnx.encoder.run(None, {"pcm": audio[:, t * 320:(t + 1) * 320].numpy(), "state": es})
+        assert np.array_equal(code, ref_codes[:, t].numpy())
+        y, ds = onnx.decoder.run(None, {"code": code, "state": ds})
+        pcm.append(y)
+    assert np.abs(np.concatenate(pcm, 1) - ref_pcm.numpy()).max() < 1e-3
+
+
+@pytest.mark.parametrize("bits", [16, 12, 8])
+def test_payload_round_trip_and_bit_order(bits: int):
+    rng = np.random.default_rng(bits)
+    signs = np.where(rng.random(16) > 0.5, 1.0, -1.0).astype(np.float32)
+    payload = pack_bits(signs, bits)
+    assert len(payload) == -(-bits // 8)
+    back = unpack_bits(payload, bits, 16)
+    assert np.array_equal(back[:bits], signs[:bits]) and not back[bits:].any()
+    first = np.full(16, -1.0, np.float32)
+    first[0] = 1.0
+    assert pack_bits(first, bits)[0] == 0x80  # bit 0 is the most significant bit of byte 0
+
+
+def test_codec_interface_and_missing_frames(shipped: Path):
+    model = NeuralModel(shipped)
+    codecs = {name: FocalCodec(name, model) for name in ("focal-800", "focal-600", "focal-400")}
+    assert [c.bitrate for c in codecs.values()] == [800.0, 600.0, 400.0]
+    c = codecs["focal-600"]
+    assert (c.sample_rate, c.frame_samples, c.delay_samples) == (16000, 320, 640)
+    assert c.algorithmic_latency_ms == 60.0
+    enc, dec = c.encoder(), c.decoder()
+    audio = speechlike(10)[0].numpy()
+    for t in range(10):
+        payload = enc.encode(audio[t * 320:(t + 1) * 320])
+        assert isinstance(payload, bytes) and len(payload) == 2 and payload[1] & 0x0F == 0
+        out = dec.decode(None if t == 4 else payload)
+        assert out.shape == (320,) and out.dtype == np.float32 and np.isfinite(out).all()
+    assert len(codecs["focal-400"].encoder().encode(audio[:320])) == 1
+
+
+def test_bad_input_raises_codec_error(shipped: Path):
+    c = FocalCodec("focal-600", NeuralModel(shipped))
+    with pytest.raises(CodecError, match="shape"):
+        c.encoder().encode(np.zeros(100, np.float32))
+    with pytest.raises(CodecError, match="2 bytes"):
+        c.decoder().decode(b"\x00")
+    with pytest.raises(CodecError, match="beyond the first 12"):
+        c.decoder().decode(b"\xff\xff")
+    with pytest.raises(CodecError, match="unknown focal mode"):
+        FocalCodec("focal-9000", c.model)
+
+
+def test_missing_weights_give_a_clear_error(tmp_path: Path):
+    with pytest.raises(CodecError, match="weights missing"):
+        NeuralModel(tmp_path)
+
+
+def test_runtime_does_not_import_torch():
+    code = ("import sys, codec.neural.runtime, codec.registry; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

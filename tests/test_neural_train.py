@@ -1,0 +1,108 @@
+"""Codec training: config validation, loss goes down, the CLI trains/checkpoints/resumes/exports."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from codec.neural.config import load_config_file
+from codec.neural.train import RunConfig, Trainer, train_from_config
+from codec.resample import resample
+from tests.utils import read_wav
+
+CONFIGS = Path(__file__).resolve().parent.parent / "codec" / "neural" / "configs"
+
+
+def tiny_config(tmp_path: Path, manifest: Path | None = None) -> RunConfig:
+    data = load_config_file(CONFIGS / "tiny.yaml")
+    data["train"]["run_dir"] = str(tmp_path / "run")
+    if manifest is not None:
+        data["data"]["manifest"] = str(manifest)
+    return RunConfig.from_dict(data)
+
+
+@pytest.fixture(scope="module")
+def corpus(speech_wav: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-clip corpus in the manifest format, from the shared espeak-ng speech."""
+    d = tmp_path_factory.mktemp("corpus")
+    pcm, rate = read_wav(speech_wav)
+    pcm = resample(pcm, rate, 16000)
+    half = len(pcm) // 2
+    rows = []
+    for i, (split, clip) in enumerate([("train", pcm[:half]), ("valid", pcm[half:])]):
+        sf.write(d / f"c{i}.wav", clip, 16000, subtype="PCM_16")
+        rows.append({"path": f"c{i}.wav", "speaker": "espeak", "source": "test", "language": "en",
+                     "duration": len(clip) / 16000, "text": "", "split": split, "augment": None})
+    (d / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return d / "manifest.jsonl"
+
+
+def test_all_shipped_configs_parse():
+    for path in CONFIGS.glob("*.yaml"):
+        config = RunConfig.load(path)
+        assert config.total_steps > 0, path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["stages"][0].update(train=["nothing"]), "subset"),
+    (lambda d: d["stages"][0].update(weights={"stft": 0.0}), "positive loss"),
+    (lambda d: d["stages"][0].update(weights={"psnr": 1.0}), "unknown losses"),
+    (lambda d: d["train"].update(bit_probs=[1.0]), "bit_probs"),
+    (lambda d: d["train"].update(learning_rate=1.0), "bad config"),
+    (lambda d: d.update(extra={}), "unknown config sections"),
+])
+def test_bad_run_config_is_rejected(edit, message):
+    data = load_config_file(CONFIGS / "tiny.yaml")
+    edit(data)
+    with pytest.raises(ValueError, match=message):
+        RunConfig.from_dict(data)
+
+
+def test_a_few_steps_lower_the_loss(tmp_path: Path, speech_wav: Path):
+    config = tiny_config(tmp_path)
+    config.train.missing_prob = 0.0
+    config.train.bit_probs = [1.0, 0.0, 0.0]
+    config.stages = config.stages[:1]
+    config.stages[0].steps = 100
+    pcm, rate = read_wav(speech_wav)
+    clip = torch.from_numpy(resample(pcm, rate, 16000)[8000:8000 + 20 * 320].copy())
+    batch = {"clean": clip[None].repeat(2, 1), "noisy": clip[None].repeat(2, 1)}
+    trainer = Trainer(config)
+    losses = [trainer.train_step(batch)["total"] for _ in range(12)]
+    assert all(np.isfinite(losses))
+    assert np.mean(losses[-3:]) < 0.9 * np.mean(losses[:3])
+
+
+def test_cli_training_checkpoints_resumes_and_exports(tmp_path: Path, corpus: Path):
+    from focalcall.cli import main
+
+    config_path = tmp_path / "tiny.json"
+    config = tiny_config(tmp_path, corpus)
+    config_path.write_text(json.dumps(config.to_dict()))
+    run = tmp_path / "run"
+    # codec.neural.cli is wired under "codec" by the lead; call the training entry directly too.
+    logs = train_from_config(config_path, max_steps=2)
+    assert {"stft", "mel", "entropy", "total"} <= set(logs)
+    ckpt = torch.load(run / "last.pt", weights_only=False)
+    assert ckpt["step"] == 2 and ckpt["config"]["model"]["dim"] == 32
+    logs = train_from_config(config_path)  # resumes at 2, runs the GAN stage to 4
+    assert {"adv", "fm", "disc"} <= set(logs)
+    assert torch.load(run / "last.pt", weights_only=False)["step"] == 4
+    records = [json.loads(line) for line in (run / "losses.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert "valid_mel" in records[-1] and (run / "best.pt").exists()
+    try:
+        status = main(["codec", "export", str(run / "last.pt"), "--out", str(tmp_path / "ship")])
+    except SystemExit:  # the lead has not wired codec.neural.cli into the codec group yet
+        pytest.skip("'focalcall codec export' is not wired yet")
+    assert status == 0 and (tmp_path / "ship" / "focal_decoder.onnx").exists()
+
+
+def test_missing_manifest_is_a_clear_error(tmp_path: Path):
+    trainer = Trainer(tiny_config(tmp_path, tmp_path / "nope" / "manifest.jsonl"))
+    with pytest.raises(FileNotFoundError, match="manifest"):
+        trainer.run()
