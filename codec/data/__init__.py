@@ -1,0 +1,1 @@
+"""Training corpus and dev evaluation set: speech sources, synthesis, augmentation, manifests."""

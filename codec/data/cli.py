@@ -1,0 +1,54 @@
+"""``focalcall data build`` (training corpus) and ``focalcall data devset`` (evaluation set)."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from codec.data import builder, devset
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``data`` command group."""
+    data = subparsers.add_parser("data", help="build the training corpus and the dev set")
+    sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+
+    build = sub.add_parser("build", help="build (or resume) a 16 kHz training corpus",
+                           description="Synthetic (Kokoro, Piper) and real (Asterisk, Fillets) "
+                           "speech with a manifest; rerun the same command to resume.")
+    build.add_argument("--out", type=Path, required=True, help="corpus directory")
+    build.add_argument("--hours", type=float, required=True, help="hours of audio to reach")
+    build.add_argument("--seed", type=int, default=0, help="seed of the job stream (default 0)")
+    build.add_argument("--sources", default=",".join(builder.SOURCES),
+                       help=f"comma-separated subset of {','.join(builder.SOURCES)}")
+    build.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                       help="worker processes (default: 2, one per core)")
+    build.add_argument("--real-fraction", type=float, default=0.4,
+                       help="share of real speech in the audio while it lasts (default 0.4)")
+    build.add_argument("--no-augment", action="store_true", help="store no augmentation recipes")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    build.set_defaults(func=_build)
+
+    dev = sub.add_parser("devset", help="build the dev evaluation set (held-out real speakers)")
+    dev.add_argument("--out", type=Path, default=devset.DEFAULT_DIR,
+                     help=f"directory (default {devset.DEFAULT_DIR})")
+    dev.set_defaults(func=_devset)
+
+
+def _build(args: argparse.Namespace) -> int:
+    config = builder.BuildConfig(
+        out=args.out, hours=args.hours, seed=args.seed,
+        sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
+        workers=args.workers, real_fraction=args.real_fraction,
+        augment=not args.no_augment, progress=not args.no_progress)
+    entries = builder.build(config)
+    hours = sum(e.duration for e in entries) / 3600
+    speakers = {e.speaker for e in entries}
+    print(f"{args.out}: {len(entries)} clips, {hours:.2f} h, {len(speakers)} speakers")
+    return 0
+
+
+def _devset(args: argparse.Namespace) -> int:
+    entries = devset.build_devset(args.out)
+    print(f"{args.out}: {len(entries)} clips, {sum(e.duration for e in entries):.0f} s")
+    return 0
