@@ -1,0 +1,212 @@
+"""A synthetic call participant: real signaling, a real aiortc connection, real-size packets
+sent at the real rate, but no codec and no audio. Used by the load benchmark and by the
+network tests, where what matters is the traffic and the receiver reports, not the sound.
+
+Packets come from :class:`transport.packetizer.Packetizer` (frames of ``frame_bytes`` bytes,
+redundancy included); received ones go through a real :class:`transport.jitterbuffer.JitterBuffer`
+per sender when ``playout`` is on, whose receiver reports go to the server on the control
+channel once per ``report_interval_s``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+
+from client.signaling import SignalingClient, SignalingFailed
+from focalcall.ice import IceSettings
+from transport.interim import build_packet, parse_packet
+from transport.jitterbuffer import JitterBuffer, JitterBufferConfig
+from transport.packet import PacketError
+from transport.packetizer import Packetizer, PacketizerConfig
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class TrafficConfig:
+    """What a synthetic participant sends. The defaults are the neural codec's budget:
+    16-bit frames at 50 Hz (800 bit/s), two frames a packet, 8 frames of redundancy."""
+
+    frame_bytes: int = 2
+    frame_ms: float = 20.0
+    frames_per_packet: int = 2
+    redundancy: int = 8
+    payload_type: int = 1
+    playout: bool = True
+    report_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.frame_bytes <= 255:
+            raise ValueError("frame_bytes must be in 1..255")
+        if self.frame_ms <= 0 or self.report_interval_s <= 0:
+            raise ValueError("frame_ms and report_interval_s must be positive")
+
+    @property
+    def packet_interval_s(self) -> float:
+        return self.frame_ms * self.frames_per_packet / 1000
+
+
+def to_wire(packet: bytes) -> bytes:
+    """Frame a transport packet the way the server relays it (the interim header for now;
+    the transport packet itself once the server parses it directly)."""
+    return build_packet(packet[7], int.from_bytes(packet[2:4], "big"), packet)
+
+
+def from_wire(message: bytes) -> tuple[int, bytes]:
+    """``(sender id, transport packet)`` of a relayed message; ``ValueError`` if malformed."""
+    sender, _, packet = parse_packet(message)
+    return sender, packet
+
+
+@dataclass
+class PeerStats:
+    """What one synthetic participant sent and received."""
+
+    packets_sent: int = 0
+    packets_skipped: int = 0  # withheld on purpose (injected loss)
+    packets_received: Counter = field(default_factory=Counter)  # by sender id
+    malformed: int = 0
+    reports_sent: int = 0
+    latencies: list[float] = field(default_factory=list)  # seconds, when a partner is set
+
+
+class SyntheticPeer:
+    """Join ``room``, then :meth:`send` packets and receive the others'; :meth:`stop` is idempotent.
+
+    To measure one-way latency through the server, set ``record_sends`` on the sender and
+    make it the receiver's ``partner`` (both in this process).
+    """
+
+    def __init__(self, server_url: str, room: str, name: str, config: TrafficConfig | None = None,
+                 ice: IceSettings | None = None) -> None:
+        self.room, self.name = room, name
+        self.config = config or TrafficConfig()
+        self.ice = ice or IceSettings(host_addresses=("127.0.0.1",))
+        self.stats = PeerStats()
+        self.id: int | None = None
+        self.partner: SyntheticPeer | None = None
+        self.record_sends = False
+        self.sent_at: dict[int, float] = {}  # seq -> perf_counter time, for the partner's latency
+        self.buffers: dict[int, JitterBuffer] = {}
+        self._signaling = SignalingClient(server_url, self._room_event)
+        self._pc: RTCPeerConnection | None = None
+        self._audio: RTCDataChannel | None = None
+        self._control: RTCDataChannel | None = None
+        self._playout: asyncio.Task | None = None
+        self._stopped = False
+
+    async def start(self) -> None:
+        """Connect, join and wait until the audio channel is open."""
+        self.ice.apply()
+        await self._signaling.connect()
+        self.id = (await self._signaling.join(self.room, self.name))["id"]
+        self._pc = RTCPeerConnection(self.ice.rtc_configuration())
+        self._audio = self._pc.createDataChannel("audio", ordered=False, maxRetransmits=0)
+        self._control = self._pc.createDataChannel("control")
+        self._audio.on("message", self._message)
+        opened = asyncio.Event()
+        self._audio.on("open", opened.set)
+        await self._pc.setLocalDescription(await self._pc.createOffer())
+        answer = await self._signaling.offer(self._pc.localDescription.sdp)
+        await self._pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        try:
+            await asyncio.wait_for(opened.wait(), CONNECT_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise SignalingFailed(f"{self.name}: no media connection within {CONNECT_TIMEOUT:g} s") from None
+        if self.config.playout:
+            self._playout = asyncio.create_task(self._playout_loop())
+
+    async def send(self, packets: int, skip: frozenset[int] = frozenset()) -> None:
+        """Send ``packets`` packets paced at the real rate; sequence numbers in ``skip`` are
+        built but not sent (loss injected at the source, so the receiver sees real gaps)."""
+        assert self._audio is not None and self.id is not None, "start() first"
+        c = self.config
+        packetizer = Packetizer(PacketizerConfig(c.payload_type, self.id, c.frames_per_packet, c.redundancy))
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        frame = 0
+        for seq in range(packets):
+            await asyncio.sleep(max(0.0, t0 + seq * c.packet_interval_s - loop.time()))
+            if self._audio.readyState != "open":
+                break
+            built: list[bytes] = []
+            while not built:
+                built = packetizer.push(bytes([frame & 0xFF]) * c.frame_bytes)
+                frame += 1
+            if seq in skip:
+                self.stats.packets_skipped += 1
+                continue
+            if self.record_sends:
+                self.sent_at[seq & 0xFFFF] = time.perf_counter()
+            self._audio.send(to_wire(built[0]))
+            self.stats.packets_sent += 1
+
+    def send_report(self, sender: int) -> bool:
+        """Send the jitter buffer's receiver report about ``sender`` now; False if none."""
+        buffer = self.buffers.get(sender)
+        if buffer is None or self._control is None or self._control.readyState != "open":
+            return False
+        self._control.send(buffer.report(sender).to_bytes())
+        self.stats.reports_sent += 1
+        return True
+
+    async def stop(self) -> None:
+        """Stop playout, close the connection and leave; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._playout is not None:
+            self._playout.cancel()
+            await asyncio.gather(self._playout, return_exceptions=True)
+        if self._pc is not None:
+            await self._pc.close()
+        await self._signaling.close()
+
+    def _message(self, message: str | bytes) -> None:
+        arrival = time.perf_counter()
+        try:
+            if isinstance(message, str):
+                raise ValueError("text on the audio channel")
+            sender, packet = from_wire(message)
+            if self.config.playout:
+                buffer = self.buffers.get(sender)
+                if buffer is None:
+                    buffer = self.buffers[sender] = JitterBuffer(JitterBufferConfig(frame_ms=self.config.frame_ms))
+                buffer.push(packet, time.monotonic())
+        except (ValueError, PacketError) as exc:
+            self.stats.malformed += 1
+            logger.debug("%s: dropped malformed packet: %s", self.name, exc)
+            return
+        self.stats.packets_received[sender] += 1
+        partner = self.partner
+        if partner is not None and partner.id == sender:
+            sent = partner.sent_at.pop(int.from_bytes(packet[2:4], "big"), None)
+            if sent is not None:
+                self.stats.latencies.append(arrival - sent)
+
+    async def _playout_loop(self) -> None:
+        """Pull one frame per frame period from every buffer; report once per interval."""
+        loop = asyncio.get_running_loop()
+        period = self.config.frame_ms / 1000
+        per_report = max(1, round(self.config.report_interval_s / period))
+        t0, tick = loop.time(), 0
+        while True:
+            tick += 1
+            await asyncio.sleep(max(0.0, t0 + tick * period - loop.time()))
+            now = time.monotonic()
+            for buffer in self.buffers.values():
+                buffer.pop(now)
+            if tick % per_report == 0:
+                for sender in list(self.buffers):
+                    self.send_report(sender)
+
+    def _room_event(self, event: dict[str, Any]) -> None:
+        logger.debug("%s: %s", self.name, event.get("type"))
