@@ -17,17 +17,19 @@ import numpy as np
 
 
 class DelayEstimator:
-    """Tracks ``base`` (s), ``target`` (s) and RFC 3550 interarrival ``jitter`` (s)."""
+    """Tracks ``base`` (s), ``target`` (s) and RFC 3550 interarrival ``jitter`` (s).
+
+    ``target`` is ``initial_s`` until the first frame is seen."""
 
     def __init__(self, percentile: float, forget: float, window_s: float, initial_s: float,
                  max_s: float, bin_s: float = 0.001) -> None:
         self.percentile, self.forget, self.window_s, self.bin_s = percentile, forget, window_s, bin_s
         self._hist = np.zeros(int(round(max_s / bin_s)) + 1)
-        self._hist[min(len(self._hist) - 1, int(initial_s / bin_s))] = 1.0
         self._window: deque[tuple[float, float]] = deque()  # (arrival, r), r increasing
         self._last: tuple[float, float] | None = None
         self.jitter = 0.0
         self.target = initial_s
+        self._samples = 0
 
     @property
     def base(self) -> float:
@@ -54,8 +56,11 @@ class DelayEstimator:
         while self._window[0][0] < arrival - self.window_s:
             self._window.popleft()
         excess = r - self.base
-        self._hist *= self.forget
-        self._hist[min(len(self._hist) - 1, int(excess / self.bin_s))] += 1.0 - self.forget
+        # A plain running mean over the first samples, forgetting only after that.
+        self._samples += 1
+        forget = min(self.forget, 1.0 - 1.0 / (self._samples + 1))
+        self._hist *= forget
+        self._hist[min(len(self._hist) - 1, int(excess / self.bin_s))] += 1.0 - forget
         cdf = np.cumsum(self._hist)
         k = int(np.searchsorted(cdf, self.percentile * cdf[-1]))
         self.target = (k + 1) * self.bin_s

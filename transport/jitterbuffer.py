@@ -91,7 +91,7 @@ class JitterStats:
     frames_concealed: int = 0  # MISSING because the frame never came in time
     frames_inserted: int = 0  # MISSING on purpose, to grow the delay
     frames_dropped: int = 0  # timeline frames skipped to shrink the delay
-    underruns: int = 0  # concealed with nothing at all buffered
+    underruns: int = 0  # pops that found nothing at all buffered (also counted inserted)
     concealment_bursts: int = 0
     max_missing_run: int = 0
     resyncs: int = 0
@@ -144,9 +144,8 @@ class JitterBuffer:
         self._ts_ref: int | None = None
         self._far_streak = 0
         self._started = False
-        self._first_arrival = 0.0
         self._next_ts = 0
-        self._silent_until: int | None = None
+        self._silence_left = 0
         self._missing_run = 0
         self._last_quiet = False
 
@@ -168,8 +167,6 @@ class JitterBuffer:
         self._ts_ref = ts if self._ts_ref is None else max(self._ts_ref, ts)
         self._estimator.packet(arrival, ts * self._fs)
         if not self._started:
-            if not self._frames:
-                self._first_arrival = arrival
             self._next_ts = ts if not self._frames else min(self._next_ts, ts)
         elif ts + len(packet.frames) <= self._next_ts:
             self._stats.packets_late += 1
@@ -180,8 +177,12 @@ class JitterBuffer:
         for block in packet.parity:
             start = ts - (packet.timestamp - block.start) % TS_MOD
             covered = [start + k * block.stride for k in range(block.count)]
-            if covered[-1] >= self._next_ts or not self._started:
-                self._parity.append((covered, block))
+            if covered[-1] < self._next_ts - HISTORY_FRAMES:
+                continue
+            self._parity.append((covered, block))
+            found = recover(block, covered, self._known)
+            if found is not None:  # rebuild now: the delay estimate learns when parity helps
+                self._store(found[0], found[1], _PARITY, arrival, False)
 
     def _count_packet(self, seq: int) -> bool:
         """Sequence bookkeeping; False for a duplicate."""
@@ -225,8 +226,8 @@ class JitterBuffer:
         self._stats.resyncs += 1
         if started:
             self._started = True
-            self._next_ts = ts - round(self.config.initial_delay_ms / self.config.frame_ms)
-            self._silent_until = ts
+            self._next_ts = ts
+            self._silence_left = round(self.config.initial_delay_ms / self.config.frame_ms)
 
     def _epoch_lost(self) -> int:
         if self._first_seq is None:
@@ -238,18 +239,27 @@ class JitterBuffer:
         """The next frame to play at ``now``: payload, :data:`MISSING`, or ``None`` before
         playout has started."""
         if not self._started:
-            if not self._frames or now < self._first_arrival + self.config.initial_delay_ms / 1000:
+            # Start once the first frame has waited the initial delay above the fastest one.
+            if not self._frames or (now - self._next_ts * self._fs - self._estimator.base
+                                    < self.config.initial_delay_ms / 1000):
                 return None
             self._started = True
             self._frames = {t: s for t, s in self._frames.items() if t >= self._next_ts}
-        if self._silent_until is not None and self._next_ts < self._silent_until:
+        if self._silence_left:  # re-buffering after a resync
+            self._silence_left -= 1
             self._stats.frames_inserted += 1
-            self._next_ts += 1
             return self._missing()
-        self._silent_until = None
         error = self._delay_error(now)
         fs, force = self._fs, self.config.force_ms / 1000
         slot = self._take(self._next_ts)
+        underrun = slot is None and not any(ts > self._next_ts for ts in self._frames)
+        if underrun and error < fs:
+            # Nothing to play at all: the frame is probably late, not lost. Waiting a frame
+            # costs nothing (MISSING either way) and grows the delay, as NetEQ's expand
+            # does; bounded, so a long outage doesn't leave a long delay behind.
+            self._stats.frames_inserted += 1
+            self._stats.underruns += 1
+            return self._missing()
         if error >= fs and (slot is None or slot.quiet or error >= force):
             self._stats.frames_dropped += 1
             self._advance(slot)
@@ -260,8 +270,6 @@ class JitterBuffer:
         self._advance(slot)
         if slot is None:
             self._stats.frames_concealed += 1
-            if not any(ts >= self._next_ts for ts in self._frames):
-                self._stats.underruns += 1
             return self._missing()
         self._stats.frames_played += 1
         if slot.origin == _REDUNDANCY:

@@ -1,0 +1,284 @@
+"""Jitter buffer: ordering, loss recovery, adaptation, drift, wrap-around — fake clocks only."""
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transport.impairment import Impairment
+from transport.jitterbuffer import MISSING, JitterBuffer, JitterBufferConfig
+from transport.packet import SEQ_MOD, TS_MOD, PacketError
+from transport.packetizer import Packetizer, PacketizerConfig
+
+FRAME = 0.02
+
+
+def frame(i: int) -> bytes:
+    return i.to_bytes(4, "big")
+
+
+def sent(n_frames: int, cfg: PacketizerConfig | None = None, period: float = FRAME,
+         quiet=lambda i: False) -> list[tuple[float, bytes]]:
+    """(send time, packet): a packet leaves when its last frame is complete."""
+    p = Packetizer(cfg or PacketizerConfig(payload_type=1))
+    out = []
+    for i in range(n_frames):
+        out += [((i + 1) * period, b) for b in p.push(frame(i), quiet=quiet(i))]
+    return out
+
+
+def drive(jb: JitterBuffer, arrivals: list[tuple[float, bytes]], pops: int,
+          last: int | None = None, phase: float = 0.0005) -> list:
+    """Push each packet at its arrival time; pop every 20 ms (stopping once frame ``last``
+    comes out, as a call would end); return what pop gave."""
+    arrivals = sorted(arrivals, key=lambda a: a[0])
+    out, k = [], 0
+    for j in range(pops):
+        now = j * FRAME + phase
+        while k < len(arrivals) and arrivals[k][0] <= now:
+            jb.push(arrivals[k][1], arrivals[k][0])
+            k += 1
+        out.append(jb.pop(now))
+        if last is not None and out[-1] == frame(last):
+            break
+    return out
+
+
+def played(out: list) -> list[int]:
+    return [int.from_bytes(f, "big") for f in out if f]
+
+
+def check_order(out: list) -> None:
+    """Strictly increasing frames; once playout starts, no pop returns None."""
+    got = played(out)
+    assert got == sorted(set(got))
+    start = next(i for i, f in enumerate(out) if f is not None)
+    assert all(f is not None for f in out[start:])
+
+
+def test_clean_stream_plays_every_frame_in_order() -> None:
+    jb = JitterBuffer()
+    out = drive(jb, [(t + 0.03, b) for t, b in sent(200)], 210, last=199)
+    assert out[0] is None  # buffering the initial delay
+    check_order(out)
+    assert played(out) == list(range(200))
+    last = max(i for i, f in enumerate(out) if f)
+    assert MISSING not in out[:last]
+    s = jb.stats
+    assert (s.packets_received, s.packets_lost, s.frames_inserted) == (100, 0, 0)
+    assert s.frames_played == 200 and s.jitter_ms == pytest.approx(0, abs=1e-6)
+
+
+def test_reordered_and_duplicated_packets() -> None:
+    packets = sent(40, PacketizerConfig(payload_type=1, redundancy=0))
+    arrivals = [(t + 0.03, b) for t, b in packets]
+    arrivals[5] = (arrivals[5][0] + 0.05, arrivals[5][1])  # overtaken by the next two
+    arrivals.append((arrivals[9][0] + 0.001, arrivals[9][1]))
+    jb = JitterBuffer()
+    out = drive(jb, arrivals, 80, last=39)
+    check_order(out)
+    assert played(out) == list(range(40))
+    assert jb.stats.packets_duplicate == 1 and jb.stats.packets_received == 20
+
+
+def test_lost_packet_recovered_from_redundancy() -> None:
+    packets = sent(40)
+    del packets[7]  # frames 14, 15
+    jb = JitterBuffer()
+    out = drive(jb, [(t + 0.03, b) for t, b in packets], 80, last=39)
+    assert played(out) == list(range(40))
+    s = jb.stats
+    assert (s.frames_recovered_redundancy, s.packets_lost, s.frames_concealed) == (2, 1, 0)
+
+
+def test_lost_packet_recovered_from_parity() -> None:
+    cfg = PacketizerConfig(payload_type=1, redundancy=0, parity_packets=2)
+    packets = sent(40, cfg)
+    del packets[4]  # frames 8, 9: group = packets 4, 5; parity rides on packet 6
+    jb = JitterBuffer(JitterBufferConfig(min_delay_ms=100, initial_delay_ms=100))
+    out = drive(jb, [(t + 0.03, b) for t, b in packets], 80, last=39)
+    assert played(out) == list(range(40))
+    assert jb.stats.frames_recovered_parity == 2
+
+
+def test_unrecoverable_burst_reports_its_length() -> None:
+    packets = sent(60, PacketizerConfig(payload_type=1, redundancy=0))
+    del packets[10:13]  # frames 20..25
+    jb = JitterBuffer(JitterBufferConfig(initial_delay_ms=40))
+    out, runs = [], []
+    for j in range(90):
+        now = j * FRAME + 0.0005
+        for t, b in packets:
+            if now - FRAME < t + 0.03 <= now:
+                jb.push(b, t + 0.03)
+        out.append(jb.pop(now))
+        runs.append(jb.missing_run)
+        if out[-1] == frame(59):
+            break
+    check_order(out)
+    assert played(out) == [i for i in range(60) if not 20 <= i < 26]
+    s = jb.stats
+    # each lost frame is concealed or skipped (a free drop); waiting adds inserted ones
+    assert s.frames_concealed + s.frames_dropped == 6 and s.frames_concealed >= 3
+    assert max(runs) == s.max_missing_run == s.frames_concealed + s.frames_inserted
+    assert (s.concealment_bursts, s.packets_lost) == (1, 3)
+
+
+def test_late_packet_counted_and_not_played() -> None:
+    packets = sent(40, PacketizerConfig(payload_type=1, redundancy=0))
+    arrivals = [(t + 0.03, b) for t, b in packets]
+    arrivals[8] = (arrivals[8][0] + 0.5, arrivals[8][1])  # frames 16, 17 arrive 500 ms late
+    jb = JitterBuffer(JitterBufferConfig(initial_delay_ms=40, max_delay_ms=100, resync_ms=1000))
+    out = drive(jb, arrivals, 80)
+    check_order(out)
+    assert 16 not in played(out) and 17 not in played(out)
+    assert jb.stats.packets_late == 1
+
+
+@pytest.mark.parametrize("first_seq, first_ts", [(SEQ_MOD - 30, TS_MOD - 41), (SEQ_MOD - 1, TS_MOD - 2)])
+def test_sequence_and_timestamp_wrap_around(first_seq: int, first_ts: int) -> None:
+    cfg = PacketizerConfig(payload_type=1, first_seq=first_seq, first_timestamp=first_ts)
+    packets = sent(200, cfg)
+    del packets[30]
+    jb = JitterBuffer()
+    out = drive(jb, [(t + 0.03, b) for t, b in packets], 260, last=199)
+    assert played(out) == list(range(200))
+    assert jb.stats.packets_lost == 1 and jb.stats.resyncs == 0
+
+
+def test_residual_loss_at_20_percent_random_loss_is_below_1_percent() -> None:
+    n = 15000
+    imp = Impairment("delay 30ms 10ms loss random 20%", seed=7)
+    jb = JitterBuffer()
+    out = drive(jb, imp.apply(sent(n)), n + 20)
+    check_order(out)
+    residual = 1 - len(played(out)) / n
+    assert 0.17 < imp.stats.dropped / imp.stats.packets < 0.23
+    assert residual <= 0.01, jb.stats
+    assert jb.stats.frames_recovered_redundancy > 0.15 * n
+    assert 20 <= jb.stats.target_delay_ms <= 200
+
+
+def test_target_follows_jitter_within_bounds() -> None:
+    def target(spec: str) -> tuple[float, float]:
+        jb = JitterBuffer()
+        n = 3000
+        out = drive(jb, Impairment(spec, seed=3).apply(sent(n)), n + 20)
+        check_order(out)
+        return jb.stats.target_delay_ms, 1 - len(played(out)) / n
+
+    calm, calm_loss = target("delay 30ms")
+    rough, rough_loss = target("delay 80ms 60ms")
+    wild, _ = target("delay 300ms 250ms")
+    assert 20 <= calm <= 45  # packetization (20 ms) and the 1 ms histogram bin
+    assert calm + 60 < rough <= 200
+    assert wild == 200  # bounded by max_delay_ms
+    assert calm_loss == 0 and rough_loss < 0.03
+
+
+@pytest.mark.parametrize("drift", [0.01, -0.01])
+def test_clock_drift_is_absorbed_at_quiet_frames(drift: float) -> None:
+    n = 4000  # 80 s; 1 % drift = 800 ms, far beyond the buffer
+    quiet = lambda i: i % 50 < 10  # noqa: E731 - 200 ms pauses every second
+    packets = sent(n, period=FRAME * (1 + drift), quiet=quiet)
+    jb = JitterBuffer()
+    out = drive(jb, [(t + 0.03, b) for t, b in packets], int(n * (1 + drift)) + 20, last=n - 1)
+    check_order(out)
+    s = jb.stats
+    if drift > 0:  # sender slower: the receiver must insert ~40 frames
+        assert 30 <= s.frames_inserted <= 60 and s.frames_dropped <= 5
+    else:
+        assert 30 <= s.frames_dropped <= 60 and s.frames_inserted <= 5
+    assert s.frames_concealed <= 5
+    dropped = set(range(n)) - set(played(out))
+    assert sum(quiet(i) for i in dropped) >= 0.9 * len(dropped)
+
+
+def test_drift_without_quiet_hints_is_forced_within_bounds() -> None:
+    n = 3000
+    packets = sent(n, period=FRAME * 0.98)
+    jb = JitterBuffer()
+    out = drive(jb, [(t + 0.03, b) for t, b in packets], int(n * 0.98))
+    check_order(out)
+    assert jb.stats.current_delay_ms <= jb.config.force_ms + 2 * 20
+    assert jb.stats.frames_dropped >= 40
+
+
+def test_stream_restart_resyncs_without_stalling() -> None:
+    a = sent(100)
+    b = [(t + 2.0, data) for t, data in sent(100, PacketizerConfig(payload_type=1, first_seq=500,
+                                                                   first_timestamp=900_000))]
+    jb = JitterBuffer()
+    out = drive(jb, [(t + 0.03, x) for t, x in a + b], 220)
+    first = played(out)[:100]
+    assert first == list(range(100))
+    second = played(out)[100:]
+    # the first two far-away packets are taken for strays; the third restarts playout
+    assert second == list(range(4, 100))
+    start = next(i for i, f in enumerate(out) if f is not None)
+    assert all(f is not None for f in out[start:])
+    assert jb.stats.resyncs == 1
+
+
+def test_malformed_bytes_raise_packet_error() -> None:
+    jb = JitterBuffer()
+    with pytest.raises(PacketError):
+        jb.push(b"\x41\x00", 0.0)
+    assert jb.pop(1.0) is None
+
+
+def test_report_covers_the_interval() -> None:
+    packets = sent(200, PacketizerConfig(payload_type=1, redundancy=0))
+    del packets[40:43]
+    jb = JitterBuffer()
+    drive(jb, [(t + 0.03, b) for t, b in packets], 120)
+    r1 = jb.report(sender=4)
+    assert r1.sender == 4 and r1.max_burst == 3 and r1.lost_total == 3
+    assert r1.loss_fraction == pytest.approx(3 / 59, abs=0.01)
+    s = jb.stats
+    assert r1.residual_loss == pytest.approx(s.frames_concealed / (s.frames_played + s.frames_concealed), abs=0.004)
+    assert r1.residual_loss > 0 and r1.recovered == 0
+    r2 = jb.report(sender=4)
+    assert (r2.max_burst, r2.loss_fraction, r2.residual_loss) == (0, 0.0, 0.0)
+    assert parse_report_round_trip(r1)
+
+
+def parse_report_round_trip(r) -> bool:
+    from transport.report import parse_report
+    return parse_report(r.to_bytes()).to_bytes() == r.to_bytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2 ** 16), loss=st.integers(0, 60), dup=st.integers(0, 20),
+       jitter=st.integers(0, 120), redundancy=st.integers(0, 8), parity=st.integers(0, 3),
+       fpp=st.integers(1, 4))
+def test_never_out_of_order_never_stalls(seed: int, loss: int, dup: int, jitter: int,
+                                         redundancy: int, parity: int, fpp: int) -> None:
+    spec = f"delay {jitter + 10}ms {jitter}ms loss {loss}% duplicate {dup}%"
+    if jitter:
+        spec += " reorder 10%"
+    cfg = PacketizerConfig(payload_type=1, frames_per_packet=fpp, redundancy=redundancy,
+                           parity_packets=parity)
+    arrivals = Impairment(spec, seed=seed).apply(sent(300, cfg))
+    jb = JitterBuffer()
+    out = drive(jb, arrivals, 330)
+    if any(f is not None for f in out):
+        check_order(out)
+    s = jb.stats
+    assert s.frames_played == len(played(out))
+    assert 0 <= s.target_delay_ms <= 200
+
+
+def test_missing_is_a_falsy_singleton() -> None:
+    assert not MISSING and repr(MISSING) == "MISSING"
+    assert type(MISSING)() is MISSING
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="initial_delay_ms"):
+        JitterBufferConfig(initial_delay_ms=500)
+    with pytest.raises(ValueError, match="min_delay_ms"):
+        JitterBufferConfig(min_delay_ms=300)
+    random.seed(0)
