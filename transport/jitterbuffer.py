@@ -145,7 +145,8 @@ class JitterBuffer:
         self._far_streak = 0
         self._started = False
         self._next_ts = 0
-        self._silence_left = 0
+        self._anchor_ts = 0
+        self._rebuffering = False
         self._missing_run = 0
         self._last_quiet = False
 
@@ -166,8 +167,9 @@ class JitterBuffer:
             return
         self._ts_ref = ts if self._ts_ref is None else max(self._ts_ref, ts)
         self._estimator.packet(arrival, ts * self._fs)
-        if not self._started:
+        if not self._started or self._rebuffering:
             self._next_ts = ts if not self._frames else min(self._next_ts, ts)
+            self._anchor_ts = self._next_ts
         elif ts + len(packet.frames) <= self._next_ts:
             self._stats.packets_late += 1
         first = ts - len(packet.redundant)
@@ -204,18 +206,24 @@ class JitterBuffer:
         return True
 
     def _store(self, ts: int, payload: bytes, origin: int, arrival: float, quiet: bool) -> None:
-        if self._started and ts < self._next_ts:
+        if self._started and not self._rebuffering and ts < self._next_ts:
             if ts >= self._next_ts - HISTORY_FRAMES and ts not in self._history:
                 # Too late to play (the target learns from it), still useful to parity.
                 self._history[ts] = payload
-                self._estimator.frame(arrival, ts * self._fs)
+                self._sample(ts, arrival)
             return
         slot = self._frames.get(ts)
         if slot is None:
             self._frames[ts] = _Slot(payload, origin, arrival, quiet)
-            self._estimator.frame(arrival, ts * self._fs)
+            self._sample(ts, arrival)
         elif origin == _PRIMARY and slot.origin != _PRIMARY:
             slot.origin, slot.quiet = _PRIMARY, quiet
+
+    def _sample(self, ts: int, arrival: float) -> None:
+        # Copies of frames from before the stream (re)started arrive "late" by design:
+        # they say nothing about the network.
+        if ts >= self._anchor_ts:
+            self._estimator.frame(arrival, ts * self._fs)
 
     def _resync(self, ts: int) -> None:
         """The sender's timeline jumped: forget the old stream, keep playing (MISSING) while
@@ -224,10 +232,9 @@ class JitterBuffer:
         self._lost_before += self._epoch_lost()
         self._reset()
         self._stats.resyncs += 1
-        if started:
-            self._started = True
-            self._next_ts = ts
-            self._silence_left = round(self.config.initial_delay_ms / self.config.frame_ms)
+        if started:  # keep returning MISSING (never None) while the new stream buffers
+            self._started = self._rebuffering = True
+            self._next_ts = self._anchor_ts = ts
 
     def _epoch_lost(self) -> int:
         if self._first_seq is None:
@@ -238,17 +245,16 @@ class JitterBuffer:
     def pop(self, now: float) -> bytes | _Missing | None:
         """The next frame to play at ``now``: payload, :data:`MISSING`, or ``None`` before
         playout has started."""
-        if not self._started:
+        if not self._started or self._rebuffering:
             # Start once the first frame has waited the initial delay above the fastest one.
             if not self._frames or (now - self._next_ts * self._fs - self._estimator.base
                                     < self.config.initial_delay_ms / 1000):
-                return None
-            self._started = True
+                if not self._started:
+                    return None
+                self._stats.frames_inserted += 1  # re-buffering after a resync
+                return self._missing()
+            self._started, self._rebuffering = True, False
             self._frames = {t: s for t, s in self._frames.items() if t >= self._next_ts}
-        if self._silence_left:  # re-buffering after a resync
-            self._silence_left -= 1
-            self._stats.frames_inserted += 1
-            return self._missing()
         error = self._delay_error(now)
         fs, force = self._fs, self.config.force_ms / 1000
         slot = self._take(self._next_ts)
