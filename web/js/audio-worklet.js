@@ -77,11 +77,10 @@ class PlayoutProcessor extends AudioWorkletProcessor {
     this.port.onmessage = ({ data }) => {
       if (data.codecPort) {
         this.codec = data.codecPort;
-        this.codec.onmessage = ({ data: m }) => this.receive(m);
+        this.codec.onmessage = ({ data: m }) => (m.forget !== undefined ? this.senders.delete(m.forget) : this.receive(m));
       }
       if (data.record === true) this.recording = [];
       if (data.record === false) this.flushRecording(true);
-      if (data.forget !== undefined) this.senders.delete(data.forget);
     };
   }
 

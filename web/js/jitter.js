@@ -9,6 +9,7 @@
 import { SEQ_MOD, TS_MOD, parityTimestamps, recoverParity } from "./packet.js";
 
 const HISTORY = 256; // played frames kept for parity recovery
+const FORCE_FRAMES = 4; // this far above target, skip a frame even if it is not quiet
 const RESYNC_FRAMES = 250; // a timestamp this far from playout (5 s) restarts the stream
 
 function unwrap(value, reference, modulus) {
@@ -156,7 +157,7 @@ export class JitterBuffer {
     const minDepth = Math.min(...this.depths);
     const slot = this.frames.get(this.nextTs);
     const excess = minDepth - target;
-    if (this.depths.length >= 25 && excess >= 1 && (excess >= 3 || !slot || slot.quiet)) {
+    if (this.depths.length >= 25 && excess >= 1 && (excess >= FORCE_FRAMES || !slot || slot.quiet)) {
       this._advance(); // skip one frame to bring the delay down
       this.stats.framesDropped += 1;
       this.depths = [];

@@ -1,0 +1,183 @@
+// Packetizer, jitter buffer, resampler and the neural codec's payload, in JavaScript.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { FOCAL_MODES, PayloadError, packBits, unpackBits } from "../../web/js/focal-payload.js";
+import { JitterBuffer } from "../../web/js/jitter.js";
+import { packetItems, parsePacket } from "../../web/js/packet.js";
+import { Packetizer } from "../../web/js/packetizer.js";
+import { Resampler } from "../../web/js/resample.js";
+
+const frame = (i) => Uint8Array.of(i & 0xff, (i >> 8) & 0xff);
+const index = (payload) => payload[0] + 256 * payload[1];
+
+function packets(count, config = {}) {
+  const p = new Packetizer({ payloadType: 1, sender: 3, ...config });
+  const out = [];
+  for (let i = 0; i < count; i++) out.push(...p.push(frame(i), i % 7 === 0).map(parsePacket));
+  return out;
+}
+
+test("packetizer: two frames per packet, eight redundant, sequence and timestamps", () => {
+  const ps = packets(40);
+  assert.equal(ps.length, 20);
+  ps.forEach((p, k) => {
+    assert.equal(p.seq, k);
+    assert.equal(p.timestamp, 2 * k);
+    assert.equal(p.sender, 3);
+    assert.equal(p.redundant.length, Math.min(8, 2 * k));
+    for (const [ts, payload] of packetItems(p)) assert.equal(index(payload), ts);
+  });
+});
+
+test("packetizer: quiet only when every primary frame is quiet", () => {
+  const ps = packets(40);
+  assert.deepEqual(ps.filter((p) => p.quiet).map((p) => p.timestamp), []);
+  const p = new Packetizer({ payloadType: 1 });
+  p.push(frame(0), true);
+  assert.equal(parsePacket(p.push(frame(1), true)[0]).quiet, true);
+});
+
+test("packetizer: parity covers each column of a group and the flush sends a short packet", () => {
+  const p = new Packetizer({ payloadType: 16, redundancy: 0, parityPackets: 3 });
+  const out = [];
+  for (let i = 0; i < 7; i++) out.push(...p.push(frame(i)).map(parsePacket));
+  out.push(...p.flush().map(parsePacket));
+  assert.equal(out.length, 4);
+  assert.deepEqual(out.slice(0, 3).map((q) => q.parity.length), [0, 0, 0]);
+  // After 3 packets of 2 frames the next packet carries one block per column.
+  assert.deepEqual(out[3].parity.map((b) => [b.start, b.stride, b.count]), [[0, 2, 3], [1, 2, 3]]);
+  assert.equal(out[3].frames.length, 1);
+  assert.throws(() => new Packetizer({ payloadType: 64 }), RangeError);
+  assert.throws(() => { p.redundancy = 16; }, RangeError);
+});
+
+// Deliver `ps` at their due time plus `delay(k)`, popping every 20 ms; returns the played ids.
+function run(ps, { lost = new Set(), delay = () => 5, jb = new JitterBuffer(), until = null } = {}) {
+  const events = [];
+  ps.forEach((p, k) => {
+    if (!lost.has(k)) events.push([40 * (k + 1) + delay(k), 0, p]);
+  });
+  const end = until ?? 40 * (ps.length + 8);
+  for (let t = 10; t < end; t += 20) events.push([t, 1]);
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const played = [];
+  for (const [t, kind, p] of events) {
+    if (kind === 0) jb.push(p, t);
+    else {
+      const item = jb.pop(t);
+      if (item) played.push(item.payload ? index(item.payload) : null);
+    }
+  }
+  return { played, stats: jb.summary() };
+}
+
+test("jitter buffer: in-order stream plays every frame once, in order", () => {
+  const { played, stats } = run(packets(200));
+  const real = played.filter((x) => x !== null);
+  assert.deepEqual(real, [...real].sort((a, b) => a - b));
+  assert.equal(new Set(real).size, real.length);
+  assert.ok(real.length >= 195, `played ${real.length}`);
+  assert.equal(stats.framesConcealed, stats.underruns); // nothing lost, only the tail ran dry
+  assert.equal(stats.packetsLost, 0);
+});
+
+test("jitter buffer: lost packets are recovered from redundancy", () => {
+  const lost = new Set([10, 11, 12, 30, 50]);
+  const { played, stats } = run(packets(200), { lost });
+  for (const ts of [20, 21, 22, 23, 24, 25, 60, 61, 100, 101]) assert.ok(played.includes(ts), `frame ${ts} missing`);
+  assert.equal(stats.framesRecovered, 10);
+  assert.equal(stats.packetsLost, 5);
+  assert.equal(stats.framesConcealed, stats.underruns);
+  assert.ok(Math.abs(stats.lossFraction - 0.05) < 1e-9);
+});
+
+test("jitter buffer: a burst longer than the redundancy is concealed, then playout goes on", () => {
+  const lost = new Set([20, 21, 22, 23, 24, 25]); // 12 frames, redundancy covers 8
+  const { played, stats } = run(packets(200), { lost });
+  assert.equal(stats.framesRecovered, 8); // frames 44..51 came again in packet 26
+  // Nothing arrives after frame 39 for a while (late or lost?): playout waits, then conceals
+  // frames 40..43 once the next packet shows they are lost, and goes on from its copies.
+  const i = played.indexOf(39);
+  const j = played.indexOf(44);
+  assert.ok(j > i + 4 && played.slice(i + 1, j).every((x) => x === null));
+  assert.equal(played[j + 1], 45);
+  assert.equal(stats.framesConcealed - stats.underruns, 4);
+  assert.ok(played.includes(190));
+});
+
+test("jitter buffer: parity rebuilds a lost packet without redundancy", () => {
+  const ps = packets(120, { redundancy: 0, parityPackets: 2 });
+  // Parity for packets 4-5 rides in packet 6: the buffer must hold that long.
+  const jb = new JitterBuffer({ minDelayMs: 100 });
+  const { played, stats } = run(ps, { lost: new Set([4]), jb }); // packet 4: frames 8 and 9
+  assert.ok(played.includes(8) && played.includes(9));
+  assert.equal(stats.framesRecovered, 2);
+});
+
+test("jitter buffer: reordered and duplicated packets", () => {
+  const ps = packets(120);
+  const swapped = ps.slice();
+  [swapped[10], swapped[11]] = [swapped[11], swapped[10]];
+  swapped.splice(20, 0, ps[19]);
+  const jb = new JitterBuffer();
+  const { played } = run(swapped, { jb });
+  const real = played.filter((x) => x !== null);
+  assert.deepEqual(real, [...real].sort((a, b) => a - b));
+  assert.equal(jb.stats.packetsDuplicate, 1);
+});
+
+test("jitter buffer: the target follows the jitter", () => {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const calm = run(packets(400)).stats;
+  const rough = run(packets(400), { delay: () => 5 + 80 * rnd() }).stats;
+  assert.ok(calm.targetDelayMs <= 40, `calm target ${calm.targetDelayMs}`);
+  assert.ok(rough.targetDelayMs >= 80, `rough target ${rough.targetDelayMs}`);
+  assert.ok(rough.jitterMs > 10 * calm.jitterMs);
+});
+
+test("jitter buffer: a receiver clock slower than the sender's is absorbed by skipping frames", () => {
+  const jb = new JitterBuffer();
+  const ps = packets(1000);
+  const events = ps.map((p, k) => [40 * (k + 1) + 5, 0, p]);
+  for (let t = 10; t < 40 * 500; t += 20.8) events.push([t, 1]); // 4 % slow playout: 40 frames behind
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  for (const [t, kind, p] of events) (kind === 0 ? jb.push(p, t) : jb.pop(t));
+  assert.ok(jb.stats.framesDropped >= 30, `dropped ${jb.stats.framesDropped}`);
+  assert.ok(jb.stats.bufferDelayMs < 150, `delay ${jb.stats.bufferDelayMs}`);
+});
+
+test("resampler: 48 kHz -> 16 kHz -> 48 kHz keeps a 1 kHz tone and the sample counts", () => {
+  for (const [a, b] of [[48000, 16000], [44100, 16000], [16000, 48000], [16000, 44100]]) {
+    const r = new Resampler(a, b);
+    const x = Float32Array.from({ length: a }, (_, i) => Math.sin((2 * Math.PI * 1000 * i) / a));
+    const out = [];
+    for (let i = 0; i < x.length; i += 128) out.push(...r.process(x.subarray(i, i + 128)));
+    assert.equal(out.length, b);
+    const d = r.delaySamples / a;
+    let err = 0;
+    for (let k = 100; k < b; k++) err = Math.max(err, Math.abs(out[k] - Math.sin(2 * Math.PI * 1000 * (k / b - d))));
+    assert.ok(err < 1e-3, `${a}->${b}: error ${err}`);
+  }
+});
+
+test("resampler: removes what the lower rate cannot carry", () => {
+  const r = new Resampler(48000, 16000);
+  const x = Float32Array.from({ length: 48000 }, (_, i) => Math.sin((2 * Math.PI * 12000 * i) / 48000));
+  const y = r.process(x).subarray(200);
+  const rms = Math.sqrt(y.reduce((s, v) => s + v * v, 0) / y.length);
+  assert.ok(rms < 1e-3, `12 kHz leaked at rms ${rms}`);
+  assert.throws(() => new Resampler(0, 16000), RangeError);
+});
+
+test("payload: bit i of the code is byte i>>3, bit 7-(i&7), 1 = positive", () => {
+  const signs = Float32Array.from({ length: 16 }, (_, i) => (i === 0 || i === 9 || i === 15 ? 1 : -1));
+  assert.deepEqual([...packBits(signs, 16)], [0x80, 0x41]);
+  assert.deepEqual([...unpackBits(Uint8Array.of(0x80, 0x41), 16, 16)], [...signs]);
+  assert.deepEqual([...unpackBits(Uint8Array.of(0xff, 0xf0), 12, 16)], [...Array(12).fill(1), 0, 0, 0, 0]);
+  assert.deepEqual([...unpackBits(null, 16, 16)], Array(16).fill(0));
+  assert.throws(() => unpackBits(Uint8Array.of(0xff, 0xff), 12, 16), PayloadError);
+  assert.throws(() => unpackBits(Uint8Array.of(1), 16, 16), /expected 2/);
+  assert.deepEqual(FOCAL_MODES, { "focal-800": 16, "focal-600": 12, "focal-400": 8 });
+});

@@ -1,0 +1,264 @@
+// The call page: join form, participants with level meters and connection state, statistics,
+// microphone selection, and the messages for a denied microphone, a lost connection and an
+// unsupported browser. `window.focalcall` exposes state and debug hooks used by the tests.
+
+import { AudioEngine, MicrophoneError, missingFeatures } from "./audio.js";
+import { Call } from "./call.js";
+import { FOCAL_MODES } from "./focal-payload.js";
+
+// Payload types of the packet header (the transport's table; one per codec mode).
+const PAYLOAD_TYPES = { "focal-800": 1, "focal-600": 2, "focal-400": 3 };
+const CODEC = "focal-800";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const debug = { loadStart: performance.timeOrigin, codecReadyAt: null, joinClickAt: null, joinedAt: null,
+  audioOpenAt: null, stats: null, errors: [] };
+const ui = { engine: null, call: null, muted: false, peers: new Map(), levels: {}, stats: null };
+
+function showMessage(text, kind = "error") {
+  const box = $("message");
+  box.textContent = text;
+  box.className = `message ${kind === "info" ? "info" : ""}`;
+  box.hidden = !text;
+  if (text && kind !== "info") debug.errors.push(text);
+}
+
+function setState(state, detail) {
+  const el = $("state");
+  el.textContent = detail ? `${state}: ${detail}` : state;
+  el.className = `state ${state}`;
+  if (state === "reconnecting") showMessage(`Connection lost — reconnecting automatically (${detail}).`, "info");
+  else if (state === "connected") showMessage("");
+  else if (state === "failed") showMessage(`Could not join: ${detail}`);
+}
+
+function renderParticipants() {
+  const list = $("participants");
+  list.replaceChildren();
+  const rows = [[ui.call.id, `${ui.call.name} (you)`], ...[...ui.call.participants].sort((a, b) => a[0] - b[0])];
+  for (const [id, name] of rows) {
+    const li = document.createElement("li");
+    li.dataset.id = id;
+    const label = document.createElement("span");
+    label.textContent = name;
+    const meter = document.createElement("meter");
+    meter.min = 0;
+    meter.max = 1;
+    meter.low = 0.6;
+    meter.high = 0.85;
+    meter.value = 0;
+    const state = document.createElement("span");
+    state.className = "peer-state";
+    li.append(label, meter, state);
+    list.append(li);
+  }
+  updatePeerStates();
+}
+
+function updatePeerStates() {
+  for (const li of $("participants").children) {
+    const id = Number(li.dataset.id);
+    const meter = li.querySelector("meter");
+    const state = li.querySelector(".peer-state");
+    if (id === ui.call.id) {
+      meter.value = ui.muted ? 0 : Math.min(1, 3 * (ui.levels.self || 0));
+      state.textContent = ui.muted ? "muted" : ui.call.state;
+      continue;
+    }
+    meter.value = Math.min(1, 3 * ((ui.levels.senders || {})[id] || 0));
+    const r = ui.stats?.receivers?.[id];
+    const last = ui.peers.get(id) || 0;
+    if (!r) state.textContent = "no audio yet";
+    else if (r.packetsReceived > last) state.textContent = "receiving";
+    else state.textContent = "silent / no packets";
+    if (r) ui.peers.set(id, r.packetsReceived);
+  }
+}
+
+function showStats(s) {
+  ui.stats = s;
+  debug.stats = s;
+  $("stat-bitrate").textContent = `${s.sendKbps.toFixed(2)} kbit/s on the wire `
+    + `(codec ${s.payloadKbps.toFixed(2)} kbit/s)`;
+  const receivers = Object.values(s.receivers);
+  if (receivers.length) {
+    const played = receivers.reduce((n, r) => n + r.framesPlayed, 0);
+    const concealed = receivers.reduce((n, r) => n + r.framesConcealed, 0);
+    const lost = receivers.reduce((n, r) => n + r.packetsLost, 0);
+    const expected = receivers.reduce((n, r) => n + r.packetsExpected, 0);
+    $("stat-loss").textContent = `${(100 * (played ? concealed / played : 0)).toFixed(1)} % of frames concealed `
+      + `(${(100 * (expected ? lost / expected : 0)).toFixed(1)} % of packets lost before recovery)`;
+    const delay = Math.max(...receivers.map((r) => r.bufferDelayMs));
+    const target = Math.max(...receivers.map((r) => r.targetDelayMs));
+    const jitter = Math.max(...receivers.map((r) => r.jitterMs));
+    $("stat-delay").textContent = `${delay.toFixed(0)} ms (target ${target.toFixed(0)} ms, jitter ${jitter.toFixed(1)} ms)`;
+  } else {
+    $("stat-loss").textContent = "– (nobody is talking yet)";
+    $("stat-delay").textContent = "–";
+  }
+  const e = s.encodeMs;
+  const d = s.decodeMs;
+  $("stat-codec").textContent = `encode ${e ? e.mean.toFixed(1) : "–"} ms, decode ${d ? d.mean.toFixed(1) : "–"} ms`;
+  updatePeerStates();
+}
+
+async function listMicrophones(current) {
+  const select = $("mic");
+  const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "audioinput");
+  select.replaceChildren(...devices.map((d, i) => {
+    const option = document.createElement("option");
+    option.value = d.deviceId;
+    option.textContent = d.label || `Microphone ${i + 1}`;
+    option.selected = d.deviceId === current;
+    return option;
+  }));
+}
+
+async function join(event) {
+  event?.preventDefault();
+  const name = $("name").value.trim();
+  const room = $("room").value.trim();
+  if (!name || !room || !$("join-form").reportValidity()) return;
+  debug.joinClickAt = performance.timeOrigin + performance.now();
+  showMessage("");
+  $("join").disabled = true;
+  let deviceId;
+  try {
+    deviceId = await ui.engine.useMicrophone(localStorage.getItem("focalcall.mic") || undefined);
+  } catch (err) {
+    if (err instanceof MicrophoneError && err.kind === "missing" && localStorage.getItem("focalcall.mic")) {
+      localStorage.removeItem("focalcall.mic"); // the remembered device is gone: try the default
+      $("join").disabled = false;
+      return join();
+    }
+    showMessage(err.message);
+    $("join").disabled = false;
+    return;
+  }
+  localStorage.setItem("focalcall.name", name);
+  const call = new Call({ room, name });
+  ui.call = call;
+  call.on("state", (state, detail) => setState(state, detail));
+  call.on("joined", () => {
+    debug.joinedAt = performance.timeOrigin + performance.now();
+    $("join-panel").hidden = true;
+    $("call-panel").hidden = false;
+    $("room-name").textContent = room;
+    history.replaceState(null, "", `?room=${encodeURIComponent(room)}`);
+    ui.engine.stopCall(); // a rejoin after a lost connection starts fresh streams
+    renderParticipants();
+  });
+  call.on("peer-joined", renderParticipants);
+  call.on("peer-left", (msg) => {
+    ui.engine.forget(msg.id);
+    renderParticipants();
+  });
+  call.on("audio-open", (id) => {
+    debug.audioOpenAt = performance.timeOrigin + performance.now();
+    ui.engine.startSending({ id, payloadType: PAYLOAD_TYPES[CODEC], bits: FOCAL_MODES[CODEC] });
+  });
+  call.on("packet", (data, arrival) => ui.engine.receive(data, arrival));
+  await listMicrophones(deviceId);
+  await call.join();
+}
+
+function leave() {
+  ui.call?.leave();
+  ui.engine.stopCall();
+  $("call-panel").hidden = true;
+  $("join-panel").hidden = false;
+  $("join").disabled = false;
+}
+
+async function main() {
+  for (const el of document.querySelectorAll(".origin")) el.textContent = `${location.origin}/`;
+  $("name").value = params.get("name") || localStorage.getItem("focalcall.name") || "";
+  $("room").value = params.get("room") || "";
+  const missing = missingFeatures();
+  if (missing.length) {
+    $("loading").textContent = "";
+    showMessage(`This browser cannot run focalcall: it lacks ${missing.join(", ")}. `
+      + "Use a current Chromium, Chrome, Edge or Firefox.");
+    return;
+  }
+  ui.engine = new AudioEngine({
+    modelUrl: params.get("model") || undefined,
+    processing: params.get("processing") !== "off",
+    onPacket: (data) => ui.call?.send(data),
+    onStats: showStats,
+    onLevels: (levels) => {
+      ui.levels = levels;
+      debug.playoutUnderruns = levels.underruns;
+      if (ui.call) updatePeerStates();
+    },
+    onError: (message) => showMessage(`Audio error: ${message}`),
+  });
+  try {
+    await ui.engine.start();
+  } catch (err) {
+    $("loading").textContent = "";
+    showMessage(`Could not load the codec: ${err.message}`);
+    return;
+  }
+  debug.codecReadyAt = performance.timeOrigin + performance.now();
+  $("loading").textContent = "";
+  $("join").disabled = false;
+  $("join-form").addEventListener("submit", join);
+  $("leave").addEventListener("click", leave);
+  $("mute").addEventListener("click", () => {
+    ui.muted = !ui.muted;
+    ui.engine.setMuted(ui.muted);
+    $("mute").setAttribute("aria-pressed", String(ui.muted));
+    $("mute").textContent = ui.muted ? "Unmute" : "Mute";
+    updatePeerStates();
+  });
+  $("mic").addEventListener("change", async () => {
+    try {
+      const id = await ui.engine.useMicrophone($("mic").value);
+      localStorage.setItem("focalcall.mic", id);
+    } catch (err) {
+      showMessage(err.message);
+    }
+  });
+  navigator.mediaDevices.addEventListener?.("devicechange", () => ui.call && listMicrophones($("mic").value));
+  if (params.get("autojoin") === "1") join();
+}
+
+function toBase64(bytes) {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
+// Test and benchmark hooks (read-only state plus the playout tap).
+window.focalcall = {
+  debug,
+  get state() {
+    return ui.call ? ui.call.state : "idle";
+  },
+  get id() {
+    return ui.call ? ui.call.id : null;
+  },
+  get meta() {
+    return ui.engine ? ui.engine.meta : null;
+  },
+  get sampleRate() {
+    return ui.engine?.context?.sampleRate ?? null;
+  },
+  startRecording: () => ui.engine.startRecording(),
+  // The playout tap as base64 little-endian float32 (compact to pass to a test).
+  stopRecording: async () => toBase64(new Uint8Array((await ui.engine.stopRecording()).buffer)),
+  // Codec parity check: base64 float32 16 kHz in, {codes, decoded} as base64 out.
+  roundtrip: async (pcmBase64) => {
+    const pcm = new Float32Array(Uint8Array.from(atob(pcmBase64), (c) => c.charCodeAt(0)).buffer);
+    const { codes, decoded } = await ui.engine.roundtrip(pcm);
+    return { codes: toBase64(codes), decoded: toBase64(new Uint8Array(decoded.buffer)) };
+  },
+  marks: async () => {
+    const { capture, timing } = await ui.engine.captureMarks();
+    return { capture, play: ui.engine.playMarks.slice(), timing };
+  },
+};
+
+main();

@@ -1,0 +1,227 @@
+// The codec worker: the neural codec's streaming ONNX encoder and decoders (onnxruntime-web,
+// WASM, one thread), the packetizer and one jitter buffer per sender. Capture frames arrive
+// from the capture worklet and decoded frames go to the playout worklet over MessagePorts;
+// the main thread only carries packets to and from the data channel and shows statistics.
+//
+// Main thread -> worker: {type: "init", modelUrl, ortUrl} · {type: "ports", capture, playout}
+//   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy} · {type: "stop"}
+//   · {type: "packet", data, arrival} · {type: "forget", sender} · {type: "clock", offset}
+// Worker -> main: {type: "ready", meta, loadMs} · {type: "packet", data} · {type: "stats", ...}
+//   · {type: "error", message}
+
+import { JitterBuffer } from "./jitter.js";
+import { PacketError, parsePacket } from "./packet.js";
+import { Packetizer } from "./packetizer.js";
+import { packBits, unpackBits } from "./focal-payload.js";
+
+let ort = null;
+let meta = null;
+let encoderSession = null;
+let decoderSession = null;
+let encoder = null; // {state, packetizer, bits, payloadType}
+let sender = null;
+const receivers = new Map(); // sender id -> {jitter, state, bits}
+let playout = null;
+let clockOffset = 0; // epoch ms = contextTime * 1000 + clockOffset (from the main thread)
+let queue = Promise.resolve(); // ONNX runs one at a time, in arrival order
+const timing = { encodeMs: [], decodeMs: [] };
+const marks = { capture: [] }; // [packet timestamp, epoch ms] of captured frames (debug/bench)
+let sentBytes = 0;
+let sentPayloadBytes = 0;
+let malformed = 0;
+let muted = false;
+
+const now = () => performance.timeOrigin + performance.now();
+
+function serial(job) {
+  queue = queue.then(job).catch((err) => postMessage({ type: "error", message: String(err && err.message || err) }));
+  return queue;
+}
+
+function tensor(data, dims) {
+  return new ort.Tensor("float32", data, dims);
+}
+
+async function init({ modelUrl, ortUrl }) {
+  const started = now();
+  ort = await import(ortUrl);
+  ort.env.wasm.numThreads = 1; // 2 threads need cross-origin isolation and were slower on 2 cores
+  ort.env.wasm.proxy = false;
+  const response = await fetch(modelUrl);
+  if (!response.ok) throw new Error(`cannot load the codec description ${modelUrl}: HTTP ${response.status}`);
+  meta = await response.json();
+  const base = new URL(".", new URL(modelUrl, location.href));
+  const options = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
+  encoderSession = await ort.InferenceSession.create(new URL(meta.encoder_onnx, base).href, options);
+  decoderSession = await ort.InferenceSession.create(new URL(meta.decoder_onnx, base).href, options);
+  postMessage({ type: "ready", meta, loadMs: now() - started });
+}
+
+async function encodeFrame(frame, time) {
+  if (!encoder) return;
+  const started = performance.now();
+  const out = await encoderSession.run({ pcm: tensor(frame, [1, meta.hop]), state: encoder.state });
+  encoder.state = out.state_out;
+  record(timing.encodeMs, performance.now() - started);
+  let energy = 0;
+  for (let i = 0; i < frame.length; i++) energy += frame[i] * frame[i];
+  const quiet = muted || energy / frame.length < 1e-5; // below -50 dBFS: the receiver may skip it
+  const ts = encoder.packetizer.nextTimestamp;
+  marks.capture.push([ts, time * 1000 + clockOffset, Array.from(packBits(out.code.data, meta.bits))]);
+  if (marks.capture.length > 3000) marks.capture.shift();
+  const payload = packBits(out.code.data, encoder.bits);
+  sentPayloadBytes += payload.length;
+  for (const packet of encoder.packetizer.push(payload, quiet)) {
+    sentBytes += packet.length;
+    postMessage({ type: "packet", data: packet.buffer }, [packet.buffer]);
+  }
+}
+
+function receive(data, arrival) {
+  let packet;
+  try {
+    packet = parsePacket(new Uint8Array(data));
+  } catch (err) {
+    if (!(err instanceof PacketError)) throw err;
+    malformed += 1; // one place where bad datagrams are counted and dropped
+    return;
+  }
+  if (packet.sender === sender) return;
+  let r = receivers.get(packet.sender);
+  if (!r) {
+    r = { jitter: new JitterBuffer(), state: null, primed: false, bits: meta.bits };
+    receivers.set(packet.sender, r);
+  }
+  r.jitter.push(packet, arrival);
+}
+
+async function decodeOne(id, r, payload, ts) {
+  const started = performance.now();
+  if (!r.state) r.state = tensor(new Float32Array(meta.decoder_state_size), [1, meta.decoder_state_size]);
+  let code;
+  try {
+    code = unpackBits(payload, r.bits, meta.bits);
+  } catch {
+    malformed += 1;
+    code = unpackBits(null, r.bits, meta.bits); // conceal a payload of the wrong size
+  }
+  const out = await decoderSession.run({ code: tensor(code, [1, meta.bits]), state: r.state });
+  r.state = out.state_out;
+  record(timing.decodeMs, performance.now() - started);
+  // The decoder's output lags its input by delay_samples (2 frames): tag with the frame it holds.
+  const lag = Math.round(meta.delay_samples / meta.hop);
+  const pcm = out.pcm.data;
+  playout.postMessage({ sender: id, pcm, ts: ts === null ? null : ts - lag }, [pcm.buffer]);
+}
+
+// One tick per frame played: pop every sender's next frame and decode it. A new sender gets
+// two frames on its first tick so the playout has a frame in hand while the next decodes.
+async function tick() {
+  const t = now();
+  for (const [id, r] of receivers) {
+    for (let k = r.primed ? 1 : 2; k > 0; k--) {
+      const item = r.jitter.pop(t);
+      if (!item) break;
+      r.primed = true;
+      await decodeOne(id, r, item.payload, item.ts);
+    }
+  }
+}
+
+// Encode and decode a whole clip (16 kHz) from fresh states, as the offline round trip does:
+// lets a test compare this runtime with the Python one on identical input.
+async function roundtrip(pcm) {
+  let es = tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]);
+  let ds = tensor(new Float32Array(meta.decoder_state_size), [1, meta.decoder_state_size]);
+  const frames = Math.floor(pcm.length / meta.hop);
+  const codes = new Uint8Array(frames * Math.ceil(meta.bits / 8));
+  const decoded = new Float32Array(frames * meta.hop);
+  for (let t = 0; t < frames; t++) {
+    const enc = await encoderSession.run({ pcm: tensor(pcm.slice(t * meta.hop, (t + 1) * meta.hop), [1, meta.hop]),
+      state: es });
+    es = enc.state_out;
+    const payload = packBits(enc.code.data, meta.bits);
+    codes.set(payload, t * payload.length);
+    const dec = await decoderSession.run({ code: tensor(unpackBits(payload, meta.bits, meta.bits), [1, meta.bits]),
+      state: ds });
+    ds = dec.state_out;
+    decoded.set(dec.pcm.data, t * meta.hop);
+  }
+  postMessage({ type: "roundtrip", codes, decoded }, [codes.buffer, decoded.buffer]);
+}
+
+function record(list, value) {
+  list.push(value);
+  if (list.length > 500) list.shift();
+}
+
+function summary(list) {
+  if (!list.length) return null;
+  const sorted = [...list].sort((a, b) => a - b);
+  return { mean: list.reduce((a, b) => a + b, 0) / list.length, p95: sorted[Math.floor(0.95 * (sorted.length - 1))],
+    count: list.length };
+}
+
+let lastStats = { at: now(), sent: 0, payload: 0 };
+setInterval(() => {
+  const t = now();
+  const seconds = (t - lastStats.at) / 1000;
+  const stats = {
+    type: "stats",
+    sendKbps: (8 * (sentBytes - lastStats.sent)) / seconds / 1000,
+    payloadKbps: (8 * (sentPayloadBytes - lastStats.payload)) / seconds / 1000,
+    encodeMs: summary(timing.encodeMs), decodeMs: summary(timing.decodeMs), malformed,
+    receivers: Object.fromEntries([...receivers].map(([id, r]) => [id, r.jitter.summary()])),
+  };
+  lastStats = { at: t, sent: sentBytes, payload: sentPayloadBytes };
+  postMessage(stats);
+}, 500);
+
+onmessage = ({ data: m }) => {
+  switch (m.type) {
+    case "init":
+      serial(() => init(m));
+      break;
+    case "ports":
+      m.capture.onmessage = ({ data }) => serial(() => encodeFrame(data.frame, data.time));
+      playout = m.playout;
+      playout.onmessage = ({ data }) => {
+        if (data.tick) serial(tick);
+      };
+      break;
+    case "send":
+      sender = m.sender;
+      encoder = {
+        state: tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]),
+        bits: m.bits, packetizer: new Packetizer({ payloadType: m.payloadType, sender: m.sender,
+          framesPerPacket: m.framesPerPacket, redundancy: m.redundancy }),
+      };
+      break;
+    case "stop":
+      encoder = null;
+      for (const id of receivers.keys()) playout?.postMessage({ forget: id });
+      receivers.clear();
+      break;
+    case "mute":
+      muted = m.muted;
+      break;
+    case "packet":
+      receive(m.data, m.arrival);
+      break;
+    case "forget":
+      receivers.delete(m.sender);
+      playout?.postMessage({ forget: m.sender });
+      break;
+    case "clock":
+      clockOffset = m.offset;
+      break;
+    case "roundtrip":
+      serial(() => roundtrip(m.pcm));
+      break;
+    case "marks":
+      postMessage({ type: "marks", capture: marks.capture.slice(), timing });
+      break;
+    default:
+      postMessage({ type: "error", message: `unknown message ${m.type}` });
+  }
+};
