@@ -96,6 +96,7 @@ class SyntheticPeer:
         self.record_sends = False
         self.sent_at: dict[int, float] = {}  # seq -> perf_counter time, for the partner's latency
         self.buffers: dict[int, JitterBuffer] = {}
+        self._ended: set[int] = set()  # senders whose stream was drained
         self._signaling = SignalingClient(server_url, self._room_event)
         self._pc: RTCPeerConnection | None = None
         self._audio: RTCDataChannel | None = None
@@ -158,6 +159,18 @@ class SyntheticPeer:
         self.stats.reports_sent += 1
         return True
 
+    async def drain(self, sender: int, frames: int, timeout: float = 10.0) -> None:
+        """Wait until the first ``frames`` frames of ``sender``'s stream have been played out
+        (or concealed), then stop pulling it: a stream that ended is not a stream losing
+        packets, though a jitter buffer cannot tell the two apart."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while sender not in self.buffers or self.buffers[sender].playout_timestamp < frames:
+            if loop.time() > deadline:
+                raise TimeoutError(f"{self.name}: stream of {sender} not played out within {timeout:g} s")
+            await asyncio.sleep(self.config.frame_ms / 4000)
+        self._ended.add(sender)
+
     async def stop(self) -> None:
         """Stop playout, close the connection and leave; safe to call twice."""
         if self._stopped:
@@ -202,11 +215,91 @@ class SyntheticPeer:
             tick += 1
             await asyncio.sleep(max(0.0, t0 + tick * period - loop.time()))
             now = time.monotonic()
-            for buffer in self.buffers.values():
-                buffer.pop(now)
+            for sender, buffer in self.buffers.items():
+                if sender not in self._ended:
+                    buffer.pop(now)
             if tick % per_report == 0:
                 for sender in list(self.buffers):
                     self.send_report(sender)
 
     def _room_event(self, event: dict[str, Any]) -> None:
         logger.debug("%s: %s", self.name, event.get("type"))
+
+
+async def two_party_call(url: str, room: str, packets: int, config: TrafficConfig, ice: IceSettings,
+                         go: asyncio.Event | None = None) -> dict[str, Any]:
+    """A sends ``packets`` packets to B through the server; returns what B saw (JSON-ready).
+
+    With ``go``, the call is set up first and sending waits for it (to impair the link in between).
+    """
+    a = SyntheticPeer(url, room, "synthetic-a", config, ice)
+    b = SyntheticPeer(url, room, "synthetic-b", config, ice)
+    a.record_sends, b.partner = True, a
+    try:
+        await a.start()
+        await b.start()
+        if go is not None:
+            print("ready", flush=True)
+            await go.wait()
+        await a.send(packets)
+        if config.playout:
+            await b.drain(a.id, packets * config.frames_per_packet)
+            b.send_report(a.id)
+            await asyncio.sleep(0.1)  # let the last report leave
+        latencies = sorted(b.stats.latencies)
+        result: dict[str, Any] = {"sent": a.stats.packets_sent, "received": b.stats.packets_received[a.id],
+                                  "reports": b.stats.reports_sent,
+                                  "latency_min_ms": 1000 * latencies[0] if latencies else None,
+                                  "latency_median_ms": 1000 * latencies[len(latencies) // 2] if latencies else None}
+        if a.id in b.buffers:
+            result["jitter_buffer"] = vars(b.buffers[a.id].stats)
+        return result
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m focalcall.loadpeer``: one synthetic two-party call, JSON summary on stdout."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m focalcall.loadpeer",
+                                     description="A synthetic two-party call through a focalcall server "
+                                                 "(real WebRTC, real-size packets, receiver reports).")
+    parser.add_argument("--url", default="http://127.0.0.1:8080/", help="server URL")
+    parser.add_argument("--room", default="synthetic", help="room name (default synthetic)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="call length (default 10)")
+    parser.add_argument("--ice-host", default="127.0.0.1", help="address to gather ICE candidates from")
+    parser.add_argument("--wait", action="store_true", help="print 'ready' once connected, send after a stdin line")
+    args = parser.parse_args(argv)
+    config = TrafficConfig()
+    ice = IceSettings(host_addresses=(args.ice_host,))
+    packets = max(1, round(args.seconds / config.packet_interval_s))
+
+    async def run() -> dict[str, Any]:
+        go = None
+        if args.wait:
+            go = asyncio.Event()
+            loop = asyncio.get_running_loop()
+
+            def line_read() -> None:
+                sys.stdin.readline()
+                loop.remove_reader(sys.stdin.fileno())
+                go.set()
+
+            loop.add_reader(sys.stdin.fileno(), line_read)
+        return await two_party_call(args.url, args.room, packets, config, ice, go)
+
+    try:
+        result = asyncio.run(run())
+    except (SignalingFailed, ValueError) as exc:
+        print(f"loadpeer: error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -101,7 +101,7 @@ async def test_prometheus_sees_the_call(tmp_path):
             await prometheus.until(http, 'focalcall_senders{codec="codec2-700c"}', 1)
 
             await a.send(PACKETS, skip=SKIP)
-            await asyncio.sleep(0.5)  # let B's playout reach the end of the stream
+            await b.drain(a.id, PACKETS * a.config.frames_per_packet)
             assert b.send_report(a.id)
             sent = PACKETS - len(SKIP)
             assert a.stats.packets_sent == sent and b.stats.packets_received[a.id] == sent
@@ -116,8 +116,9 @@ async def test_prometheus_sees_the_call(tmp_path):
             # redundancy repaired frames; the six-packet burst left some concealed
             assert await prometheus.query(http, "focalcall_client_frames_recovered_total") > 0
             assert await prometheus.query(http, "focalcall_client_frames_concealed_total") > 0
-            assert await prometheus.query(
-                http, 'focalcall_client_loss_ratio_sum{stage="before_recovery"}') > 0
+            before = await prometheus.query(http, 'focalcall_client_loss_ratio_sum{stage="before_recovery"}')
+            after = await prometheus.query(http, 'focalcall_client_loss_ratio_sum{stage="after_recovery"}')
+            assert 0 < after < before
             assert await prometheus.query(http, "focalcall_mouth_to_ear_seconds_count") == reports
             assert await prometheus.query(http, 'focalcall_client_loss_burst_packets_bucket{le="50.0"}') == reports
             assert await prometheus.query(http, "focalcall_client_loss_burst_packets_bucket{le=\"3.0\"}") < reports
