@@ -47,10 +47,10 @@ MISSING = _Missing()
 
 @dataclass
 class JitterBufferConfig:
-    """Delays in milliseconds. ``percentile`` of queueing delay is the target; ``forget``
-    is the per-packet forgetting factor of its histogram; beyond ``force_ms`` off target
-    the buffer adjusts even without a quiet frame; a timestamp jump beyond ``resync_ms``
-    (seen in a few packets in a row) restarts the stream."""
+    """Delays in milliseconds. ``percentile`` of waiting time is the target; ``forget`` is
+    the per-frame forgetting factor of its histogram. Beyond ``force_ms`` off target, or
+    once per ``patience_ms`` spent off target, the buffer adjusts even without a quiet
+    frame. A timestamp jump beyond ``resync_ms`` (in a few packets in a row) restarts."""
 
     frame_ms: float = 20.0
     min_delay_ms: float = 20.0
@@ -60,6 +60,7 @@ class JitterBufferConfig:
     forget: float = 0.998
     base_window_s: float = 4.0
     force_ms: float = 60.0
+    patience_ms: float = 5000.0
     resync_ms: float = 5000.0
 
     def __post_init__(self) -> None:
@@ -71,8 +72,8 @@ class JitterBufferConfig:
             raise ValueError("initial_delay_ms must lie within [min_delay_ms, max_delay_ms]")
         if not 0.5 <= self.percentile < 1.0 or not 0.0 < self.forget < 1.0:
             raise ValueError("percentile must be in [0.5, 1) and forget in (0, 1)")
-        if self.base_window_s <= 0 or self.force_ms < self.frame_ms:
-            raise ValueError("base_window_s must be positive and force_ms >= frame_ms")
+        if self.base_window_s <= 0 or self.force_ms < self.frame_ms or self.patience_ms <= 0:
+            raise ValueError("base_window_s and patience_ms must be positive, force_ms >= frame_ms")
         if self.resync_ms <= 2 * self.max_delay_ms:
             raise ValueError("resync_ms must exceed twice max_delay_ms")
 
@@ -149,6 +150,7 @@ class JitterBuffer:
         self._rebuffering = False
         self._missing_run = 0
         self._last_quiet = False
+        self._off_direction, self._off_since = 0, 0.0
 
     # ---------------------------------------------------------------- push
     def push(self, packet: bytes | Packet, arrival: float) -> None:
@@ -266,12 +268,19 @@ class JitterBuffer:
             self._stats.frames_inserted += 1
             self._stats.underruns += 1
             return self._missing()
-        if error >= fs and (slot is None or slot.quiet or error >= force):
+        direction = 1 if error >= fs else -1 if error < -fs / 2 else 0
+        if direction != self._off_direction:
+            self._off_direction, self._off_since = direction, now
+        # Off target without a quiet frame for a while: adjust anyway, once per patience.
+        impatient = now - self._off_since >= self.config.patience_ms / 1000
+        if direction > 0 and (slot is None or slot.quiet or error >= force or impatient):
             self._stats.frames_dropped += 1
+            self._off_since = now
             self._advance(slot)
             slot = self._take(self._next_ts)
-        elif error < -fs / 2 and (slot is None or self._last_quiet or error <= -force):
+        elif direction < 0 and (slot is None or self._last_quiet or error <= -force or impatient):
             self._stats.frames_inserted += 1
+            self._off_since = now
             return self._missing()
         self._advance(slot)
         if slot is None:
