@@ -174,7 +174,8 @@ class CropDataset(torch.utils.data.Dataset):
         start = int(self.rng.integers(0, max(1, total - frames + 1)))
         clean = audio[start * HOP:(start + frames) * HOP]
         clean = np.pad(clean, (0, frames * HOP - len(clean)))
-        gain = 10 ** (self.rng.uniform(-12, 6) / 20) / max(1e-3, float(np.abs(clean).max()) * 1.2)
+        # Peak level between -24 and -1 dBFS: quiet and loud talkers, never clipped.
+        gain = 10 ** (self.rng.uniform(-24, -1) / 20) / max(1e-3, float(np.abs(clean).max()))
         clean = (clean * min(gain, 30.0)).astype(np.float32)
         noisy = clean
         if self.augment is not None and self.rng.random() < self.config.augment_prob:
