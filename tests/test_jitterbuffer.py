@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from transport.impairment import Impairment
 from transport.jitterbuffer import MISSING, JitterBuffer, JitterBufferConfig
-from transport.packet import SEQ_MOD, TS_MOD, PacketError
+from transport.packet import SEQ_MOD, TS_MOD, Packet, PacketError
 from transport.packetizer import Packetizer, PacketizerConfig
 
 FRAME = 0.02
@@ -272,6 +272,27 @@ def test_never_out_of_order_never_stalls(seed: int, loss: int, dup: int, jitter:
     s = jb.stats
     assert s.frames_played == len(played(out))
     assert 0 <= s.target_delay_ms <= 200
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, SEQ_MOD - 1), st.integers(0, TS_MOD - 1),
+                          st.integers(1, 4), st.integers(0, 15), st.floats(0, 0.2)),
+                min_size=1, max_size=60))
+def test_arbitrary_packet_streams_never_break_playout(packets: list) -> None:
+    """Random sequence numbers and timestamps (jumps, wraps, repeats): no exception, and
+    once started every pop returns a frame or MISSING, in increasing order."""
+    jb = JitterBuffer()
+    out, now = [], 0.0
+    for seq, ts, n, r, gap in packets:
+        jb.push(Packet(1, seq, ts, 0, tuple(frame((ts + i) % TS_MOD) for i in range(n)),
+                       tuple(frame((ts - r + i) % TS_MOD) for i in range(r))), now)
+        for _ in range(int(gap / FRAME)):
+            out.append(jb.pop(now))
+            now += FRAME
+    out += [jb.pop(now + k * FRAME) for k in range(20)]
+    start = next((i for i, f in enumerate(out) if f is not None), len(out))
+    assert all(f is not None for f in out[start:])
+    assert jb.stats.frames_played == sum(1 for f in out if f)
 
 
 def test_missing_is_a_falsy_singleton() -> None:

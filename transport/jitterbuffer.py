@@ -249,8 +249,8 @@ class JitterBuffer:
         playout has started."""
         if not self._started or self._rebuffering:
             # Start once the first frame has waited the initial delay above the fastest one.
-            if not self._frames or (now - self._next_ts * self._fs - self._estimator.base
-                                    < self.config.initial_delay_ms / 1000):
+            if not self._estimator.ready or (now - self._next_ts * self._fs - self._estimator.base
+                                             < self.config.initial_delay_ms / 1000):
                 if not self._started:
                     return None
                 self._stats.frames_inserted += 1  # re-buffering after a resync
