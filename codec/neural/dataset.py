@@ -37,12 +37,15 @@ class DataConfig:
     augment_prob: float = 0.5        # fraction of crops that get corrupted at all
     teacher_cache: str = ".cache/teacher-whisper-base"
     valid_clips: int = 8
+    workers: int = 0                 # DataLoader processes (0: in the training process)
 
     def __post_init__(self) -> None:
         if self.segment_seconds * SAMPLE_RATE < 4 * HOP:
             raise ValueError("data.segment_seconds must cover at least 4 frames (80 ms)")
         if self.batch_size < 1:
             raise ValueError("data.batch_size must be positive")
+        if self.workers < 0:
+            raise ValueError("data.workers must be >= 0")
         if not 0.0 <= self.augment_prob <= 1.0:
             raise ValueError("data.augment_prob must lie in [0, 1]")
 
@@ -148,6 +151,12 @@ class CropDataset(torch.utils.data.Dataset):
         self.rng = np.random.default_rng(seed)
         self.length = length
         self._audio: dict[int, np.ndarray] = {}
+
+    @staticmethod
+    def worker_init(worker_id: int) -> None:
+        """DataLoader hook: give each worker process its own random stream."""
+        info = torch.utils.data.get_worker_info()
+        info.dataset.rng = np.random.default_rng([int(info.seed) % (1 << 32), worker_id])
 
     def __len__(self) -> int:
         return self.length

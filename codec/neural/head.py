@@ -35,10 +35,14 @@ class ISTFTHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(…, C)`` → ``(…, WINDOW)``."""
-        log_mag, phase = torch.split(self.out(x), [self.bins, self.bins], dim=-1)
-        mag = torch.exp(torch.clamp(log_mag, max=MAX_LOG_MAG))
-        frames = (mag * torch.cos(phase)) @ self.idft_cos - (mag * torch.sin(phase)) @ self.idft_sin
-        return frames * self.window
+        # Under mixed precision the exp/cos/sin and the inverse DFT would run in bf16 (~3
+        # digits); the waveform needs fp32, and this is a small share of the compute.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            log_mag, phase = torch.split(self.out(x.float()), [self.bins, self.bins], dim=-1)
+            mag = torch.exp(torch.clamp(log_mag, max=MAX_LOG_MAG))
+            frames = ((mag * torch.cos(phase)) @ self.idft_cos
+                      - (mag * torch.sin(phase)) @ self.idft_sin)
+            return frames * self.window
 
     def macs_per_frame(self) -> int:
         return self.dim * 2 * self.bins + 2 * self.bins * WINDOW

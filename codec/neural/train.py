@@ -363,8 +363,10 @@ class Trainer:
             build_teacher_cache(cfg, self.device)
         data = CropDataset(cfg.data, "train", seed=cfg.train.seed + self.step,
                            use_teacher=uses_teacher)
-        loader = iter(torch.utils.data.DataLoader(data, batch_size=cfg.data.batch_size,
-                                                  num_workers=0))
+        loader = iter(torch.utils.data.DataLoader(
+            data, batch_size=cfg.data.batch_size, num_workers=cfg.data.workers,
+            worker_init_fn=CropDataset.worker_init if cfg.data.workers else None,
+            pin_memory=self.device.type == "cuda"))
         valid = self.valid_clips()
         end = cfg.total_steps if max_steps is None else min(cfg.total_steps, self.step + max_steps)
         self.run_dir.mkdir(parents=True, exist_ok=True)
