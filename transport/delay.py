@@ -23,7 +23,8 @@ class DelayEstimator:
 
     def __init__(self, percentile: float, forget: float, window_s: float, initial_s: float,
                  max_s: float, bin_s: float = 0.001) -> None:
-        self.percentile, self.forget, self.window_s, self.bin_s = percentile, forget, window_s, bin_s
+        self.percentile, self.forget = percentile, forget
+        self.window_s, self.bin_s = window_s, bin_s
         self._hist = np.zeros(int(round(max_s / bin_s)) + 1)
         self._window: deque[tuple[float, float]] = deque()  # (arrival, r), r increasing
         self._last: tuple[float, float] | None = None

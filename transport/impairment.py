@@ -88,7 +88,8 @@ class Impairment:
         self._last_departure = float("-inf")
         self.stats = ImpairmentStats()
 
-    def decide(self, now: float, packet: bytes, size: int | None = None) -> list[tuple[float, bytes]]:
+    def decide(self, now: float, packet: bytes,
+               size: int | None = None) -> list[tuple[float, bytes]]:
         """What happens to ``packet`` sent at ``now`` (seconds, non-decreasing across calls):
         a list of ``(delay_s, bytes)`` copies to deliver, empty when dropped. ``size`` is
         the length the rate limiter charges (default ``len(packet)``; pass the wire size

@@ -157,7 +157,9 @@ class JitterBuffer:
         """Account one datagram (raw bytes or parsed). Malformed bytes raise PacketError."""
         if not isinstance(packet, Packet):
             packet = parse_packet(packet)
-        ts = packet.timestamp if self._ts_ref is None else _unwrap(packet.timestamp, self._ts_ref, TS_MOD)
+        ts = packet.timestamp
+        if self._ts_ref is not None:
+            ts = _unwrap(ts, self._ts_ref, TS_MOD)
         anchor = self._next_ts if self._started else self._ts_ref
         if anchor is not None and abs(ts - anchor) * self.config.frame_ms > self.config.resync_ms:
             self._far_streak += 1

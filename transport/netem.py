@@ -234,11 +234,13 @@ def parse_netem(text: str) -> NetemSpec:
         elif word == "rate":
             token = tok.next("a rate", word)
             if token.endswith("%"):
-                raise NetemSpecError(f"rate {token!r}: a percentage of the link speed is not supported")
+                raise NetemSpecError(f"rate {token!r}: a percentage of the link speed "
+                                     "is not supported")
             v["rate"] = _scaled(token, _RATE_UNITS, "rate", word)
             if v["rate"] == 0:
                 raise NetemSpecError(f"rate {token!r} must be positive")
-            for name, signed in (("packet_overhead", True), ("cell_size", False), ("cell_overhead", True)):
+            for name, signed in (("packet_overhead", True), ("cell_size", False),
+                                 ("cell_overhead", True)):
                 if not tok.number_next(signed):
                     break
                 v[name] = _integer(tok, name.replace("_", " "), word, signed)

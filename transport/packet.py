@@ -67,7 +67,8 @@ class ParityBlock:
                f"parity stride {self.stride} not in 1..{MAX_PARITY_STRIDE}")
         _check(1 <= self.count <= MAX_PARITY_COUNT,
                f"parity count {self.count} not in 1..{MAX_PARITY_COUNT}")
-        _check(0 <= self.length_xor <= MAX_VARINT, f"parity length_xor {self.length_xor} out of range")
+        _check(0 <= self.length_xor <= MAX_VARINT,
+               f"parity length_xor {self.length_xor} out of range")
         _check(len(self.payload) <= MAX_VARINT, "parity payload too long")
 
     def timestamps(self) -> list[int]:
@@ -102,7 +103,8 @@ class Packet:
                f"{len(self.frames)} primary frames, expected 1..{MAX_PRIMARY}")
         _check(len(self.redundant) <= MAX_REDUNDANT,
                f"{len(self.redundant)} redundant frames, at most {MAX_REDUNDANT}")
-        _check(len(self.parity) <= MAX_PARITY_BLOCKS, f"more than {MAX_PARITY_BLOCKS} parity blocks")
+        _check(len(self.parity) <= MAX_PARITY_BLOCKS,
+               f"more than {MAX_PARITY_BLOCKS} parity blocks")
         for f in self.redundant + self.frames:
             _check(len(f) <= MAX_VARINT, f"frame of {len(f)} bytes is too long")
         for block in self.parity:
@@ -181,7 +183,8 @@ class _Reader:
                 break
             shift += 7
             _check(shift < 21, f"varint {name} at offset {start} longer than 3 bytes")
-        _check(self.pos - start == 1 or byte != 0, f"varint {name} at offset {start} is not minimal")
+        _check(self.pos - start == 1 or byte != 0,
+               f"varint {name} at offset {start} is not minimal")
         _check(value <= MAX_VARINT, f"varint {name} at offset {start} exceeds {MAX_VARINT}")
         return value
 
@@ -212,7 +215,8 @@ def parse_packet(data: bytes) -> Packet:
     parity: list[ParityBlock] = []
     if flags & 0x40:
         count = rd.varint("parity block count")
-        _check(1 <= count <= MAX_PARITY_BLOCKS, f"parity block count {count} not in 1..{MAX_PARITY_BLOCKS}")
+        _check(1 <= count <= MAX_PARITY_BLOCKS,
+               f"parity block count {count} not in 1..{MAX_PARITY_BLOCKS}")
         for i in range(count):
             back, stride, covered, length_xor, size = (
                 rd.varint(f"parity block {i} {name}")
