@@ -28,4 +28,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 extras=""
 [ $with_test = 1 ] && extras="[test]"
 .venv/bin/pip install -q -e ".${extras}"
+# Evaluation metrics and corpus builder (their tests need them). distillmos declares torchaudio,
+# whose wheels pin another torch: it and its model package go in without dependencies (what
+# they import at run time is in the eval extra). FOCALCALL_EVAL=1 asks for them without --test.
+if [ $with_test = 1 ] || [ "${FOCALCALL_EVAL:-0}" = 1 ]; then
+  .venv/bin/pip install -q -e ".[eval,data]"
+  .venv/bin/pip install -q --no-deps distillmos==0.9.1 xls-r-sqa==0.1.0
+fi
 echo "setup: ready ($(.venv/bin/python --version), focalcall in .venv)"

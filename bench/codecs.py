@@ -1,0 +1,80 @@
+"""Baseline codec comparison on the dev set, written into BENCHMARKS.md.
+
+Usage: ``python bench/codecs.py [--codec NAME ...] [--json runs/bench-codecs.json]``.
+Runs ``focalcall codec eval``'s harness on every codec (default: Codec2 450/700C/1200/3200 and
+Opus 6/8/12 kbit/s) and replaces the section under :data:`HEADING` in BENCHMARKS.md with the
+table, the exact command, the date and the machine; other sections are left untouched.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from codec.data.devset import ensure_devset  # noqa: E402
+from codec.evaluation import harness, report  # noqa: E402
+
+BASELINES = ("codec2-450", "codec2-700c", "codec2-1200", "codec2-3200", "opus-6k", "opus-8k", "opus-12k")
+HEADING = "## Baseline codecs on the dev set"
+NOTES = """\
+Dev set: real speech of speakers held out of training (Asterisk Allison, English, with
+transcripts; Fillets Czech/Dutch roles), 16 kHz, levels normalized; built by
+`focalcall data devset`. Every codec runs frame by frame through its streaming interface
+(`codec.roundtrip.run_roundtrip`, the path of `focalcall codec roundtrip`); no packet loss.
+PESQ-NB compares both signals resampled to 8 kHz. DNSMOS is the P.835 overall score. Speaker
+similarity is the cosine of resemblyzer embeddings of decoded and clean speech. WER: Whisper
+base (faster-whisper, int8, greedy) on the English clips, pooled over words; the clean
+reference row shows the recognizer's own error. kbit/s is the measured payload rate (codec
+frames only, no packet headers). RTF: compute time / audio time on one thread (encode,
+decode), measured while other jobs shared the machine."""
+
+
+def update_section(markdown_path: Path, body: str) -> None:
+    """Replace (or append) this script's section of BENCHMARKS.md, keeping the others."""
+    text = markdown_path.read_text(encoding="utf-8") if markdown_path.exists() else \
+        "# Benchmarks\n\nLatest figures, each with the exact command, date and machine that produced them.\n"
+    section = f"{HEADING}\n\n{body.strip()}\n"
+    start = text.find(HEADING)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(HEADING))
+        text = text[:start] + section + ("" if end < 0 else text[end:])
+    markdown_path.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--codec", action="append", help="codec (repeat); default: the baselines")
+    parser.add_argument("--set", type=Path, default=None, dest="set_dir", help="evaluation set")
+    parser.add_argument("--json", type=Path, default=ROOT / "runs" / "bench-codecs.json",
+                        help="also write the full results here")
+    parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    note = lambda m: print(m, file=sys.stderr, flush=True)
+    config = harness.EvalConfig(codecs=tuple(args.codec or BASELINES),
+                                set_dir=ensure_devset(args.set_dir, note))
+    results = harness.evaluate(config, progress=note)
+    report.write_json(results, args.json)
+    table = report.markdown(results)
+    print(report.table(results))
+    command = "python bench/codecs.py" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))
+    update_section(args.markdown, f"""\
+Command: `{command}`
+Date: {results['date']} · Machine: {results['machine']} · {results['clips']} clips, \
+{results['seconds']:.0f} s
+
+{table}
+
+{NOTES}
+""")
+    note(f"{args.markdown} updated; full results in {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation: run codecs over the dev set through their streaming interface and score them."""

@@ -1,0 +1,68 @@
+"""Results as a comparison table (terminal and Markdown) and as JSON."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# column key -> (header, format); absent or None values print as "-".
+COLUMNS = (
+    ("payload_kbps", "kbit/s", "{:.2f}"),
+    ("algorithmic_latency_ms", "latency ms", "{:.1f}"),
+    ("pesq_wb", "PESQ-WB", "{:.2f}"),
+    ("pesq_nb", "PESQ-NB", "{:.2f}"),
+    ("stoi", "STOI", "{:.3f}"),
+    ("dnsmos", "DNSMOS", "{:.2f}"),
+    ("distillmos", "DistillMOS", "{:.2f}"),
+    ("speaker_sim", "spk sim", "{:.3f}"),
+    ("wer_pct", "WER %", "{:.1f}"),
+    ("rtf_encode", "RTF enc", "{:.4f}"),
+    ("rtf_decode", "RTF dec", "{:.4f}"),
+)
+
+
+def _rows(results: dict) -> list[tuple[str, dict]]:
+    rows = []
+    if "reference" in results:
+        rows.append(("reference (clean)", _flat(results["reference"]["mean"])))
+    for name, codec in results["codecs"].items():
+        values = _flat(codec["mean"])
+        values.update(payload_kbps=codec["payload_bitrate"] / 1000.0,
+                      algorithmic_latency_ms=codec["algorithmic_latency_ms"],
+                      rtf_encode=codec["rtf_encode"], rtf_decode=codec["rtf_decode"])
+        rows.append((name, values))
+    return rows
+
+
+def _flat(mean: dict) -> dict:
+    values = dict(mean)
+    if values.get("wer") is not None:
+        values["wer_pct"] = 100.0 * values["wer"]
+    return values
+
+
+def _cells(results: dict) -> tuple[list[str], list[list[str]]]:
+    shown = [c for c in COLUMNS if any(v.get(c[0]) is not None for _, v in _rows(results))]
+    header = ["codec"] + [h for _, h, _ in shown]
+    body = [[name] + [fmt.format(v[key]) if v.get(key) is not None else "-" for key, _, fmt in shown]
+            for name, v in _rows(results)]
+    return header, body
+
+
+def table(results: dict) -> str:
+    """A plain-text table for the terminal."""
+    header, body = _cells(results)
+    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join([line(header), "  ".join("-" * w for w in widths)] + [line(r) for r in body])
+
+
+def markdown(results: dict) -> str:
+    """The same table in Markdown."""
+    header, body = _cells(results)
+    rows = [header, ["---"] + ["---:"] * (len(header) - 1)] + body
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def write_json(results: dict, path: Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
