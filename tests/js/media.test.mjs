@@ -30,6 +30,15 @@ test("packetizer: two frames per packet, eight redundant, sequence and timestamp
   });
 });
 
+test("packetizer: nextTimestamp counts frames, not packets", () => {
+  const p = new Packetizer({ payloadType: 1, firstTimestamp: 16777215 });
+  assert.equal(p.nextTimestamp, 16777215);
+  p.push(frame(0));
+  assert.equal(p.nextTimestamp, 0);
+  p.push(frame(1));
+  assert.equal(p.nextTimestamp, 1);
+});
+
 test("packetizer: quiet only when every primary frame is quiet", () => {
   const ps = packets(40);
   assert.deepEqual(ps.filter((p) => p.quiet).map((p) => p.timestamp), []);

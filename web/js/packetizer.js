@@ -44,7 +44,7 @@ export class Packetizer {
 
   /** Timestamp (in frames, mod 2**24) the next pushed frame gets. */
   get nextTimestamp() {
-    return this._nextTs;
+    return (this._nextTs + this._pending.length) % TS_MOD;
   }
 
   /** Add one codec frame; returns the packets to send now (0 or 1). */
