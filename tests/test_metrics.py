@@ -126,3 +126,32 @@ def test_report_from_message_rejects_malformed_input(message, error):
     with pytest.raises(PacketError) as info:
         report_from_message(message)
     assert error in str(info.value)
+
+
+def test_loop_histogram_buckets_are_cumulative_and_bounds_inclusive():
+    m = ServerMetrics(codecs=())
+    for value in (0.00005, 0.00006, 0.004, 0.005, 0.3):  # exactly on a bound counts as <= it
+        m.relay_seconds.observe(value)
+    t = text(m)
+    expected = {"5e-05": 1, "0.0001": 2, "0.00025": 2, "0.0025": 2, "0.005": 4, "0.025": 4, "+Inf": 5}
+    for bound, count in expected.items():
+        assert metric_value(t, "focalcall_relay_seconds_bucket", f'le="{bound}"') == count, bound
+    assert metric_value(t, "focalcall_relay_seconds_count") == 5
+    assert metric_value(t, "focalcall_relay_seconds_sum") == pytest.approx(0.30911)
+
+
+def test_loop_counters_export_as_counters():
+    m = ServerMetrics(codecs=())
+    m.packets_in.inc()
+    m.bytes_in.inc(33)
+    m.bytes_in.inc(7)
+    t = text(m)
+    assert "# TYPE focalcall_bytes_received_total counter" in t
+    assert metric_value(t, "focalcall_packets_received_total") == 1
+    assert metric_value(t, "focalcall_bytes_received_total") == 40 == m.bytes_in.get() == m.bytes_in._value.get()
+
+
+def test_loop_histogram_rejects_unsorted_buckets():
+    from server.metrics import LoopHistogram
+    with pytest.raises(ValueError, match="strictly increasing"):
+        LoopHistogram("x", "x", (0.1, 0.01))

@@ -1,0 +1,275 @@
+"""Server load benchmark: N simultaneous two-party calls through one server, on loopback.
+
+Usage: ``nice -n 19 python bench/load.py [--calls 1,2,4,...] [--seconds 5] [--write]``.
+
+The server (``focalcall serve``, uvloop) runs pinned to one core; this process, pinned to the
+other, runs 2N synthetic participants (:mod:`focalcall.loadpeer`: real aiortc connections,
+real-size packets at the real rate: 2-byte frames, 2 frames + 8 redundant per packet, 25
+packets/s each way). For each N it measures the server's CPU, the one-way latency of every
+relayed packet (send to receive, both here, so it includes the generator's own stack: an
+upper bound on the relay's share), the server's own relay-handler time, and packets dropped.
+It stops after the first N that misses relay p99 <= 5 ms or drops a packet, and reports the
+largest N that met both. ``--write`` puts the table into BENCHMARKS.md under :data:`HEADING`.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from focalcall.ice import IceSettings  # noqa: E402
+from focalcall.loadpeer import SyntheticPeer, TrafficConfig  # noqa: E402
+
+HEADING = "## Server load (bench/load.py)"
+TICKS = os.sysconf("SC_CLK_TCK")
+CONNECT_BATCH = 8  # concurrent connection setups (DTLS handshakes are CPU-heavy)
+
+
+@dataclass
+class Step:
+    """One N: what the server and the generator did while the calls ran."""
+
+    calls: int
+    packets_sent: int
+    packets_received: int
+    dropped: int
+    not_relayed: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    latency_max_ms: float
+    handler_p99_ms: float  # upper bucket bound of the server's relay-handler histogram
+    server_cpu: float  # fraction of one core
+    generator_cpu: float
+
+    @property
+    def ok(self) -> bool:
+        return self.dropped == 0 and self.not_relayed == 0 and self.latency_p99_ms <= 5.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def scrape(url: str) -> dict[str, float]:
+    """The server's /metrics as {sample line name with labels: value}."""
+    with urllib.request.urlopen(url + "metrics", timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("focalcall_"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def handler_p99(before: dict[str, float], after: dict[str, float]) -> float:
+    """p99 of the relay-handler histogram over the window, as its bucket's upper bound (ms)."""
+    buckets = sorted((float(k.split('le="')[1].rstrip('"}')), after[k] - before.get(k, 0.0))
+                     for k in after if k.startswith("focalcall_relay_seconds_bucket"))
+    total = buckets[-1][1]
+    for bound, count in buckets:
+        if total and count >= 0.99 * total:
+            return 1000 * bound
+    return float("nan")
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+async def run_step(url: str, server_pid: int, calls: int, seconds: float, profile: Path | None = None) -> Step:
+    """Set up ``calls`` two-party calls, let everyone talk for ``seconds``, measure, hang up."""
+    config = TrafficConfig(playout=False)
+    ice = IceSettings(host_addresses=("127.0.0.1",))
+    pairs = []
+    for i in range(calls):
+        a = SyntheticPeer(url, f"load-{calls}-{i}", "a", config, ice)
+        b = SyntheticPeer(url, f"load-{calls}-{i}", "b", config, ice)
+        a.record_sends = b.record_sends = True
+        a.partner, b.partner = b, a
+        pairs.append((a, b))
+    peers = [p for pair in pairs for p in pair]
+    gate = asyncio.Semaphore(CONNECT_BATCH)
+
+    async def start(peer: SyntheticPeer) -> None:
+        async with gate:
+            await peer.start()
+
+    packets = round(seconds / config.packet_interval_s)
+    rng = random.Random(calls)
+
+    async def talk(peer: SyntheticPeer) -> None:
+        await asyncio.sleep(rng.uniform(0, config.packet_interval_s))  # calls are not in lockstep
+        await peer.send(packets)
+
+    try:
+        for pair in pairs:  # both of a pair must be in the room before either talks
+            await asyncio.gather(*(start(p) for p in pair))
+        await asyncio.sleep(1.0)  # connection setup settles
+        spy = None
+        if profile is not None:  # sample the server's stacks while everyone talks
+            spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server_pid), "--format", "raw",
+                                    "--rate", "250", "-o", str(profile.with_suffix(f".{calls}.txt"))],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            await asyncio.sleep(1.0)  # py-spy attaches
+        before, cpu0, gen0, t0 = scrape(url), cpu_seconds(server_pid), time.process_time(), time.monotonic()
+        await asyncio.gather(*(talk(p) for p in peers))
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
+        await asyncio.sleep(0.5)  # stragglers
+        wall = time.monotonic() - t0
+        after, cpu1, gen1 = scrape(url), cpu_seconds(server_pid), time.process_time()
+    finally:
+        await asyncio.gather(*(p.stop() for p in peers), return_exceptions=True)
+    sent = sum(p.stats.packets_sent for p in peers)
+    received = sum(sum(p.stats.packets_received.values()) for p in peers)
+    latencies = sorted(ms * 1000 for p in peers for ms in p.stats.latencies)
+    return Step(calls=calls, packets_sent=sent, packets_received=received, dropped=sent - received,
+                not_relayed=int(after.get("focalcall_packets_not_relayed_total", 0)
+                                - before.get("focalcall_packets_not_relayed_total", 0)),
+                latency_p50_ms=percentile(latencies, 0.5), latency_p99_ms=percentile(latencies, 0.99),
+                latency_max_ms=latencies[-1] if latencies else float("nan"),
+                handler_p99_ms=handler_p99(before, after),
+                server_cpu=(cpu1 - cpu0) / wall, generator_cpu=(gen1 - gen0) / wall)
+
+
+def start_server(port: int, core: int | None) -> subprocess.Popen:
+    argv = [str(ROOT / ".venv/bin/focalcall"), "serve", "--port", str(port)]
+    if not Path(argv[0]).exists():
+        argv = [sys.executable, "-m", "focalcall", "serve", "--port", str(port)]
+    preexec = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
+    server = subprocess.Popen(argv, preexec_fn=preexec, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "healthz", timeout=1).close()
+            return server
+        except OSError:
+            if server.poll() is not None:
+                raise SystemExit(f"server exited: {server.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("server did not answer /healthz within 10 s")
+
+
+def markdown(steps: list[Step], best: int | None, command: str, note: str) -> str:
+    rows = ["| calls | server CPU | generator CPU | relay p50 / p99 / max (ms) | handler p99 (ms) "
+            "| packets sent | dropped | within bound |",
+            "|---:|---:|---:|---|---:|---:|---:|:---:|"]
+    for s in steps:
+        rows.append(f"| {s.calls} | {100 * s.server_cpu:.0f} % | {100 * s.generator_cpu:.0f} % "
+                    f"| {s.latency_p50_ms:.2f} / {s.latency_p99_ms:.2f} / {s.latency_max_ms:.1f} "
+                    f"| {s.handler_p99_ms:.2f} | {s.packets_sent} | {s.dropped + s.not_relayed} "
+                    f"| {'yes' if s.ok else 'no'} |")
+    verdict = (f"**Largest N with relay p99 <= 5 ms and no drops: {best} calls** "
+               f"({2 * best} participants, {100 * best} packets/s through the server)."
+               if best else "**No N met relay p99 <= 5 ms without drops.**")
+    return "\n".join([HEADING, "", verdict, "", *rows, "", note.strip(), "",
+                      f"Command: `{command}`", "",
+                      f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: "
+                      f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                      f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
+                      f"load average at the end {os.getloadavg()[0]:.1f} (a shared machine).", ""])
+
+
+NOTE = """
+Relay latency is measured from the sender's `send()` to the receiver's message callback, both
+in the generator, so it includes both ends' aiortc stacks (SCTP, DTLS, UDP on loopback) as
+well as the server's: an upper bound on the relay's own share. "handler p99" is the server's
+`focalcall_relay_seconds` histogram (parse, forward, count) read as its bucket's upper bound.
+Dropped = packets sent minus packets received, plus relays skipped by the server. CPU is a
+fraction of one core. The generator does as much aiortc work per packet as the server (every
+packet is sent and received once on each side), so near the limit it can be what saturates:
+compare the two CPU columns.
+"""
+
+
+def write_section(text: str, path: Path) -> None:
+    """Replace (or append) this benchmark's section of BENCHMARKS.md, leaving the rest alone."""
+    doc = path.read_text() if path.exists() else "# Benchmarks\n"
+    start = doc.find(HEADING)
+    if start < 0:
+        doc = doc.rstrip("\n") + "\n\n" + text
+    else:
+        end = doc.find("\n## ", start + len(HEADING))
+        doc = doc[:start] + text + (doc[end + 1:] if end >= 0 else "")
+    path.write_text(doc)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", default="1,2,4,8,12,16,24,32,48,64",
+                        help="ladder of simultaneous calls (default 1,2,4,8,12,16,24,32,48,64)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="talk time per step (default 5)")
+    parser.add_argument("--server-core", type=int, default=0, help="CPU the server is pinned to (default 0)")
+    parser.add_argument("--load-core", type=int, default=1, help="CPU this generator is pinned to (default 1)")
+    parser.add_argument("--json", type=Path, help="also write the steps as JSON here")
+    parser.add_argument("--write", action="store_true", help="put the table into BENCHMARKS.md")
+    parser.add_argument("--profile", type=Path,
+                        help="sample the server with py-spy during each step into PROFILE.<calls>.txt "
+                             "(collapsed stacks)")
+    parser.add_argument("--keep-going", action="store_true", help="run every step even after one fails")
+    args = parser.parse_args()
+    ladder = [int(n) for n in args.calls.split(",")]
+    if not ladder or min(ladder) < 1 or max(ladder) > 100 or not 1 <= args.seconds <= 60:
+        parser.error("calls must be in 1..100 and seconds in 1..60")
+    os.sched_setaffinity(0, {args.load_core})
+    try:
+        import uvloop
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:
+        pass
+    port = free_port()
+    server = start_server(port, args.server_core)
+    url = f"http://127.0.0.1:{port}/"
+    steps: list[Step] = []
+    try:
+        for calls in ladder:
+            step = asyncio.run(run_step(url, server.pid, calls, args.seconds, args.profile))
+            steps.append(step)
+            print(json.dumps({**asdict(step), "ok": step.ok}), flush=True)
+            if not step.ok and not args.keep_going:
+                break
+    finally:
+        server.terminate()
+        server.wait(10)
+    best = max((s.calls for s in steps if s.ok), default=None)
+    command = "nice -n 19 .venv/bin/python bench/load.py " + shlex.join(sys.argv[1:])
+    text = markdown(steps, best, command.strip(), NOTE)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps([{**asdict(s), "ok": s.ok} for s in steps], indent=1))
+    if args.write:
+        write_section(text, ROOT / "BENCHMARKS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
