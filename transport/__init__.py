@@ -8,9 +8,10 @@ from transport.netem import NetemSpec, NetemSpecError, parse_netem
 from transport.packet import Packet, PacketError, parse_packet
 from transport.packetizer import Packetizer, PacketizerConfig
 from transport.report import ReceiverReport, parse_report
+from transport.simulate import LinkResult, simulate_link
 
 __all__ = [
     "Impairment", "MISSING", "JitterBuffer", "JitterBufferConfig", "JitterStats", "NetemSpec",
     "NetemSpecError", "parse_netem", "Packet", "PacketError", "parse_packet", "Packetizer",
-    "PacketizerConfig", "ReceiverReport", "parse_report",
+    "PacketizerConfig", "ReceiverReport", "parse_report", "LinkResult", "simulate_link",
 ]
