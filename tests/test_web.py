@@ -301,3 +301,45 @@ def test_two_pages_talk(browser, server, weights, mic_wav) -> None:
     assert a.errors == [] and b.errors == []
     a.context.close()
     b.context.close()
+
+
+@browser_needed
+@pytest.mark.network
+def test_page_messages_for_denied_microphone_and_unsupported_browser(browser, server) -> None:
+    denied = open_page(browser, server.url, "?room=msg&name=dee&autojoin=1", grant=False)
+    denied.wait_for_selector("#message:not([hidden])", timeout=30000)
+    assert "Microphone access was denied" in denied.inner_text("#message")
+    assert denied.is_visible("#join-panel") and not denied.is_visible("#call-panel")
+    denied.context.close()
+
+    context = browser.new_context(permissions=["microphone"])
+    context.add_init_script("delete window.AudioWorkletNode;")  # as in a browser without AudioWorklet
+    old = context.new_page()
+    old.goto(server.url)
+    old.wait_for_selector("#message:not([hidden])", timeout=30000)
+    assert "cannot run focalcall" in old.inner_text("#message")
+    assert "AudioWorklet" in old.inner_text("#message")
+    assert old.is_disabled("#join")
+    context.close()
+
+
+@browser_needed
+@pytest.mark.network
+def test_page_reconnects_after_the_server_restarts(browser, weights) -> None:
+    s = ServerThread(weights)
+    try:
+        s.start()
+        page = open_page(browser, s.url, "?room=again&name=rey&autojoin=1")
+        wait_connected(page)
+        first_id = page.evaluate("window.focalcall.id")
+        s.stop()
+        page.wait_for_function("window.focalcall.state === 'reconnecting'", timeout=15000)
+        assert "reconnecting automatically" in page.inner_text("#message")
+        s.start()  # same port
+        wait_connected(page, timeout=30)
+        assert page.is_hidden("#message")
+        assert page.evaluate("window.focalcall.id") is not None and first_id is not None
+        assert page.errors == []
+        page.context.close()
+    finally:
+        s.close()

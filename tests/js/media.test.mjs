@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import { FOCAL_MODES, PayloadError, packBits, unpackBits } from "../../web/js/focal-payload.js";
 import { JitterBuffer } from "../../web/js/jitter.js";
-import { packetItems, parsePacket } from "../../web/js/packet.js";
+import { buildReport, packetItems, parsePacket, parseReport } from "../../web/js/packet.js";
 import { Packetizer } from "../../web/js/packetizer.js";
 import { Resampler } from "../../web/js/resample.js";
 
@@ -189,4 +189,19 @@ test("payload: bit i of the code is byte i>>3, bit 7-(i&7), 1 = positive", () =>
   assert.throws(() => unpackBits(Uint8Array.of(0xff, 0xff), 12, 16), PayloadError);
   assert.throws(() => unpackBits(Uint8Array.of(1), 16, 16), /expected 2/);
   assert.deepEqual(FOCAL_MODES, { "focal-800": 16, "focal-600": 12, "focal-400": 8 });
+});
+
+test("jitter buffer: receiver reports count each interval once", () => {
+  const jb = new JitterBuffer();
+  run(packets(200), { lost: new Set([10, 11, 12, 40]), jb });
+  const first = parseReport(buildReport(jb.report(9)));
+  assert.equal(first.sender, 9);
+  assert.equal(first.highestSeq, 99);
+  assert.equal(first.maxBurst, 3);
+  assert.equal(first.lossFraction, Math.floor((4 / 100) * 256) / 256);
+  assert.equal(first.lostTotal, 4);
+  assert.equal(first.recovered, 8);
+  assert.ok(first.playoutDelayMs > 0 && first.targetDelayMs >= 20);
+  const second = jb.report(9); // nothing happened since
+  assert.deepEqual([second.lossFraction, second.maxBurst, second.recovered, second.lostTotal], [0, 0, 0, 4]);
 });

@@ -186,6 +186,7 @@ async function main() {
     modelUrl: params.get("model") || undefined,
     processing: params.get("processing") !== "off",
     onPacket: (data) => ui.call?.send(data),
+    onReport: (data) => ui.call?.sendControl(data),
     onStats: showStats,
     onLevels: (levels) => {
       ui.levels = levels;

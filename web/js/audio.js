@@ -49,11 +49,11 @@ export async function openMicrophone(deviceId, processing = true) {
 }
 
 export class AudioEngine {
-  /** Events via callbacks: onPacket(ArrayBuffer), onStats(stats), onLevels({self, senders}),
+  /** Events via callbacks: onPacket(ArrayBuffer), onReport(ArrayBuffer), onStats(stats), onLevels({self, senders}),
    *  onError(message). */
-  constructor({ modelUrl = here("../models/focal.json"), processing = true, onPacket, onStats, onLevels, onError,
-    onMarks }) {
-    Object.assign(this, { modelUrl, processing, onPacket, onStats, onLevels, onError, onMarks });
+  constructor({ modelUrl = here("../models/focal.json"), processing = true, onPacket, onReport, onStats, onLevels,
+    onError, onMarks }) {
+    Object.assign(this, { modelUrl, processing, onPacket, onReport, onStats, onLevels, onError, onMarks });
     this.context = null;
     this.worker = null;
     this.source = null;
@@ -115,6 +115,7 @@ export class AudioEngine {
 
   fromWorker(data) {
     if (data.type === "packet") this.onPacket?.(data.data);
+    else if (data.type === "report") this.onReport?.(data.data);
     else if (data.type === "stats") this.onStats?.(data);
     else if (data.type === "marks") this.onMarks?.(data);
     else if (data.type === "roundtrip") this.onRoundtrip?.(data);

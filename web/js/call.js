@@ -201,11 +201,17 @@ export class Call {
     return true;
   }
 
+  /** Send a receiver report on the reliable control channel (the server's metrics read it). */
+  sendControl(bytes) {
+    if (this.control && this.control.readyState === "open") this.control.send(bytes);
+  }
+
   teardown() {
     const { ws, pc } = this;
     this.ws = null;
     this.pc = null;
     this.audio = null;
+    this.control = null;
     if (pc) pc.close();
     if (ws && ws.readyState <= WebSocket.OPEN) {
       ws.onclose = null;

@@ -7,10 +7,11 @@
 //   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy} · {type: "stop"}
 //   · {type: "packet", data, arrival} · {type: "forget", sender} · {type: "clock", offset}
 // Worker -> main: {type: "ready", meta, loadMs} · {type: "packet", data} · {type: "stats", ...}
+//   · {type: "report", data} (a receiver report for the control channel)
 //   · {type: "error", message}
 
 import { JitterBuffer } from "./jitter.js";
-import { PacketError, parsePacket } from "./packet.js";
+import { PacketError, buildReport, parsePacket } from "./packet.js";
 import { Packetizer } from "./packetizer.js";
 import { packBits, unpackBits } from "./focal-payload.js";
 
@@ -176,6 +177,14 @@ setInterval(() => {
   lastStats = { at: t, sent: sentBytes, payload: sentPayloadBytes };
   postMessage(stats);
 }, 500);
+
+// Receiver reports, one per sender heard, for the server's metrics (control channel).
+setInterval(() => {
+  for (const [id, r] of receivers) {
+    const data = buildReport(r.jitter.report(id));
+    postMessage({ type: "report", data: data.buffer }, [data.buffer]);
+  }
+}, 1000);
 
 onmessage = ({ data: m }) => {
   switch (m.type) {

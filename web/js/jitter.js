@@ -33,6 +33,7 @@ export class JitterBuffer {
     this.stats = { packetsReceived: 0, packetsDuplicate: 0, packetsLate: 0, packetsExpected: 0,
       framesPlayed: 0, framesRecovered: 0, framesConcealed: 0, framesDropped: 0, underruns: 0, resyncs: 0,
       jitterMs: 0, targetDelayMs: initialDelayMs, bufferDelayMs: 0 };
+    this.interval = { maxBurst: 0, expected: 0, received: 0, played: 0, concealed: 0, recovered: 0, waits: [] };
     this._reset();
   }
 
@@ -82,6 +83,9 @@ export class JitterBuffer {
     this.seen.add(seq);
     if (this.seen.size > 4096) for (const s of this.seen) if (s < seq - 2048) this.seen.delete(s);
     if (this.firstSeq === null) this.firstSeq = seq;
+    if (this.highSeq !== null && seq > this.highSeq + 1) {
+      this.interval.maxBurst = Math.max(this.interval.maxBurst, seq - this.highSeq - 1);
+    }
     this.highSeq = this.highSeq === null ? seq : Math.max(this.highSeq, seq);
     this.stats.packetsReceived += 1;
     this.stats.packetsExpected = this.highSeq - this.firstSeq + 1;
@@ -171,6 +175,7 @@ export class JitterBuffer {
       if (payload) source = "parity";
     }
     if (entry) {
+      this.interval.waits.push(nowMs - entry.arrival);
       this.waits.push(nowMs - entry.arrival);
       if (this.waits.length > 50) this.waits.shift();
       this.stats.bufferDelayMs = this.waits.reduce((a, b) => a + b, 0) / this.waits.length;
@@ -192,6 +197,28 @@ export class JitterBuffer {
     if (this.history.size > HISTORY) this.history.delete(this.history.keys().next().value);
     this.parity = this.parity.filter(([covered]) => covered[covered.length - 1] > ts);
     this.nextTs = ts + 1;
+  }
+
+  /** Fields of a receiver report (transport/README.md) since the previous call, for `sender`. */
+  report(sender) {
+    const s = this.summary();
+    const i = this.interval;
+    const expected = s.packetsExpected - i.expected;
+    const received = s.packetsReceived - i.received;
+    const played = s.framesPlayed - i.played;
+    const concealed = s.framesConcealed - i.concealed;
+    const waits = i.waits;
+    const fields = {
+      sender, highestSeq: ((this.highSeq ?? 0) % SEQ_MOD + SEQ_MOD) % SEQ_MOD,
+      lossFraction: expected > 0 ? Math.min(1, Math.max(0, (expected - received) / expected)) : 0,
+      residualLoss: played > 0 ? Math.min(1, concealed / played) : 0, maxBurst: i.maxBurst,
+      jitterMs: s.jitterMs, playoutDelayMs: waits.length ? waits.reduce((a, b) => a + b, 0) / waits.length : 0,
+      targetDelayMs: s.targetDelayMs, recovered: s.framesRecovered - i.recovered,
+      concealedTotal: s.framesConcealed, lostTotal: s.packetsLost,
+    };
+    this.interval = { maxBurst: 0, expected: s.packetsExpected, received: s.packetsReceived, played: s.framesPlayed,
+      concealed: s.framesConcealed, recovered: s.framesRecovered, waits: [] };
+    return fields;
   }
 
   /** Packets lost (never received) as a fraction of those expected; residual loss likewise. */
