@@ -22,7 +22,7 @@ from client.signaling import SignalingClient, SignalingFailed
 from focalcall.ice import IceSettings
 from transport.interim import build_packet, parse_packet
 from transport.jitterbuffer import JitterBuffer, JitterBufferConfig
-from transport.packet import PacketError
+from transport.packet import HEADER_SIZE, PacketError
 from transport.packetizer import Packetizer, PacketizerConfig
 
 logger = logging.getLogger(__name__)
@@ -54,16 +54,31 @@ class TrafficConfig:
         return self.frame_ms * self.frames_per_packet / 1000
 
 
+def _server_relays_interim() -> bool:
+    """Whether this tree's server still relays the interim framing rather than transport packets."""
+    from server import app
+
+    return app.parse_packet.__module__ == "transport.interim"
+
+
+INTERIM = _server_relays_interim()
+
+
 def to_wire(packet: bytes) -> bytes:
-    """Frame a transport packet the way the server relays it (the interim header for now;
-    the transport packet itself once the server parses it directly)."""
-    return build_packet(packet[7], int.from_bytes(packet[2:4], "big"), packet)
+    """Frame a transport packet the way the server relays it."""
+    if INTERIM:
+        return build_packet(packet[7], int.from_bytes(packet[2:4], "big"), packet)
+    return packet
 
 
 def from_wire(message: bytes) -> tuple[int, bytes]:
     """``(sender id, transport packet)`` of a relayed message; ``ValueError`` if malformed."""
-    sender, _, packet = parse_packet(message)
-    return sender, packet
+    if INTERIM:
+        sender, _, packet = parse_packet(message)
+        return sender, packet
+    if len(message) < HEADER_SIZE:
+        raise PacketError(f"packet of {len(message)} bytes is shorter than the header")
+    return message[7], bytes(message)
 
 
 @dataclass
