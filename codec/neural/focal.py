@@ -6,11 +6,16 @@ by learned per-frame gates, and the result multiplies (modulates) a query projec
 Every convolution is left-padded, so a block never sees the future; FocalNet's global
 average-pooling level is dropped because it would look ahead.
 
-Every stateful module offers ``forward`` over a whole sequence ``(B, T, C)`` and
-``step(x (B, C), state (B, state_size))`` for one frame; the two agree exactly because
-the streaming state is the left padding the whole-sequence path would have used.
+Every stateful module offers ``forward`` over a whole sequence ``(B, T, C)`` and ``step`` for
+one frame ``(B, C)``; the two agree exactly because the streaming state is the left padding
+the whole-sequence path would have used. A depthwise convolution's state is one tensor
+``(B, (k-1)*C)``; blocks and stacks pass lists of those (``state_sizes`` gives their widths),
+so the model splits and concatenates its flat state once per step: at batch 1 the cost of a
+step is mostly the number of graph nodes, not arithmetic.
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -36,11 +41,11 @@ class CausalDepthwiseConv(nn.Module):
 
     def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x (B, C)``, ``state (B, (k-1)*C)`` holding the last k-1 inputs → ``(B, C)``, state."""
-        past = state.reshape(x.shape[0], self.kernel - 1, self.channels)
-        window = torch.cat([past, x[:, None, :]], dim=1)               # (B, k, C)
-        weight = self.conv.weight[:, 0, :].transpose(0, 1)            # (k, C)
-        y = (window * weight).sum(dim=1) + self.conv.bias
-        return y, window[:, 1:, :].reshape(x.shape[0], -1)
+        # Flat time-major layout: fewest graph nodes per step (node overhead dominates at batch 1).
+        window = torch.cat([state, x], dim=1)                          # (B, k*C)
+        weight = self.conv.weight[:, 0, :].transpose(0, 1).reshape(1, -1)
+        y = (window * weight).reshape(-1, self.kernel, self.channels).sum(dim=1)
+        return y + self.conv.bias, window[:, self.channels:]
 
     def macs_per_frame(self) -> int:
         return self.channels * self.kernel
@@ -59,8 +64,8 @@ class FocalModulation(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     @property
-    def state_size(self) -> int:
-        return sum(conv.state_size for conv in self.convs)
+    def state_sizes(self) -> list[int]:
+        return [conv.state_size for conv in self.convs]
 
     def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         q, ctx, gates = torch.split(self.f(x), [self.dim, self.dim, self.levels], dim=-1)
@@ -75,18 +80,18 @@ class FocalModulation(nn.Module):
             agg = agg + ctx * gates[..., level:level + 1]
         return self.proj(q * self.h(agg))
 
-    def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, C)`` → ``(B, C)``; ``state (B, state_size)``."""
+    def step(self, x: torch.Tensor, states: Sequence[torch.Tensor]
+             ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(B, C)`` → ``(B, C)``; one state ``(B, size)`` per level, as ``state_sizes``."""
         q, ctx, gates = self._split(x)
         agg = torch.zeros_like(ctx)
-        new_states, offset = [], 0
-        for level, conv in enumerate(self.convs):
-            ctx, s = conv.step(ctx, state[:, offset:offset + conv.state_size])
-            offset += conv.state_size
+        new_states = []
+        for level, (conv, state) in enumerate(zip(self.convs, states)):
+            ctx, s = conv.step(ctx, state)
             new_states.append(s)
             ctx = F.gelu(ctx)
             agg = agg + ctx * gates[:, level:level + 1]
-        return self.proj(q * self.h(agg)), torch.cat(new_states, dim=1)
+        return self.proj(q * self.h(agg)), new_states
 
     def macs_per_frame(self) -> int:
         linear = self.dim * (2 * self.dim + self.levels) + 2 * self.dim * self.dim
@@ -107,19 +112,20 @@ class FocalBlock(nn.Module):
         self.dim, self.hidden = dim, hidden
 
     @property
-    def state_size(self) -> int:
-        return self.modulation.state_size
+    def state_sizes(self) -> list[int]:
+        return self.modulation.state_sizes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, C)`` → ``(B, T, C)``."""
         x = x + self.gamma1 * self.modulation(self.norm1(x))
         return x + self.gamma2 * self.mlp(self.norm2(x))
 
-    def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, C)`` → ``(B, C)``; ``state (B, state_size)``."""
-        y, state = self.modulation.step(self.norm1(x), state)
+    def step(self, x: torch.Tensor, states: Sequence[torch.Tensor]
+             ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(B, C)`` → ``(B, C)``; states as ``state_sizes``."""
+        y, states = self.modulation.step(self.norm1(x), states)
         x = x + self.gamma1 * y
-        return x + self.gamma2 * self.mlp(self.norm2(x)), state
+        return x + self.gamma2 * self.mlp(self.norm2(x)), states
 
     def macs_per_frame(self) -> int:
         return self.modulation.macs_per_frame() + 2 * self.dim * self.hidden
@@ -136,8 +142,12 @@ class FocalStack(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     @property
+    def state_sizes(self) -> list[int]:
+        return [size for block in self.blocks for size in block.state_sizes]
+
+    @property
     def state_size(self) -> int:
-        return sum(block.state_size for block in self.blocks)
+        return sum(self.state_sizes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, C)`` → ``(B, T, C)``."""
@@ -145,14 +155,16 @@ class FocalStack(nn.Module):
             x = block(x)
         return self.norm(x)
 
-    def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, C)`` → ``(B, C)``; ``state (B, state_size)``."""
+    def step(self, x: torch.Tensor, states: Sequence[torch.Tensor]
+             ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(B, C)`` → ``(B, C)``; states as ``state_sizes``."""
         new_states, offset = [], 0
         for block in self.blocks:
-            x, s = block.step(x, state[:, offset:offset + block.state_size])
-            offset += block.state_size
-            new_states.append(s)
-        return self.norm(x), torch.cat(new_states, dim=1)
+            n = len(block.state_sizes)
+            x, s = block.step(x, states[offset:offset + n])
+            offset += n
+            new_states.extend(s)
+        return self.norm(x), new_states
 
     def macs_per_frame(self) -> int:
         return sum(block.macs_per_frame() for block in self.blocks)

@@ -95,23 +95,27 @@ class FocalCodecModel(nn.Module):
         return self.decoder.state_size + HOP
 
     def encoder_step(self, pcm: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``pcm (B, HOP)``, ``state (B, encoder_state_size)`` → signs ``(B, bits)``, new state."""
-        n = self.frontend.state_size
-        mel, fstate = self.frontend.step(pcm, state[:, :n])
-        features, estate = self.encoder.step(self.encoder_in(mel), state[:, n:])
+        """``pcm (B, HOP)``, ``state (B, encoder_state_size)`` → signs ``(B, bits)``, new state.
+
+        State layout: the previous frame's samples, then each encoder convolution's buffer.
+        """
+        previous, *conv_states = torch.split(
+            state, [self.frontend.state_size, *self.encoder.state_sizes], dim=1)
+        mel, previous = self.frontend.step(pcm, previous)
+        features, conv_states = self.encoder.step(self.encoder_in(mel), conv_states)
         signs = self.quantizer.signs(self.quantizer.project(features))
-        return signs, torch.cat([fstate, estate], dim=1)
+        return signs, torch.cat([previous, *conv_states], dim=1)
 
     def decoder_step(self, signs: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``signs (B, bits)`` (zeros = missing), ``state (B, decoder_state_size)`` → ``(B, HOP)``, state.
 
-        Returns output chunk j-2 when fed code j (see the module docstring).
+        Returns output chunk j-2 when fed code j (see the module docstring). State layout: each
+        decoder convolution's buffer, then the second half of the last synthesis frame.
         """
-        n = self.decoder.state_size
-        x, dstate = self.decoder.step(self.quantizer.dequantize(signs), state[:, :n])
+        *conv_states, tail = torch.split(state, [*self.decoder.state_sizes, HOP], dim=1)
+        x, conv_states = self.decoder.step(self.quantizer.dequantize(signs), conv_states)
         frame = self.head(x)                                   # (B, WINDOW)
-        pcm = state[:, n:] + frame[:, :HOP]
-        return pcm, torch.cat([dstate, frame[:, HOP:]], dim=1)
+        return tail + frame[:, :HOP], torch.cat([*conv_states, frame[:, HOP:]], dim=1)
 
     # ---- facts ---------------------------------------------------------------------------
 
