@@ -21,7 +21,7 @@ class Pesq:
         from pesq import PesqError
         try:
             return float(self._pesq(rate, ref, deg, mode))
-        except PesqError:  # e.g. no utterance detected in a near-silent clip
+        except (PesqError, ValueError):  # no utterance detected; pesq fails with ValueError on silence
             return None
 
     def score(self, ref: np.ndarray, deg: np.ndarray, clip=None) -> dict[str, float | None]:
