@@ -134,7 +134,7 @@ async def run_step(url: str, server_pid: int, calls: int, seconds: float, profil
         await asyncio.sleep(1.0)  # connection setup settles
         spy = None
         if profile is not None:  # sample the server's stacks while everyone talks
-            spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server_pid), "--format", "raw",
+            spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking", "--pid", str(server_pid), "--format", "raw",
                                     "--rate", "250", "-o", str(profile.with_suffix(f".{calls}.txt"))],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             await asyncio.sleep(1.0)  # py-spy attaches
@@ -191,6 +191,12 @@ def markdown(steps: list[Step], best: int | None, command: str, note: str) -> st
     verdict = (f"**Largest N with relay p99 <= 5 ms and no drops: {best} calls** "
                f"({2 * best} participants, {100 * best} packets/s through the server)."
                if best else "**No N met relay p99 <= 5 ms without drops.**")
+    clean = [s for s in steps if s.dropped + s.not_relayed == 0]
+    if len(clean) >= 2 and clean[-1].calls > clean[0].calls:
+        slope = (clean[-1].server_cpu - clean[0].server_cpu) / (clean[-1].calls - clean[0].calls)
+        verdict += (f" Server CPU grows by {100 * slope:.2f} % of a core per call "
+                    f"({clean[0].calls} to {clean[-1].calls} calls): one core would saturate near "
+                    f"{clean[0].calls + (1 - clean[0].server_cpu) / slope:.0f} calls." if slope > 0 else "")
     return "\n".join([HEADING, "", verdict, "", *rows, "", note.strip(), "",
                       f"Command: `{command}`", "",
                       f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: "
