@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from codec.data import builder, devset
+from codec.data.debs import PackageFetchError
+from codec.data.synth import SynthesisUnavailable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,12 +30,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="share of real speech in the audio while it lasts (default 0.4)")
     build.add_argument("--no-augment", action="store_true", help="store no augmentation recipes")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
-    build.set_defaults(func=_build)
+    build.set_defaults(func=_guarded(_build))
 
     dev = sub.add_parser("devset", help="build the dev evaluation set (held-out real speakers)")
     dev.add_argument("--out", type=Path, default=devset.DEFAULT_DIR,
                      help=f"directory (default {devset.DEFAULT_DIR})")
-    dev.set_defaults(func=_devset)
+    dev.set_defaults(func=_guarded(_devset))
+
+
+def _guarded(command):
+    """Missing tools or packages are one-line errors (exit 2), not tracebacks."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (PackageFetchError, SynthesisUnavailable) as exc:
+            print(f"focalcall data: error: {exc}", file=sys.stderr)
+            return 2
+    return run
 
 
 def _build(args: argparse.Namespace) -> int:

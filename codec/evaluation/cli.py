@@ -32,11 +32,17 @@ def run_eval(args: argparse.Namespace) -> int:
     from codec.data.devset import ensure_devset
     from codec.evaluation import harness, report
 
-    config = harness.EvalConfig(
-        codecs=tuple(dict.fromkeys(args.codec)), set_dir=ensure_devset(args.set_dir, _note),
-        metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
-        save_wavs=args.save_wavs, limit=args.limit)
-    results = harness.evaluate(config, progress=_note)
+    from codec.data.debs import PackageFetchError
+
+    try:
+        config = harness.EvalConfig(
+            codecs=tuple(dict.fromkeys(args.codec)), set_dir=ensure_devset(args.set_dir, _note),
+            metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
+            save_wavs=args.save_wavs, limit=args.limit)
+        results = harness.evaluate(config, progress=_note)
+    except (harness.MetricUnavailable, PackageFetchError) as exc:
+        _note(f"focalcall codec eval: error: {exc}")
+        return 2
     print(report.table(results))
     if args.out is not None:
         report.write_json(results, args.out)

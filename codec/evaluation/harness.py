@@ -36,6 +36,10 @@ METRICS = {
 RTF_SECONDS = 30.0  # audio timed for the real-time factors
 
 
+class MetricUnavailable(RuntimeError):
+    """A metric's packages or model files are missing; the message says how to install them."""
+
+
 @dataclass
 class EvalConfig:
     """Which codecs on which set, scored by which metrics."""
@@ -59,11 +63,14 @@ class EvalConfig:
 def load_metric(name: str):
     """Instantiate metric ``name`` (imports its packages now); a missing package is a clear error."""
     module, cls = METRICS[name]
+    from codec.whisper_base import WhisperBaseMissing
     try:
         return getattr(importlib.import_module(module), cls)()
     except ImportError as exc:
-        raise RuntimeError(f"metric {name} needs the eval extra ({exc.name} missing): "
-                           f"scripts/setup.sh --eval, or pip install -e '.[eval]'") from exc
+        raise MetricUnavailable(f"metric {name} needs the eval extra ({exc.name} missing): "
+                                f"FOCALCALL_EVAL=1 scripts/setup.sh") from exc
+    except WhisperBaseMissing as exc:
+        raise MetricUnavailable(f"metric {name}: {exc}") from exc
 
 
 def load_set(set_dir: Path, limit: int | None = None) -> list[tuple[Entry, np.ndarray]]:
