@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
+from functools import lru_cache
 from typing import Hashable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -98,7 +99,7 @@ class ServerMetrics:
     def __init__(self, codecs: tuple[str, ...] | None = None) -> None:
         if codecs is None:
             from codec.registry import codec_names
-            codecs = tuple(codec_names())
+            codecs = (*codec_names(), *_payload_type_labels().values())
         self._codecs = frozenset(codecs)
         self.registry = CollectorRegistry()
         r = self.registry
@@ -160,6 +161,7 @@ class ServerMetrics:
         # Last cumulative counts per (receiver, sender): reports carry totals, counters want deltas.
         self._streams: dict[tuple[Hashable, Hashable], tuple[int, int]] = {}
         self._sender_codec: dict[Hashable, tuple[str, float | None]] = {}
+        self._sender_pt: dict[Hashable, int] = {}
         for stage in ("before_recovery", "after_recovery"):
             self.loss_ratio.labels(stage)  # export both series from the start
 
@@ -205,6 +207,16 @@ class ServerMetrics:
             self._sender_codec[participant] = (label, delay_s)
             self.senders.labels(label).inc()
 
+    def observe_payload_type(self, participant: Hashable, pt: int) -> None:
+        """Per packet: note ``participant``'s payload type, updating the codec gauge on a change
+        (a codec delay already recorded for the same codec is kept)."""
+        if self._sender_pt.get(participant) == pt:
+            return
+        self._sender_pt[participant] = pt
+        label = payload_type_label(pt)
+        entry = self._sender_codec.get(participant)
+        self.set_sender_codec(participant, label, entry[1] if entry is not None and entry[0] == label else None)
+
     def codec_delay(self, participant: Hashable) -> float | None:
         """The codec delay recorded for ``participant``'s stream, ``None`` if unknown."""
         entry = self._sender_codec.get(participant)
@@ -213,9 +225,27 @@ class ServerMetrics:
     def forget(self, participant: Hashable) -> None:
         """Drop what is kept about a participant who left (its streams and codec)."""
         self.set_sender_codec(participant, None)
+        self._sender_pt.pop(participant, None)
         for key in [k for k in self._streams if participant in k]:
             del self._streams[key]
         self.report_streams.set(len(self._streams))
+
+
+@lru_cache(maxsize=None)
+def _payload_type_labels() -> dict[int, str]:
+    """Payload type -> codec label: the codec's name, or the family where several share a type
+    (every Opus bitrate is one payload type: ``opus``)."""
+    from codec.payload_types import PAYLOAD_TYPES
+
+    names: dict[int, list[str]] = {}
+    for name, pt in PAYLOAD_TYPES.items():
+        names.setdefault(pt, []).append(name)
+    return {pt: group[0] if len(group) == 1 else group[0].split("-")[0] for pt, group in names.items()}
+
+
+def payload_type_label(pt: int) -> str:
+    """The codec label of payload type ``pt`` (:data:`OTHER_CODEC` if no codec claims it)."""
+    return _payload_type_labels().get(pt, OTHER_CODEC)
 
 
 def report_from_message(message: str | bytes) -> ReceiverReport:

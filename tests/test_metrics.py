@@ -155,3 +155,26 @@ def test_loop_histogram_rejects_unsorted_buckets():
     from server.metrics import LoopHistogram
     with pytest.raises(ValueError, match="strictly increasing"):
         LoopHistogram("x", "x", (0.1, 0.01))
+
+
+def test_payload_types_label_the_codec_gauge():
+    from codec.payload_types import PAYLOAD_TYPES
+
+    from server.metrics import payload_type_label
+    assert payload_type_label(PAYLOAD_TYPES["codec2-700c"]) == "codec2-700c"
+    assert payload_type_label(PAYLOAD_TYPES["opus-8k"]) == "opus"  # all bitrates share one type
+    assert payload_type_label(63) == OTHER_CODEC
+    m = ServerMetrics()
+    m.set_sender_codec("a", "codec2-700c", delay_s=0.04)
+    for _ in range(3):
+        m.observe_payload_type("a", PAYLOAD_TYPES["codec2-700c"])
+    assert m.codec_delay("a") == 0.04  # same codec: its delay is kept
+    m.observe_payload_type("b", PAYLOAD_TYPES["opus-6k"])
+    t = text(m)
+    assert metric_value(t, "focalcall_senders", 'codec="codec2-700c"') == 1
+    assert metric_value(t, "focalcall_senders", 'codec="opus"') == 1
+    m.observe_payload_type("a", PAYLOAD_TYPES["opus-12k"])  # switched codec: delay unknown
+    assert m.codec_delay("a") is None
+    assert metric_value(text(m), "focalcall_senders", 'codec="opus"') == 2
+    m.forget("a")
+    assert metric_value(text(m), "focalcall_senders", 'codec="opus"') == 1
