@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class Prometheus:
-    """Debian's prometheus as a child process on loopback, scraping one target every second."""
+    """Debian's prometheus as a child process on loopback, scraping one target twice a second."""
 
     def __init__(self, tmp: Path, target: str) -> None:
         exe = shutil.which("prometheus")
@@ -37,7 +37,7 @@ class Prometheus:
         self.url = f"http://127.0.0.1:{free_port()}"
         config = tmp / "prometheus.yml"
         config.write_text(
-            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            "global: {scrape_interval: 500ms, evaluation_interval: 500ms}\n"
             f"rule_files: ['{ALERTS}']\n"
             "scrape_configs:\n"
             "  - job_name: focalcall\n"
