@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import queue
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -13,23 +13,27 @@ from typing import Any, Callable
 import numpy as np
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
-from client.receiver import SenderTrack
-from client.recording import ReceivedTrack
+from client.remote import Playout, RemoteStream
 from client.signaling import SignalingClient, SignalingFailed
 from client.sources import AudioSource
 from codec.base import Codec
+from codec.payload_types import UnknownPayloadType, payload_type
 from focalcall.ice import IceSettings
-from transport.interim import FramingError, build_packet, parse_packet
+from transport import PacketError, Packetizer, PacketizerConfig, parse_packet, parse_report
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 15.0
+IDLE_TICK = 0.02       # how often the playout loop looks for new streams, seconds
+REPORT_INTERVAL = 1.0  # receiver reports per stream, seconds
+QUIET_RMS = 10 ** (-50 / 20)  # below -50 dBFS a frame is "quiet": the receiver may drop it
 
 
 @dataclass
 class SendStats:
     """What this participant sent."""
 
+    frames: int = 0
     packets: int = 0
     payload_bytes: int = 0
     wire_bytes: int = 0
@@ -42,34 +46,57 @@ class CallStats:
 
     sent: SendStats = field(default_factory=SendStats)
     malformed: int = 0
+    reports_received: int = 0
+    redundancy: int | None = None  # the sender's redundancy (frames) after the last report
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How this participant packs its frames (see transport.PacketizerConfig);
+    ``redundancy=None`` picks :func:`default_redundancy` for the codec."""
+
+    frames_per_packet: int = 2
+    redundancy: int | None = None
+    parity_packets: int = 0
+
+
+def default_redundancy(codec: Codec) -> int:
+    """Redundant frames per packet: 160 ms of history for low-rate codecs, where a frame
+    costs a few bytes; 40 ms for Opus-class rates, where copies would multiply the bitrate."""
+    span = 0.160 if codec.bitrate <= 3200 else 0.040
+    return min(15, math.ceil(span * 1000 / codec.frame_ms - 1e-9))
 
 
 class Call:
-    """Join a room, then :meth:`send` a source and collect what the others send.
+    """Join a room, then :meth:`send` a source and play out what the others send.
 
     Encoding runs on a worker thread via ``run_in_executor`` and decoding on a decode
     thread, so codec work never blocks the event loop. :meth:`stop` is idempotent.
     """
 
     def __init__(self, server_url: str, room: str, name: str, codec: Codec,
-                 ice: IceSettings | None = None,
+                 ice: IceSettings | None = None, send_options: SendOptions | None = None,
                  on_frame: Callable[[int, np.ndarray], None] | None = None) -> None:
         self.room, self.name, self.codec = room, name, codec
+        self.payload_type = payload_type(codec.name)
         self.ice = ice or IceSettings()
+        self.send_options = send_options or SendOptions()
         self.stats = CallStats()
         self.id: int | None = None
         self.names: dict[int, str] = {}
-        self.tracks: dict[int, ReceivedTrack] = {}
-        self.connected = asyncio.Event()
+        self.streams: dict[int, RemoteStream] = {}
+        self._retired: list[RemoteStream] = []  # streams of participants who left
         self.disconnected = asyncio.Event()
         self._on_frame = on_frame
         self._signaling = SignalingClient(server_url, self._room_event)
         self._pc: RTCPeerConnection | None = None
         self._audio: RTCDataChannel | None = None
+        self._control: RTCDataChannel | None = None
+        self._packetizer: Packetizer | None = None
+        self._tasks: list[asyncio.Task] = []
         self._encode_pool = ThreadPoolExecutor(1, thread_name_prefix="encode")
-        self._decode_queue: queue.Queue[tuple[int, int, bytes, float] | None] = queue.Queue()
+        self._decode_queue: queue.Queue[tuple[RemoteStream, Playout] | None] = queue.Queue()
         self._decode_thread = threading.Thread(target=self._decode_loop, name="decode", daemon=True)
-        self._started_at = time.monotonic()
         self._stopped = False
 
     async def start(self) -> None:
@@ -83,8 +110,9 @@ class Call:
         self._pc = RTCPeerConnection(self.ice.rtc_configuration())
         self._pc.on("connectionstatechange", self._connection_state)
         self._audio = self._pc.createDataChannel("audio", ordered=False, maxRetransmits=0)
-        self._pc.createDataChannel("control")
+        self._control = self._pc.createDataChannel("control")
         self._audio.on("message", self._audio_message)
+        self._control.on("message", self._control_message)
         opened = asyncio.Event()
         self._audio.on("open", opened.set)
         await self._pc.setLocalDescription(await self._pc.createOffer())
@@ -95,36 +123,40 @@ class Call:
         except asyncio.TimeoutError:
             raise SignalingFailed(f"no media connection to the server within {CONNECT_TIMEOUT:g} s "
                                   "(ICE failed: check --ice-host / --ice-server)") from None
-        self._started_at = time.monotonic()
-        self.connected.set()
+        self._tasks = [asyncio.create_task(self._playout_loop()), asyncio.create_task(self._report_loop())]
 
     async def send(self, source: AudioSource) -> None:
-        """Encode and send every frame of ``source``, one packet per frame, paced in real time."""
+        """Encode every frame of ``source`` and send it in packets, paced in real time."""
         assert self._audio is not None and self.id is not None, "start() first"
         loop = asyncio.get_running_loop()
         encoder = self.codec.encoder()
+        o = self.send_options
+        self._packetizer = Packetizer(PacketizerConfig(
+            payload_type=self.payload_type, sender=self.id, frames_per_packet=o.frames_per_packet,
+            redundancy=default_redundancy(self.codec) if o.redundancy is None else o.redundancy,
+            parity_packets=o.parity_packets))
         period = self.codec.frame_samples / self.codec.sample_rate
         t0 = loop.time()
-        seq = 0
         async for frame in source.frames():
             if not source.realtime:  # a file: wait for the frame's due time
-                await asyncio.sleep(max(0.0, t0 + seq * period - loop.time()))
+                await asyncio.sleep(max(0.0, t0 + self.stats.sent.frames * period - loop.time()))
             payload = await loop.run_in_executor(self._encode_pool, encoder.encode, frame)
-            if self._audio.readyState != "open":
-                break
-            packet = build_packet(self.id, seq, payload)
-            self._audio.send(packet)
-            seq += 1
-            self.stats.sent.packets += 1
+            quiet = float(np.sqrt(np.mean(np.square(frame)))) < QUIET_RMS
+            if not self._send_packets(self._packetizer.push(payload, quiet=quiet)):
+                return
+            self.stats.sent.frames += 1
             self.stats.sent.payload_bytes += len(payload)
-            self.stats.sent.wire_bytes += len(packet)
             self.stats.sent.seconds += period
+        self._send_packets(self._packetizer.flush())
 
     async def stop(self) -> None:
-        """Leave the call and finish decoding what arrived; safe to call twice."""
+        """Leave the call and finish decoding what was played; safe to call twice."""
         if self._stopped:
             return
         self._stopped = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._pc is not None:
             await self._pc.close()
         await self._signaling.close()
@@ -133,36 +165,75 @@ class Call:
             await asyncio.get_running_loop().run_in_executor(None, self._decode_thread.join)
         self._encode_pool.shutdown(wait=True)
 
-    def received(self) -> list[ReceivedTrack]:
-        """Every sender heard so far, in id order (complete once :meth:`stop` returned)."""
-        return [self.tracks[k] for k in sorted(self.tracks)]
+    def received(self) -> list[RemoteStream]:
+        """Every stream heard so far, in id order (complete once :meth:`stop` returned)."""
+        return self._retired + [self.streams[k] for k in sorted(self.streams)]
+
+    def _send_packets(self, packets: list[bytes]) -> bool:
+        if self._audio is None or self._audio.readyState != "open":
+            return False
+        for packet in packets:
+            self._audio.send(packet)
+            self.stats.sent.packets += 1
+            self.stats.sent.wire_bytes += len(packet)
+        return True
 
     def _audio_message(self, message: str | bytes) -> None:
+        """The one place incoming audio is parsed: anything malformed is counted and dropped."""
+        arrival = asyncio.get_running_loop().time()
         try:
             if isinstance(message, str):
-                raise FramingError("text message on the audio channel")
-            sender, seq, payload = parse_packet(message)
-        except FramingError as exc:
+                raise PacketError("text message on the audio channel")
+            packet = parse_packet(message)
+            stream = self.streams.get(packet.sender)
+            if stream is None:
+                name = self.names.get(packet.sender, f"participant-{packet.sender}")
+                stream = self.streams[packet.sender] = RemoteStream(packet.sender, name, packet.payload_type)
+            elif packet.payload_type != stream.payload_type:
+                raise PacketError(f"sender {packet.sender} switched payload type mid-stream")
+            stream.push(packet, arrival)
+        except (PacketError, UnknownPayloadType) as exc:
             self.stats.malformed += 1
-            logger.debug("dropped malformed audio packet: %s", exc)
+            logger.debug("dropped audio packet: %s", exc)
+
+    def _control_message(self, message: str | bytes) -> None:
+        """Receiver reports about our stream, forwarded by the server: adapt redundancy."""
+        if not isinstance(message, bytes):
             return
-        self._decode_queue.put((sender, seq, payload, time.monotonic()))
+        try:
+            report = parse_report(message)
+        except PacketError as exc:
+            logger.debug("ignoring control message: %s", exc)
+            return
+        if report.sender == self.id and self._packetizer is not None:
+            self.stats.reports_received += 1
+            self.stats.redundancy = self._packetizer.adapt(report)
+
+    async def _playout_loop(self) -> None:
+        """One playout decision per sender per frame period, decoded on the decode thread."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            for stream in list(self.streams.values()):
+                for playout in stream.due(now):
+                    self._decode_queue.put((stream, playout))
+            dues = [s.next_due for s in self.streams.values() if s.next_due is not None]
+            await asyncio.sleep(max(0.0, min(dues, default=now + IDLE_TICK) - loop.time()))
+
+    async def _report_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REPORT_INTERVAL)
+            if self._control is None or self._control.readyState != "open":
+                continue
+            for sender, stream in list(self.streams.items()):
+                self._control.send(stream.buffer.report(sender).to_bytes())
 
     def _decode_loop(self) -> None:
         while (item := self._decode_queue.get()) is not None:
-            sender, seq, payload, arrival = item
-            received = self.tracks.get(sender)
-            if received is None:
-                received = ReceivedTrack(sender, self.names.get(sender, f"participant-{sender}"),
-                                         SenderTrack(self.codec), arrival)
-                self.tracks[sender] = received
-            for pcm in received.track.push(seq, payload):
-                if self._on_frame is not None:
-                    self._on_frame(sender, pcm)
-        for sender, received in self.tracks.items():
-            for pcm in received.track.flush():
-                if self._on_frame is not None:
-                    self._on_frame(sender, pcm)
+            stream, playout = item
+            pcm = stream.decode(playout)
+            if self._on_frame is not None:
+                self._on_frame(stream.sender_id, pcm)
 
     def _room_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -171,6 +242,9 @@ class Call:
             logger.info("%s joined", event["name"])
         elif kind == "peer-left":
             logger.info("%s left", self.names.get(event["id"], event["id"]))
+            stream = self.streams.pop(event["id"], None)  # its id may be given to a newcomer
+            if stream is not None:
+                self._retired.append(stream)
         elif kind == "disconnected":
             self.disconnected.set()
 

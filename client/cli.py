@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from focalcall.ice import IceServer, IceSettings
 
 if TYPE_CHECKING:
-    from client.call import Call
+    from client.call import Call, SendOptions
     from client.sources import AudioSource
 
 DEFAULT_CODEC = "codec2-700c"
@@ -40,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also write one 16 kHz WAV per sender into this directory")
     p.add_argument("--codec", default=DEFAULT_CODEC, help=f"codec name (default {DEFAULT_CODEC}; "
                                                           "see 'focalcall codec list')")
+    p.add_argument("--frames-per-packet", type=int, default=2, choices=range(1, 5), metavar="N",
+                   help="codec frames per packet, 1-4 (default 2)")
+    p.add_argument("--redundancy", type=int, default=None, metavar="R",
+                   help="copies of the previous R frames in each packet, 0-15 (default: 160 ms worth for "
+                        "codecs up to 3.2 kbit/s, 40 ms for Opus); adapted to the receivers' loss reports")
+    p.add_argument("--parity", type=int, default=0, metavar="K",
+                   help="add XOR parity over every K packets (default 0: none)")
     p.add_argument("--duration", type=float, default=None, metavar="S",
                    help="leave after S seconds (default: at the end of the input file, or on Ctrl-C)")
     p.add_argument("--ice-server", action="append", default=[], metavar="URL[,USER,CREDENTIAL]",
@@ -70,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _join(args: argparse.Namespace) -> int:
     # Imported here so that `focalcall --help` stays fast.
-    from client.call import Call
+    from client.call import Call, SendOptions
     from client.recording import write_outputs
     from client.sources import MicSource, WavSource
     from codec.registry import get_codec
@@ -90,7 +97,8 @@ async def _join(args: argparse.Namespace) -> int:
 
         speaker = SpeakerSink(codec)
     name = args.name or f"cli-{os.getpid()}"
-    call = Call(args.server, args.room, name, codec, ice_from_args(args),
+    options = SendOptions(args.frames_per_packet, args.redundancy, args.parity)
+    call = Call(args.server, args.room, name, codec, ice_from_args(args), options,
                 on_frame=speaker.push if speaker else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -128,16 +136,22 @@ def summary(call: "Call", elapsed: float, written: list[Path]) -> str:
     sent = call.stats.sent
     lines = [f"call summary: room {call.room!r}, {call.codec.name}, {elapsed:.1f} s"]
     if sent.packets:
-        lines.append(f"  sent      {sent.packets} packets, {sent.payload_bytes} B payload "
-                     f"({8 * sent.payload_bytes / sent.seconds:.0f} bit/s), "
-                     f"{8 * sent.wire_bytes / sent.seconds:.0f} bit/s with packet headers")
+        lines.append(f"  sent      {sent.frames} frames in {sent.packets} packets: "
+                     f"{8 * sent.payload_bytes / sent.seconds:.0f} bit/s codec payload, "
+                     f"{8 * sent.wire_bytes / sent.seconds:.0f} bit/s with headers and redundancy")
+        if call.stats.redundancy is not None:
+            lines.append(f"            redundancy adapted to {call.stats.redundancy} frames after "
+                         f"{call.stats.reports_received} receiver reports")
     else:
         lines.append("  sent      nothing")
-    for t in call.received():
-        s = t.track.stats
-        lines.append(f"  received  {t.name} (id {t.sender_id}): {s.received} packets, {s.concealed} lost "
-                     f"(concealed), {s.late + s.duplicates} late or duplicate, {s.undecodable} undecodable")
-    if not call.tracks:
+    for stream in call.received():
+        s = stream.stats
+        recovered = s.frames_recovered_redundancy + s.frames_recovered_parity
+        lines.append(f"  received  {stream.name} (id {stream.sender_id}): {s.packets_received} packets, "
+                     f"{s.packets_lost} lost, {recovered} frames recovered, "
+                     f"{stream.unplayed_frames()} frames not played, "
+                     f"jitter buffer {s.playout_delay_mean_ms:.0f} ms")
+    if not call.streams and not call.received():
         lines.append("  received  nothing")
     if call.stats.malformed:
         lines.append(f"  dropped   {call.stats.malformed} malformed packets")

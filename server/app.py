@@ -15,7 +15,7 @@ from server.peer import PeerConnection
 from server.rooms import Participant, RoomError, RoomRegistry
 from server.signaling import (MAX_MESSAGE_BYTES, ClientMessage, SignalingError, error_message,
                               parse_client_message)
-from transport.interim import parse_packet
+from transport import PacketError, parse_packet
 
 logger = logging.getLogger(__name__)
 
@@ -145,8 +145,8 @@ class CallServer:
         """Send ``packet`` from ``sender`` to everyone else in the room, unchanged."""
         started = time.perf_counter()
         try:
-            sender_id, _, _ = parse_packet(packet)
-        except ValueError:
+            sender_id = parse_packet(packet).sender
+        except PacketError:
             self.metrics.malformed_packets.labels("parse").inc()
             return
         if sender_id != sender.id:
@@ -164,7 +164,8 @@ class CallServer:
         self.metrics.relay_seconds.observe(time.perf_counter() - started)
 
     def _control(self, participant: Participant, message: str | bytes) -> None:
-        """Control-channel messages are receiver reports (binary or JSON): they feed the metrics."""
+        """Control-channel messages are receiver reports (binary or JSON): they feed the metrics
+        and go on, in binary, to the sender they describe."""
         try:
             report = report_from_message(message)
         except ValueError as exc:
@@ -176,6 +177,8 @@ class CallServer:
             self.metrics.malformed_packets.labels("report-sender").inc()
             return
         self.metrics.observe_report(participant, sender, report, self._path_delay(sender, participant))
+        if sender.endpoint.peer is not None:  # the sender adapts its redundancy to it
+            sender.endpoint.peer.send_control(report.to_bytes())
 
     def _path_delay(self, sender: Participant, receiver: Participant) -> float | None:
         """Codec delay plus both network legs (half each SCTP round trip), if all are known."""

