@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from codec.data import audio, augment, devset, sources, synth
 from codec.data.debs import check_not_reserved
@@ -139,7 +140,6 @@ def split_speakers(plan: Plan, config: BuildConfig, rng: np.random.Generator) ->
 def _file_seconds(path: str) -> float:
     if path.endswith(".g722"):
         return os.path.getsize(path) * 8 / 64000.0  # G.722 runs at 64 kbit/s
-    import soundfile as sf
     return float(sf.info(path).duration)
 
 
@@ -189,13 +189,13 @@ def clip_path(spec: dict) -> str:
     return f"{spec['split']}/{spec['source']}/{spec['index']:07d}.wav"
 
 
-_workers: dict = {}
+_synthesizers: dict = {}  # per worker process, loaded on first use
 
 
 def _synthesizer(kind: str, cache: Path | None):
-    if kind not in _workers:
-        _workers[kind] = synth.Kokoro(cache) if kind == "kokoro" else synth.Piper()
-    return _workers[kind]
+    if kind not in _synthesizers:
+        _synthesizers[kind] = synth.Kokoro(cache) if kind == "kokoro" else synth.Piper()
+    return _synthesizers[kind]
 
 
 def run_job(spec: dict, out: Path, cache: Path | None) -> dict | None:
