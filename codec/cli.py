@@ -5,8 +5,6 @@ import argparse
 
 from codec.base import CodecError
 from codec.registry import codec_names, get_codec
-from codec.roundtrip import OUTPUT_RATE, run_roundtrip
-from codec.wavio import read_wav, write_wav
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,6 +42,11 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_roundtrip_command(args: argparse.Namespace) -> int:
+    # Imported here: scipy.signal takes a second to import, which every other
+    # ``focalcall`` command would pay for otherwise.
+    from codec.roundtrip import OUTPUT_RATE, run_roundtrip
+    from codec.wavio import read_wav, write_wav
+
     codec = get_codec(args.codec)
     pcm = read_wav(args.input, OUTPUT_RATE)
     result = run_roundtrip(codec, pcm, OUTPUT_RATE)

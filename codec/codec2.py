@@ -20,9 +20,13 @@ SAMPLE_RATE = 8000
 MODES: dict[str, int | None] = {
     "3200": 3200, "2400": 2400, "1600": 1600, "1200": 1200, "700c": 700, "450": None,
 }
-# Decoded output lags input by this many 8 kHz samples (measured by cross-correlating speech
-# with its decoded version; the sinusoidal analysis window is centred past the frame).
-DELAYS = {"3200": 0, "2400": 0, "1600": 0, "1200": 0, "700c": 0, "450": 0}
+# Decoded output lags input by this many 8 kHz samples. Codec2 synthesises its own phases, so
+# waveforms do not line up sample by sample; these are the mean lags of the decoded level's
+# half-way crossings at 600 onsets and offsets of voiced bursts (tests/test_codec2.py measures
+# the same way). 3200 and 1600 agree with the design: the analysis window is centred 160
+# samples before the newest input. 2400/1200 (parameters interpolated between frames), 700C
+# and 450 (40 ms vector-quantised frames) lag more.
+DELAYS = {"3200": 160, "2400": 196, "1600": 160, "1200": 194, "700c": 239, "450": 162}
 
 _LIBCODEC2_10 = ("libcodec2.so.1.0",)  # Debian bookworm's soname; 1.0.x still has mode 450
 _MODE_450 = 10  # CODEC2_MODE_450 in libcodec2 1.0's codec2.h

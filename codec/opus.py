@@ -85,6 +85,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.opus_decode_float.argtypes = [p, ctypes.c_char_p, i32, fp, ctypes.c_int, ctypes.c_int]
     lib.opus_packet_get_nb_samples.restype = ctypes.c_int
     lib.opus_packet_get_nb_samples.argtypes = [ctypes.c_char_p, i32, i32]
+    lib.opus_packet_parse.restype = ctypes.c_int
+    lib.opus_packet_parse.argtypes = [ctypes.c_char_p, i32, p, p, ctypes.POINTER(ctypes.c_int16), p]
     lib.opus_strerror.restype = ctypes.c_char_p
     lib.opus_strerror.argtypes = [ctypes.c_int]
     # opus_*_ctl are variadic: their arguments are passed as explicit ctypes values.
@@ -193,7 +195,13 @@ class OpusDecoder(FrameDecoder):
         payload = bytes(payload)
         if not 1 <= len(payload) <= MAX_PACKET:
             raise CodecError(f"Opus payload must be 1..{MAX_PACKET} bytes, got {len(payload)}")
-        n = _check(_libopus().opus_packet_get_nb_samples(payload, len(payload), SAMPLE_RATE),
+        lib = _libopus()
+        # Checks the framing (frame count and sizes fit the packet), which decoding would
+        # otherwise only find out one frame late in the FEC decoder.
+        sizes = (ctypes.c_int16 * 48)()
+        _check(lib.opus_packet_parse(payload, len(payload), None, None, sizes, None),
+               "bad Opus packet")
+        n = _check(lib.opus_packet_get_nb_samples(payload, len(payload), SAMPLE_RATE),
                    "bad Opus packet")
         if n != FRAME_SAMPLES:
             raise CodecError(f"Opus packet holds {n} samples, expected {FRAME_SAMPLES} (20 ms)")

@@ -22,7 +22,7 @@ class UnknownCodecError(ValueError):
 
 _factories: dict[str, Factory] = {}
 _instances: dict[str, Codec] = {}
-_lock = threading.Lock()  # a neural codec may take a while to load: load it once
+_lock = threading.RLock()  # load each codec once (a neural one takes a while); factories may nest
 
 
 def register(name: str, factory: Factory, *, replace: bool = False) -> None:
@@ -35,6 +35,13 @@ def register(name: str, factory: Factory, *, replace: bool = False) -> None:
         if name in _factories and not replace:
             raise ValueError(f"codec {name!r} is already registered")
         _factories[name] = factory
+        _instances.pop(name, None)
+
+
+def unregister(name: str) -> None:
+    """Forget ``name`` (no error if it was not registered)."""
+    with _lock:
+        _factories.pop(name, None)
         _instances.pop(name, None)
 
 
@@ -78,3 +85,5 @@ for _mode in ("3200", "2400", "1600", "1200", "700c", "450"):
 for _kbps in (6, 8, 10, 12, 16):
     register(f"opus-{_kbps}k", make_opus)
 register("opus-16k-fec", make_opus)
+for _name in ("focal-800", "focal-600", "focal-400"):  # the neural codec (onnxruntime, no torch)
+    register(_name, "codec.neural.runtime:make_codec")
