@@ -272,30 +272,38 @@ def test_two_pages_talk(browser, server, weights, mic_wav) -> None:
     wait_connected(a)
     b.wait_for_function("Object.keys(window.focalcall.debug.stats?.receivers || {}).length > 0", timeout=15000)
     played = record(b, RECORD_SECONDS)
-    marks = a.evaluate("window.focalcall.marks()")
+    a_id = a.evaluate("window.focalcall.id")
+    log = b.evaluate("window.focalcall.marks()")["decoded"][str(a_id)]
+    sent = {ts: bytes(code) for ts, _, code in a.evaluate("window.focalcall.marks()")["capture"]}
     stats_b = b.evaluate("window.focalcall.debug.stats")
     stats_a = a.evaluate("window.focalcall.debug.stats")
     names_b = b.locator("#participants li").all_inner_texts()
 
-    # What A sent, decoded offline, is what B played (up to the jitter buffer's frame skips).
-    sent = [bytes(code) for _, _, code in marks["capture"]]
-    assert [ts for ts, _, _ in marks["capture"]] == list(range(len(sent)))
-    plumbing = piecewise_stoi(decode_codes(weights, sent), played)
-    assert plumbing >= 0.8, f"STOI of B's playout vs offline decode of A's codes: {plumbing:.3f}"
+    # Every code B's decoder got is the one A's encoder made for that frame (the transport is
+    # bit-exact); frames B had to conceal or skip are the jitter buffer's doing.
+    received = [(ts, bytes(code)) for ts, code in log if code is not None]
+    assert len(received) >= 150
+    assert all(sent[ts] == code for ts, code in received)
+    # What B played is what B decoded: the offline decode of B's code sequence (ONNX parity is
+    # tested above), through playout, resampling and the tap.
+    reference = decode_codes(weights, [None if code is None else bytes(code) for _, code in log])
+    plumbing = piecewise_stoi(reference, played)
+    assert plumbing >= 0.9, f"STOI of B's playout vs offline decode of B's codes: {plumbing:.3f}"
 
     clip = read_wav(mic_wav, 16000)
     reference = roundtrip(FocalCodec("focal-800", NeuralModel(weights)), np.tile(clip, 3), 16000)
     acceptance = piecewise_stoi(reference, played)
     print(f"\nSTOI(B's playout, offline focal-800 round trip of the clip) = {acceptance:.3f} "
           f"({'trained' if _trained(weights) else 'untrained'} weights); "
-          f"vs decode of A's codes = {plumbing:.3f}")
+          f"vs decode of what B decoded = {plumbing:.3f}; B's buffer: {stats_b['receivers']}")
     if _trained(weights):
         assert acceptance >= 0.8
 
     receivers = stats_b["receivers"]
     assert list(receivers) == [str(a.evaluate("window.focalcall.id"))]
     r = next(iter(receivers.values()))
-    assert r["packetsReceived"] > 100 and r["packetsLost"] == 0 and stats_b["malformed"] == 0
+    assert r["packetsReceived"] > 100 and r["packetsLost"] == 0
+    assert stats_b["malformed"] == 0 and stats_b["unsupported"] == {}
     assert 0.7 < stats_a["payloadKbps"] < 0.9  # 16 bits x 50 frames/s
     assert any("ann" in n for n in names_b) and any("bo (you)" in n for n in names_b)
     assert a.errors == [] and b.errors == []

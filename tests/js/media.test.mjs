@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { FOCAL_MODES, PayloadError, packBits, unpackBits } from "../../web/js/focal-payload.js";
 import { JitterBuffer } from "../../web/js/jitter.js";
 import { buildReport, packetItems, parsePacket, parseReport } from "../../web/js/packet.js";
-import { Packetizer } from "../../web/js/packetizer.js";
+import { Packetizer, redundancyFor } from "../../web/js/packetizer.js";
 import { Resampler } from "../../web/js/resample.js";
 
 const frame = (i) => Uint8Array.of(i & 0xff, (i >> 8) & 0xff);
@@ -37,6 +37,19 @@ test("packetizer: nextTimestamp counts frames, not packets", () => {
   assert.equal(p.nextTimestamp, 0);
   p.push(frame(1));
   assert.equal(p.nextTimestamp, 1);
+});
+
+test("packetizer: redundancy follows receiver reports", () => {
+  const clean = { lossFraction: 0, residualLoss: 0, maxBurst: 0 };
+  assert.equal(redundancyFor(clean, 8, 2), 7);
+  assert.equal(redundancyFor(clean, 2, 2), 2);
+  assert.equal(redundancyFor({ lossFraction: 0.2, residualLoss: 0, maxBurst: 6 }, 8, 2), 12);
+  assert.equal(redundancyFor({ lossFraction: 0.2, residualLoss: 0.01, maxBurst: 1 }, 8, 2), 10);
+  assert.equal(redundancyFor({ lossFraction: 0.5, residualLoss: 0.3, maxBurst: 20 }, 8, 2), 15);
+  const p = new Packetizer({ payloadType: 1 });
+  assert.equal(p.adapt({ lossFraction: 0.1, residualLoss: 0, maxBurst: 5 }), 10);
+  for (let i = 0; i < 20; i++) p.adapt(clean);
+  assert.equal(p.redundancy, 2);
 });
 
 test("packetizer: quiet only when every primary frame is quiet", () => {
@@ -155,6 +168,22 @@ test("jitter buffer: a receiver clock slower than the sender's is absorbed by sk
   for (const [t, kind, p] of events) (kind === 0 ? jb.push(p, t) : jb.pop(t));
   assert.ok(jb.stats.framesDropped >= 30, `dropped ${jb.stats.framesDropped}`);
   assert.ok(jb.stats.bufferDelayMs < 150, `delay ${jb.stats.bufferDelayMs}`);
+});
+
+test("jitter buffer: after a playout stall it jumps back to its target delay", () => {
+  const jb = new JitterBuffer();
+  const ps = packets(400);
+  const events = ps.map((p, k) => [40 * (k + 1) + 5, 0, p]);
+  for (let t = 10; t < 40 * 200; t += 20) if (t < 2000 || t > 3000) events.push([t, 1]); // 1 s without pops
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const played = [];
+  for (const [t, kind, p] of events) {
+    if (kind === 0) jb.push(p, t);
+    else played.push(jb.pop(t));
+  }
+  assert.ok(jb.stats.framesDropped >= 40, `dropped ${jb.stats.framesDropped}`);
+  const last = played[played.length - 1];
+  assert.ok(jb.highTs - last.ts <= 4, `still ${jb.highTs - last.ts} frames behind`);
 });
 
 test("resampler: 48 kHz -> 16 kHz -> 48 kHz keeps a 1 kHz tone and the sample counts", () => {

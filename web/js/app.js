@@ -69,7 +69,8 @@ function updatePeerStates() {
     meter.value = Math.min(1, 3 * ((ui.levels.senders || {})[id] || 0));
     const r = ui.stats?.receivers?.[id];
     const last = ui.peers.get(id) || 0;
-    if (!r) state.textContent = "no audio yet";
+    if (ui.stats?.unsupported?.[id] !== undefined) state.textContent = "uses a codec this page cannot play";
+    else if (!r) state.textContent = "no audio yet";
     else if (r.packetsReceived > last) state.textContent = "receiving";
     else state.textContent = "silent / no packets";
     if (r) ui.peers.set(id, r.packetsReceived);
@@ -80,7 +81,7 @@ function showStats(s) {
   ui.stats = s;
   debug.stats = s;
   $("stat-bitrate").textContent = `${s.sendKbps.toFixed(2)} kbit/s on the wire `
-    + `(codec ${s.payloadKbps.toFixed(2)} kbit/s)`;
+    + `(codec ${s.payloadKbps.toFixed(2)} kbit/s${s.redundancy === null ? "" : `, ${s.redundancy} redundant frames`})`;
   const receivers = Object.values(s.receivers);
   if (receivers.length) {
     const played = receivers.reduce((n, r) => n + r.framesPlayed, 0);
@@ -159,6 +160,7 @@ async function join(event) {
     ui.engine.startSending({ id, payloadType: PAYLOAD_TYPES[CODEC], bits: FOCAL_MODES[CODEC] });
   });
   call.on("packet", (data, arrival) => ui.engine.receive(data, arrival));
+  call.on("control", (data) => ui.engine.control(data));
   await listMicrophones(deviceId);
   await call.join();
 }
@@ -184,6 +186,7 @@ async function main() {
   }
   ui.engine = new AudioEngine({
     modelUrl: params.get("model") || undefined,
+    payloadTypes: Object.fromEntries(Object.entries(PAYLOAD_TYPES).map(([mode, pt]) => [pt, FOCAL_MODES[mode]])),
     processing: params.get("processing") !== "off",
     onPacket: (data) => ui.call?.send(data),
     onReport: (data) => ui.call?.sendControl(data),
@@ -257,8 +260,8 @@ window.focalcall = {
     return { codes: toBase64(codes), decoded: toBase64(new Uint8Array(decoded.buffer)) };
   },
   marks: async () => {
-    const { capture, timing } = await ui.engine.captureMarks();
-    return { capture, play: ui.engine.playMarks.slice(), timing };
+    const { capture, timing, decoded } = await ui.engine.captureMarks();
+    return { capture, decoded, play: ui.engine.playMarks.slice(), timing };
   },
 };
 

@@ -51,9 +51,10 @@ export async function openMicrophone(deviceId, processing = true) {
 export class AudioEngine {
   /** Events via callbacks: onPacket(ArrayBuffer), onReport(ArrayBuffer), onStats(stats), onLevels({self, senders}),
    *  onError(message). */
-  constructor({ modelUrl = here("../models/focal.json"), processing = true, onPacket, onReport, onStats, onLevels,
-    onError, onMarks }) {
-    Object.assign(this, { modelUrl, processing, onPacket, onReport, onStats, onLevels, onError, onMarks });
+  constructor({ modelUrl = here("../models/focal.json"), payloadTypes, processing = true, onPacket, onReport, onStats,
+    onLevels, onError, onMarks }) {
+    Object.assign(this, { modelUrl, payloadTypes, processing, onPacket, onReport, onStats, onLevels, onError,
+      onMarks });
     this.context = null;
     this.worker = null;
     this.source = null;
@@ -94,7 +95,7 @@ export class AudioEngine {
       this.worker.onerror = (event) => reject(new Error(event.message || "the codec worker failed to start"));
     });
     this.worker.postMessage({ type: "init", modelUrl: new URL(this.modelUrl, location.href).href,
-      ortUrl: here("../vendor/onnxruntime-web/ort.wasm.bundle.min.mjs") });
+      ortUrl: here("../vendor/onnxruntime-web/ort.wasm.bundle.min.mjs"), payloadTypes: this.payloadTypes });
     const { meta, loadMs } = await ready;
     this.meta = meta;
     this.loadMs = loadMs;
@@ -156,6 +157,11 @@ export class AudioEngine {
 
   receive(data, arrival) {
     this.worker.postMessage({ type: "packet", data, arrival }, [data]);
+  }
+
+  /** A control-channel message: a receiver report about our stream (adapts redundancy). */
+  control(data) {
+    this.worker.postMessage({ type: "control", data }, [data]);
   }
 
   forget(id) {

@@ -23,7 +23,7 @@ export function websocketUrl(pageUrl) {
 }
 
 /** Events (via on(name, fn)): state(state, detail), joined(msg), peer-joined(msg), peer-left(msg),
- *  audio-open(id), packet(ArrayBuffer, arrivalMs), error(CallError). */
+ *  audio-open(id), packet(ArrayBuffer, arrivalMs), control(ArrayBuffer), error(CallError). */
 export class Call {
   constructor({ room, name, pageUrl = location.href }) {
     this.room = room;
@@ -161,6 +161,10 @@ export class Call {
     this.audio = pc.createDataChannel("audio", { ordered: false, maxRetransmits: 0 });
     this.audio.binaryType = "arraybuffer";
     this.control = pc.createDataChannel("control");
+    this.control.binaryType = "arraybuffer";
+    this.control.onmessage = (event) => {
+      if (event.data instanceof ArrayBuffer) this.emit("control", event.data);
+    };
     this.audio.onopen = () => {
       this.setState("connected");
       this.emit("audio-open", this.id);

@@ -3,15 +3,16 @@
 // from the capture worklet and decoded frames go to the playout worklet over MessagePorts;
 // the main thread only carries packets to and from the data channel and shows statistics.
 //
-// Main thread -> worker: {type: "init", modelUrl, ortUrl} · {type: "ports", capture, playout}
+// Main thread -> worker: {type: "init", modelUrl, ortUrl, payloadTypes: {pt: bits}} · {type: "ports", capture, playout}
 //   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy} · {type: "stop"}
-//   · {type: "packet", data, arrival} · {type: "forget", sender} · {type: "clock", offset}
+//   · {type: "packet", data, arrival} · {type: "control", data} (a receiver report about us)
+//   · {type: "forget", sender} · {type: "clock", offset}
 // Worker -> main: {type: "ready", meta, loadMs} · {type: "packet", data} · {type: "stats", ...}
 //   · {type: "report", data} (a receiver report for the control channel)
 //   · {type: "error", message}
 
 import { JitterBuffer } from "./jitter.js";
-import { PacketError, buildReport, parsePacket } from "./packet.js";
+import { PacketError, buildReport, parsePacket, parseReport } from "./packet.js";
 import { Packetizer } from "./packetizer.js";
 import { packBits, unpackBits } from "./focal-payload.js";
 
@@ -31,6 +32,8 @@ let sentBytes = 0;
 let sentPayloadBytes = 0;
 let malformed = 0;
 let muted = false;
+let payloadBits = {}; // payload type -> code bits of that focal mode
+const unsupported = {}; // sender id -> payload type this page cannot decode
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -43,8 +46,9 @@ function tensor(data, dims) {
   return new ort.Tensor("float32", data, dims);
 }
 
-async function init({ modelUrl, ortUrl }) {
+async function init({ modelUrl, ortUrl, payloadTypes }) {
   const started = now();
+  payloadBits = payloadTypes;
   ort = await import(ortUrl);
   ort.env.wasm.numThreads = 1; // 2 threads need cross-origin isolation and were slower on 2 cores
   ort.env.wasm.proxy = false;
@@ -88,9 +92,16 @@ function receive(data, arrival) {
     return;
   }
   if (packet.sender === sender) return;
+  const bits = payloadBits[packet.payloadType];
+  if (bits === undefined || bits > meta.bits) {
+    // Another codec (a Codec2 or Opus peer from the command line): this page cannot play it.
+    unsupported[packet.sender] = packet.payloadType;
+    return;
+  }
   let r = receivers.get(packet.sender);
-  if (!r) {
-    r = { jitter: new JitterBuffer(), state: null, primed: false, bits: meta.bits };
+  if (!r || r.bits !== bits) {
+    // A new sender, or one that switched mode: fresh decoder state and buffer.
+    r = { jitter: new JitterBuffer(), state: null, primed: false, bits, log: [] }; // log: what was decoded
     receivers.set(packet.sender, r);
   }
   r.jitter.push(packet, arrival);
@@ -106,6 +117,8 @@ async function decodeOne(id, r, payload, ts) {
     malformed += 1;
     code = unpackBits(null, r.bits, meta.bits); // conceal a payload of the wrong size
   }
+  r.log.push([ts, payload ? Array.from(payload) : null]);
+  if (r.log.length > 3000) r.log.shift();
   const out = await decoderSession.run({ code: tensor(code, [1, meta.bits]), state: r.state });
   r.state = out.state_out;
   record(timing.decodeMs, performance.now() - started);
@@ -151,6 +164,19 @@ async function roundtrip(pcm) {
   postMessage({ type: "roundtrip", codes, decoded }, [codes.buffer, decoded.buffer]);
 }
 
+// A receiver's report about our stream, forwarded by the server: adapt the redundancy.
+function adapt(data) {
+  let report;
+  try {
+    report = parseReport(new Uint8Array(data));
+  } catch (err) {
+    if (!(err instanceof PacketError)) throw err;
+    malformed += 1;
+    return;
+  }
+  if (encoder && report.sender === sender) encoder.packetizer.adapt(report);
+}
+
 function record(list, value) {
   list.push(value);
   if (list.length > 500) list.shift();
@@ -171,7 +197,8 @@ setInterval(() => {
     type: "stats",
     sendKbps: (8 * (sentBytes - lastStats.sent)) / seconds / 1000,
     payloadKbps: (8 * (sentPayloadBytes - lastStats.payload)) / seconds / 1000,
-    encodeMs: summary(timing.encodeMs), decodeMs: summary(timing.decodeMs), malformed,
+    encodeMs: summary(timing.encodeMs), decodeMs: summary(timing.decodeMs), malformed, unsupported,
+    redundancy: encoder ? encoder.packetizer.redundancy : null,
     receivers: Object.fromEntries([...receivers].map(([id, r]) => [id, r.jitter.summary()])),
   };
   lastStats = { at: t, sent: sentBytes, payload: sentPayloadBytes };
@@ -217,6 +244,9 @@ onmessage = ({ data: m }) => {
     case "packet":
       receive(m.data, m.arrival);
       break;
+    case "control":
+      adapt(m.data);
+      break;
     case "forget":
       receivers.delete(m.sender);
       playout?.postMessage({ forget: m.sender });
@@ -228,7 +258,8 @@ onmessage = ({ data: m }) => {
       serial(() => roundtrip(m.pcm));
       break;
     case "marks":
-      postMessage({ type: "marks", capture: marks.capture.slice(), timing });
+      postMessage({ type: "marks", capture: marks.capture.slice(), timing,
+        decoded: Object.fromEntries([...receivers].map(([id, r]) => [id, r.log.slice()])) });
       break;
     default:
       postMessage({ type: "error", message: `unknown message ${m.type}` });

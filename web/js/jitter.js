@@ -3,14 +3,18 @@
 // frame period returns null before playout starts, then {payload, source} with payload null
 // when the frame must be concealed. Redundant copies and XOR parity fill gaps before that.
 // Delay control: the target is the recent spread of packet transit times (a high quantile
-// minus the minimum) plus one frame; the buffer grows by concealing on underrun (the frame
-// is late, not lost) and shrinks by skipping a frame, preferably one the sender marked quiet.
+// minus the minimum) plus one frame, plus a frame per recent underrun (decaying). The buffer
+// grows by concealing on underrun (the frame is late, not lost) and shrinks by skipping a
+// frame, preferably one the sender marked quiet, or by a jump when far above target.
 
 import { SEQ_MOD, TS_MOD, parityTimestamps, recoverParity } from "./packet.js";
 
 const HISTORY = 256; // played frames kept for parity recovery
 const FORCE_FRAMES = 4; // this far above target, skip a frame even if it is not quiet
-const RESYNC_FRAMES = 250; // a timestamp this far from playout (5 s) restarts the stream
+const RESYNC_FRAMES = 250;
+const JUMP_FRAMES = 10; // this far (200 ms) above target, skip straight back to it
+const MAX_BUMP = 5; // frames an underrun streak may add to the target
+const BUMP_DECAY_POPS = 250; // 5 s without an underrun lowers the target by one frame // a timestamp this far from playout (5 s) restarts the stream
 
 function unwrap(value, reference, modulus) {
   let delta = (((value - reference) % modulus) + modulus) % modulus;
@@ -54,6 +58,8 @@ export class JitterBuffer {
     this.depths = [];
     this.waits = [];
     this.farStreak = 0;
+    this.bump = 0; // extra frames of target after underruns, decaying while none happen
+    this.calmPops = 0;
   }
 
   /** Target delay in frames (at least one: a frame period passes between pops). */
@@ -61,7 +67,8 @@ export class JitterBuffer {
     let spread = this.initialDelayMs;
     if (this.transits.length >= 10) spread = quantile(this.transits, this.quantileLevel) - Math.min(...this.transits);
     const ms = Math.min(this.maxDelayMs, Math.max(this.minDelayMs, spread + this.frameMs));
-    return Math.max(1, Math.ceil(ms / this.frameMs));
+    const frames = Math.max(1, Math.ceil(ms / this.frameMs)) + this.bump;
+    return Math.min(frames, Math.max(1, Math.floor(this.maxDelayMs / this.frameMs)));
   }
 
   push(packet, arrivalMs) {
@@ -149,8 +156,15 @@ export class JitterBuffer {
       this.started = true;
     }
     const depth = this.highTs === null ? 0 : this.highTs + 1 - this.nextTs;
+    if (++this.calmPops >= BUMP_DECAY_POPS && this.bump > 0) {
+      this.bump -= 1;
+      this.calmPops = 0;
+    }
     if (depth <= 0) {
-      // Nothing at or after the playout point has arrived: the stream is late, so wait a frame.
+      // Nothing at or after the playout point has arrived: the stream is late, so wait a frame
+      // and aim higher for a while (arrival bursts the transit spread has not seen yet).
+      this.bump = Math.min(this.bump + 1, MAX_BUMP);
+      this.calmPops = 0;
       this.stats.underruns += 1;
       this.stats.framesConcealed += 1;
       this.stats.framesPlayed += 1;
@@ -161,6 +175,14 @@ export class JitterBuffer {
     const minDepth = Math.min(...this.depths);
     const slot = this.frames.get(this.nextTs);
     const excess = minDepth - target;
+    if (this.depths.length >= 25 && excess > JUMP_FRAMES) {
+      // Far behind for half a second (the playout clock stalled): one jump back to the
+      // target instead of single-frame skips, which would take many seconds to catch up.
+      for (let n = excess; n > 0; n--) this._advance();
+      this.stats.framesDropped += excess;
+      this.depths = [];
+      return this.pop(nowMs);
+    }
     if (this.depths.length >= 25 && excess >= 1 && (excess >= FORCE_FRAMES || !slot || slot.quiet)) {
       this._advance(); // skip one frame to bring the delay down
       this.stats.framesDropped += 1;

@@ -42,6 +42,13 @@ export class Packetizer {
     this._redundancy = frames;
   }
 
+  /** Set the redundancy from a receiver report about this stream (see redundancyFor). */
+  adapt(report) {
+    this.redundancy = redundancyFor(report, this._redundancy, this.config.framesPerPacket,
+      Math.min(this.config.redundancy, 2));
+    return this._redundancy;
+  }
+
   /** Timestamp (in frames, mod 2**24) the next pushed frame gets. */
   get nextTimestamp() {
     return (this._nextTs + this._pending.length) % TS_MOD;
@@ -95,4 +102,16 @@ export class Packetizer {
       this._group = [];
     }
   }
+}
+
+/** Redundancy (frames) a sender should use after `report` (same rule as transport/packetizer.py):
+ * cover the longest burst of lost packets the receiver saw; step up while frames are still
+ * concealed; step down one frame per clean report, never below `floor`. */
+export function redundancyFor(report, current, framesPerPacket, floor = 2, ceiling = MAX_REDUNDANT) {
+  const needed = report.maxBurst * framesPerPacket;
+  let target;
+  if (report.residualLoss > 0) target = Math.max(needed, current + framesPerPacket);
+  else if (report.lossFraction === 0 && report.maxBurst === 0) target = current - 1;
+  else target = Math.max(needed, current - 1);
+  return Math.max(floor, Math.min(ceiling, target));
 }
