@@ -38,8 +38,10 @@ class FrameDecoder(ABC):
 class Codec(ABC):
     """Static facts about a codec plus factories for its streaming encoder and decoder.
 
-    ``delay_samples`` is how many samples the decoder's output lags the encoder's input
-    (look-ahead, filter and resampler delays); removing it time-aligns output with input.
+    ``delay_samples`` is how many samples (at ``sample_rate``) the decoder's output lags the
+    encoder's input (look-ahead, filter and resampler delays inside the codec); removing it
+    time-aligns output with input. Resampling to and from ``sample_rate`` outside the codec
+    adds its own delay (``codec.resample.StreamResampler.delay``).
     """
 
     name: str

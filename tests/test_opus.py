@@ -38,9 +38,9 @@ def test_one_packet_per_frame_near_nominal_bitrate(speech: np.ndarray, kbps: int
     assert 0.8 * codec.bitrate <= measured <= 1.05 * codec.bitrate
 
 
-@pytest.mark.parametrize("name_kbps,fec", [(6, False), (8, False), (16, False), (16, True)])
-def test_delay_aligns_output(speech: np.ndarray, name_kbps: int, fec: bool) -> None:
-    codec = OpusCodec(name_kbps, fec=fec)
+@pytest.mark.parametrize("kbps,fec", [(k, False) for k in BITRATES_KBPS] + [(16, True)])
+def test_delay_aligns_output(speech: np.ndarray, kbps: int, fec: bool) -> None:
+    codec = OpusCodec(kbps, fec=fec)
     assert codec.delay_samples == codec.lookahead + (FRAME_SAMPLES if fec else 0)
     y = roundtrip(codec, speech, 16000)
     assert abs(best_lag(speech, y, 200)) <= 2
