@@ -54,6 +54,7 @@ class RemoteStream:
         self._by_timestamp: dict[int, np.ndarray] = {}
         self._first_timestamp: int | None = None  # of the stream's first frame, from its first packet
         self._last_timestamp: int | None = None   # of the last frame decoded from a real payload
+        self._from_payload: set[int] = set()      # timestamps decoded from a real payload
 
     # ------------------------------------------------------------- event loop
     def push(self, packet: Packet, arrival: float) -> None:
@@ -68,13 +69,14 @@ class RemoteStream:
         """The playout decisions of every frame period that has begun by ``now``."""
         out = []
         while self._next_pop is not None and self._next_pop <= now:
-            self._next_pop += self.period
+            # Decide at the period's own time: a late wake-up must not look like extra delay.
+            scheduled, self._next_pop = self._next_pop, self._next_pop + self.period
             before = self.buffer.playout_timestamp
-            frame = self.buffer.pop(now)
+            frame = self.buffer.pop(scheduled)
             if frame is None:
                 continue  # still filling up to the initial delay
             if self.playout_start is None:
-                self.playout_start = self._next_pop - self.period
+                self.playout_start = scheduled
             after = self.buffer.playout_timestamp
             out.append(Playout(None if frame is MISSING else frame, after - 1 if after != before else None))
         return out
@@ -102,6 +104,7 @@ class RemoteStream:
             self._by_timestamp[playout.timestamp] = pcm
             if playout.payload is not None:
                 self._last_timestamp = playout.timestamp
+                self._from_payload.add(playout.timestamp)
         return pcm
 
     def _aligned_span(self) -> range:
@@ -111,15 +114,21 @@ class RemoteStream:
             return range(0)
         return range(self._first_timestamp, self._last_timestamp + 1)
 
-    def unplayed_frames(self) -> int:
-        """Frames of the stream that were not played: lost for good, or dropped by the
-        jitter buffer to shrink its delay."""
-        return sum(1 for ts in self._aligned_span() if ts not in self._by_timestamp)
+    def unplayed_frames(self, span: range | None = None) -> int:
+        """Frames of ``span`` (default: the stream's) that were not played: dropped by the
+        jitter buffer to shrink its delay (or lost and skipped while doing so)."""
+        return sum(1 for ts in span or self._aligned_span() if ts not in self._by_timestamp)
 
-    def aligned_audio(self) -> np.ndarray:
-        """16 kHz audio placed by media timestamp, codec delay removed: time-aligned with
-        what the sender sent (frames not played are silence)."""
-        span, n = self._aligned_span(), self.codec.frame_samples
+    def concealed_frames(self, span: range | None = None) -> int:
+        """Frames of ``span`` (default: the stream's) played by concealment: lost for good."""
+        return sum(1 for ts in span or self._aligned_span()
+                   if ts in self._by_timestamp and ts not in self._from_payload)
+
+    def aligned_audio(self, span: range | None = None) -> np.ndarray:
+        """16 kHz audio of the frames in ``span`` (default: the stream's) placed by media
+        timestamp, codec delay removed: time-aligned with what the sender sent (frames not
+        played are silence)."""
+        span, n = span or self._aligned_span(), self.codec.frame_samples
         pcm = np.zeros(len(span) * n, dtype=np.float32)
         for k, ts in enumerate(span):
             frame = self._by_timestamp.get(ts)

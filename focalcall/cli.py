@@ -8,7 +8,7 @@ import sys
 
 # Modules exposing ``register(subparsers)``; each adds its subcommands with
 # ``set_defaults(func=...)`` where ``func(args) -> int`` is the exit status.
-COMMAND_MODULES = ("server.cli", "client.cli", "codec.cli")
+COMMAND_MODULES = ("server.cli", "client.cli", "codec.cli", "focalcall.sim")
 
 
 class UserError(Exception):
