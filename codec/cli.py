@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 
 from codec.base import CodecError
+from codec.evaluation.cli import register_eval
+from codec.neural.cli import register_train
 from codec.registry import codec_names, get_codec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``codec list`` and ``codec roundtrip``."""
-    p = subparsers.add_parser("codec", help="codec tools (list, roundtrip)",
+    p = subparsers.add_parser("codec", help="codec tools (list, roundtrip, eval, train, export)",
                               description="Inspect the speech codecs and try them on WAV files.")
     sub = p.add_subparsers(dest="codec_command", metavar="CODEC_COMMAND", required=True)
 
@@ -26,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rt.add_argument("input", metavar="IN.wav", help="any WAV file (any rate, channels, format)")
     rt.add_argument("output", metavar="OUT.wav", help="where to write the decoded speech")
     rt.set_defaults(func=run_roundtrip_command)
+    register_eval(sub)
+    register_train(sub)
 
 
 def run_list(args: argparse.Namespace) -> int:
