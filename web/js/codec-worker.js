@@ -34,6 +34,7 @@ let malformed = 0;
 let muted = false;
 let payloadBits = {}; // payload type -> code bits of that focal mode
 const unsupported = {}; // sender id -> payload type this page cannot decode
+const decodedLogs = new Map(); // sender id -> [[ts, code bytes | null]] as decoded (debug hook)
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -103,6 +104,7 @@ function receive(data, arrival) {
     // A new sender, or one that switched mode: fresh decoder state and buffer.
     r = { jitter: new JitterBuffer(), state: null, primed: false, bits, log: [] }; // log: what was decoded
     receivers.set(packet.sender, r);
+    decodedLogs.set(packet.sender, r.log); // kept after the sender leaves, for tests
   }
   r.jitter.push(packet, arrival);
 }
@@ -259,7 +261,7 @@ onmessage = ({ data: m }) => {
       break;
     case "marks":
       postMessage({ type: "marks", capture: marks.capture.slice(), timing,
-        decoded: Object.fromEntries([...receivers].map(([id, r]) => [id, r.log.slice()])) });
+        decoded: Object.fromEntries([...decodedLogs].map(([id, log]) => [id, log.slice()])) });
       break;
     default:
       postMessage({ type: "error", message: `unknown message ${m.type}` });
