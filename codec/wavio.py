@@ -57,10 +57,11 @@ def write_wav(path: str | Path, pcm: np.ndarray, rate: int) -> None:
     if not np.all(np.isfinite(pcm)):
         raise ValueError("write_wav: PCM holds non-finite (NaN/inf) samples")
     samples = np.round(np.clip(pcm, -1.0, 1.0) * 32767.0).astype(np.int16)
-    try:
-        sf.write(str(path), samples, rate, subtype="PCM_16", format="WAV")
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise AudioFileError(f"{path}: cannot write WAV ({_reason(exc)})") from None
+    try:  # opened by Python, not libsndfile, whose errors just say "System error."
+        with open(path, "wb") as f:
+            sf.write(f, samples, rate, subtype="PCM_16", format="WAV")
+    except OSError as exc:
+        raise AudioFileError(f"{path}: cannot write WAV ({exc.strerror or exc})") from None
 
 
 def _reason(exc: Exception) -> str:

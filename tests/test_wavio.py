@@ -54,8 +54,10 @@ def test_write_rejects_bad_pcm(tmp_path: Path) -> None:
         write_wav(tmp_path / "a.wav", np.zeros((10, 2)), 16000)
     with pytest.raises(ValueError, match="non-finite"):
         write_wav(tmp_path / "a.wav", np.array([0.0, np.nan]), 16000)
-    with pytest.raises(AudioFileError, match="cannot write"):
+    with pytest.raises(AudioFileError, match=r"cannot write WAV \(No such file or directory\)"):
         write_wav(tmp_path / "no" / "such" / "dir.wav", np.zeros(10), 16000)
+    with pytest.raises(AudioFileError, match=r"cannot write WAV \(Is a directory\)"):
+        write_wav(tmp_path, np.zeros(10), 16000)
 
 
 def _good_wav(tmp_path: Path) -> bytes:
