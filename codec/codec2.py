@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from functools import lru_cache
 
 import numpy as np
 
@@ -64,6 +65,7 @@ class _CtypesCodec2:
         return speech
 
 
+@lru_cache(maxsize=1)
 def _load_libcodec2_10() -> ctypes.CDLL:
     for name in (*_LIBCODEC2_10, ctypes.util.find_library("codec2")):
         if not name:

@@ -96,7 +96,7 @@ class StreamResampler:
     """Streaming rational resampler with state carried across :meth:`process` calls.
 
     Output sample ``n`` of the stream equals sample ``n - delay`` of :func:`resample` applied
-    to everything pushed so far. Feeding chunks whose length is a multiple of
+    to the whole input (``delay`` is in output samples). Feeding chunks whose length is a multiple of
     ``src_rate / gcd(src_rate, dst_rate)`` yields exactly ``len * dst_rate / src_rate`` samples.
     """
 
