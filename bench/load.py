@@ -56,6 +56,7 @@ class Step:
     handler_p99_ms: float  # upper bucket bound of the server's relay-handler histogram
     server_cpu: float  # fraction of one core
     generator_cpu: float
+    server_us_per_packet: float  # server CPU per relayed packet (its receive, relay and send)
 
     @property
     def ok(self) -> bool:
@@ -157,7 +158,9 @@ async def run_step(url: str, server_pid: int, calls: int, seconds: float, profil
                 latency_p50_ms=percentile(latencies, 0.5), latency_p99_ms=percentile(latencies, 0.99),
                 latency_max_ms=latencies[-1] if latencies else float("nan"),
                 handler_p99_ms=handler_p99(before, after),
-                server_cpu=(cpu1 - cpu0) / wall, generator_cpu=(gen1 - gen0) / wall)
+                server_cpu=(cpu1 - cpu0) / wall, generator_cpu=(gen1 - gen0) / wall,
+                server_us_per_packet=1e6 * (cpu1 - cpu0) / max(1.0, after["focalcall_packets_relayed_total"]
+                                                               - before.get("focalcall_packets_relayed_total", 0)))
 
 
 def start_server(port: int, core: int | None) -> subprocess.Popen:
@@ -181,22 +184,30 @@ def start_server(port: int, core: int | None) -> subprocess.Popen:
 
 def markdown(steps: list[Step], best: int | None, command: str, note: str) -> str:
     rows = ["| calls | server CPU | generator CPU | relay p50 / p99 / max (ms) | handler p99 (ms) "
-            "| packets sent | dropped | within bound |",
-            "|---:|---:|---:|---|---:|---:|---:|:---:|"]
+            "| server us/packet | packets sent | dropped | within bound |",
+            "|---:|---:|---:|---|---:|---:|---:|---:|:---:|"]
     for s in steps:
         rows.append(f"| {s.calls} | {100 * s.server_cpu:.0f} % | {100 * s.generator_cpu:.0f} % "
                     f"| {s.latency_p50_ms:.2f} / {s.latency_p99_ms:.2f} / {s.latency_max_ms:.1f} "
-                    f"| {s.handler_p99_ms:.2f} | {s.packets_sent} | {s.dropped + s.not_relayed} "
+                    f"| {s.handler_p99_ms:.2f} | {s.server_us_per_packet:.0f} | {s.packets_sent} "
+                    f"| {s.dropped + s.not_relayed} "
                     f"| {'yes' if s.ok else 'no'} |")
     verdict = (f"**Largest N with relay p99 <= 5 ms and no drops: {best} calls** "
                f"({2 * best} participants, {100 * best} packets/s through the server)."
                if best else "**No N met relay p99 <= 5 ms without drops.**")
     clean = [s for s in steps if s.dropped + s.not_relayed == 0]
-    if len(clean) >= 2 and clean[-1].calls > clean[0].calls:
-        slope = (clean[-1].server_cpu - clean[0].server_cpu) / (clean[-1].calls - clean[0].calls)
-        verdict += (f" Server CPU grows by {100 * slope:.2f} % of a core per call "
-                    f"({clean[0].calls} to {clean[-1].calls} calls): one core would saturate near "
-                    f"{clean[0].calls + (1 - clean[0].server_cpu) / slope:.0f} calls." if slope > 0 else "")
+    if len({s.calls for s in clean}) >= 2:
+        # server CPU (fraction of a core) against relayed packets/s: a fixed part plus a cost per packet
+        per_call = 2 / TrafficConfig().packet_interval_s  # packets relayed per second per call
+        xs = [s.calls * per_call for s in clean]
+        ys = [s.server_cpu for s in clean]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        if slope > 0:
+            fixed = my - slope * mx
+            verdict += (f" Fit over the steps without drops: server CPU = {100 * fixed:.1f} % + "
+                        f"{1e6 * slope:.0f} us per relayed packet, so one core's CPU would run out "
+                        f"near {(1 - fixed) / (slope * per_call):.0f} calls.")
     return "\n".join([HEADING, "", verdict, "", *rows, "", note.strip(), "",
                       f"Command: `{command}`", "",
                       f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: "
