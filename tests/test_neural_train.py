@@ -106,3 +106,19 @@ def test_missing_manifest_is_a_clear_error(tmp_path: Path):
     trainer = Trainer(tiny_config(tmp_path, tmp_path / "nope" / "manifest.jsonl"))
     with pytest.raises(FileNotFoundError, match="manifest"):
         trainer.run()
+
+
+def test_crops_are_frame_aligned_unclipped_and_corrupted(tmp_path: Path, corpus: Path):
+    from codec.neural.dataset import CropDataset
+
+    config = tiny_config(tmp_path, corpus)
+    config.data.augment_prob = 1.0
+    data = CropDataset(config.data, "train", seed=5)
+    for _ in range(4):
+        item = data[0]
+        clean, noisy = item["clean"], item["noisy"]
+        assert clean.shape == noisy.shape == (config.data.segment_frames * 320,)
+        assert 0 < float(clean.abs().max()) <= 10 ** (-1 / 20) + 1e-6
+        assert not torch.equal(clean, noisy)
+    with pytest.raises(ValueError, match="no clips in split"):
+        CropDataset(config.data, "test")
