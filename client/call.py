@@ -188,7 +188,7 @@ class Call:
             stream = self.streams.get(packet.sender)
             if stream is None:
                 name = self.names.get(packet.sender, f"participant-{packet.sender}")
-                stream = self.streams[packet.sender] = RemoteStream(packet.sender, name, packet.payload_type)
+                stream = self.streams[packet.sender] = RemoteStream(packet.sender, name, packet)
             elif packet.payload_type != stream.payload_type:
                 raise PacketError(f"sender {packet.sender} switched payload type mid-stream")
             stream.push(packet, arrival)

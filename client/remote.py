@@ -19,7 +19,7 @@ from transport import MISSING, JitterBuffer, JitterBufferConfig, JitterStats, Pa
 
 OUTPUT_RATE = 16000
 # A live playout clock wakes up a few milliseconds late now and then (event loop, GC, a
-# busy core): keep at least this much above one frame of delay so that costs no underrun.
+# busy core), and packets jitter: keep this much delay above one packet interval.
 LIVE_MARGIN_MS = 20.0
 
 
@@ -36,15 +36,18 @@ class RemoteStream:
     """A sender's audio as heard here, kept two ways: as played (the receiver's timeline,
     for mixing and the speaker) and by media timestamp (aligned with what was sent)."""
 
-    def __init__(self, sender_id: int, name: str, payload_type: int,
+    def __init__(self, sender_id: int, name: str, first_packet: Packet,
                  buffer: JitterBufferConfig | None = None) -> None:
         self.sender_id, self.name = sender_id, name
-        self.payload_type = payload_type
-        self.codec: Codec = get_codec(decoder_codec_name(payload_type))
+        self.payload_type = first_packet.payload_type
+        self.codec: Codec = get_codec(decoder_codec_name(self.payload_type))
         period_ms = self.codec.frame_ms
+        # Never plan on less delay than one packet interval plus a margin: then a packet lost
+        # on an otherwise calm link is rebuilt from the next one's redundancy in time, instead
+        # of costing frames until the buffer has learnt that losses happen.
+        floor_ms = len(first_packet.frames) * period_ms + LIVE_MARGIN_MS
         self.buffer = JitterBuffer(buffer or JitterBufferConfig(
-            frame_ms=period_ms, min_delay_ms=period_ms + LIVE_MARGIN_MS,
-            initial_delay_ms=max(60.0, period_ms + LIVE_MARGIN_MS)))
+            frame_ms=period_ms, min_delay_ms=floor_ms, initial_delay_ms=max(60.0, floor_ms)))
         self.period = period_ms / 1000
         self.playout_start: float | None = None  # receiver clock time of the first played frame
         self.undecodable = 0
@@ -58,7 +61,7 @@ class RemoteStream:
 
     # ------------------------------------------------------------- event loop
     def push(self, packet: Packet, arrival: float) -> None:
-        """Hand a parsed packet of this sender to the jitter buffer."""
+        """Hand a parsed packet of this sender (the first one too) to the jitter buffer."""
         if self._next_pop is None:
             # Pop half a period out of phase with arrivals, so a pop never races a packet.
             self._next_pop = arrival + self.period / 2

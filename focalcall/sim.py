@@ -7,12 +7,14 @@ a call over that network would do.
 from __future__ import annotations
 
 import argparse
+import heapq
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 SIM_SENDER = 1
+TAIL_S = 0.5  # the sender keeps sending silence this long after the input
 
 
 @dataclass
@@ -34,6 +36,7 @@ class SimResult:
 
     @property
     def loss_before(self) -> float:
+        """Share of packets the network dropped (before any recovery)."""
         return self.packets_lost_network / max(1, self.packets_sent)
 
     @property
@@ -44,9 +47,16 @@ class SimResult:
 
 def simulate_call(pcm16k: np.ndarray, codec_name: str, netem: str = "", seed: int = 0,
                   frames_per_packet: int = 2, redundancy: int | None = None,
-                  parity_packets: int = 0) -> SimResult:
-    """Run 16 kHz ``pcm16k`` through a simulated call with ``codec_name`` over ``netem``."""
-    from client.call import QUIET_RMS, default_redundancy
+                  parity_packets: int = 0, adapt: bool = True) -> SimResult:
+    """Run 16 kHz ``pcm16k`` through a simulated call with ``codec_name`` over ``netem``.
+
+    Events run in time order as in a live call: each frame is encoded and packetized when
+    captured, packets cross the impairment, the receiver pops one frame per period, and
+    (with ``adapt``) sends a receiver report every second that the sender adapts its
+    redundancy to. The sender keeps talking (silence) for :data:`TAIL_S` after the input,
+    as a call would, so the last frames get the same protection as the others.
+    """
+    from client.call import QUIET_RMS, REPORT_INTERVAL, default_redundancy
     from client.remote import OUTPUT_RATE, RemoteStream
     from codec.payload_types import payload_type
     from codec.registry import get_codec
@@ -57,9 +67,10 @@ def simulate_call(pcm16k: np.ndarray, codec_name: str, netem: str = "", seed: in
     codec = get_codec(codec_name)
     n = codec.frame_samples
     pcm = resample(pcm16k, OUTPUT_RATE, codec.sample_rate)
-    total = -(-(len(pcm) + codec.delay_samples) // n) * n  # flush the codec's delay
-    frames = np.pad(pcm, (0, total - len(pcm))).astype(np.float32).reshape(-1, n)
+    n_frames = -(-(len(pcm) + codec.delay_samples) // n)  # the input, its codec delay flushed
     period = codec.frame_ms / 1000
+    tail = int(np.ceil(TAIL_S / period))
+    frames = np.pad(pcm, (0, (n_frames + tail) * n - len(pcm))).astype(np.float32).reshape(-1, n)
     pt = payload_type(codec.name)
     packetizer = Packetizer(PacketizerConfig(
         payload_type=pt, sender=SIM_SENDER, frames_per_packet=frames_per_packet,
@@ -67,51 +78,66 @@ def simulate_call(pcm16k: np.ndarray, codec_name: str, netem: str = "", seed: in
         parity_packets=parity_packets))
     impairment = Impairment(netem, seed=seed) if netem.strip() else None
     encoder = codec.encoder()
-    sent: list[tuple[float, bytes]] = []
-    payload_bytes = 0
+    streams: dict[int, RemoteStream] = {}  # the receiver's one stream, once a packet arrived
+    in_flight: list[tuple[float, int, bytes]] = []  # heap of (arrival, order, packet)
+    packets_sent = payload_bytes = packet_bytes = wire_total = malformed = 0
+    next_report = REPORT_INTERVAL
+
+    def receive_until(now: float) -> None:
+        nonlocal malformed
+        while in_flight and in_flight[0][0] <= now:
+            arrival, _, data = heapq.heappop(in_flight)
+            try:
+                packet = parse_packet(data)
+            except PacketError:  # corrupted on the way ("corrupt" in the spec)
+                malformed += 1
+                continue
+            if not streams:
+                streams[0] = RemoteStream(SIM_SENDER, "sim", packet)
+            stream = streams[0]
+            for playout in stream.due(arrival):
+                stream.decode(playout)
+            stream.push(packet, arrival)
+        for stream in streams.values():
+            for playout in stream.due(now):
+                stream.decode(playout)
+
     for i, frame in enumerate(frames):
+        now = (i + 1) * period
+        receive_until(now)
+        if adapt and now >= next_report and streams:
+            packetizer.adapt(streams[0].buffer.report(SIM_SENDER))
+            next_report += REPORT_INTERVAL
         payload = encoder.encode(frame)
-        payload_bytes += len(payload)
         quiet = float(np.sqrt(np.mean(np.square(frame)))) < QUIET_RMS
-        sent += [((i + 1) * period, p) for p in packetizer.push(payload, quiet=quiet)]
-    sent += [(len(frames) * period, p) for p in packetizer.flush()]
+        packets = packetizer.push(payload, quiet=quiet) + (packetizer.flush() if i == len(frames) - 1 else [])
+        if i < n_frames:
+            payload_bytes += len(payload)
+        for packet in packets:
+            packets_sent += 1
+            packet_bytes += len(packet)
+            wire_total += wire_bytes(len(packet))
+            copies = impairment.decide(now, packet, wire_bytes(len(packet))) if impairment else [(0.0, packet)]
+            for delay, data in copies:
+                heapq.heappush(in_flight, (now + delay, packets_sent, data))
+    receive_until(len(frames) * period + 1.0)
 
-    arrivals = []
-    for t, packet in sent:
-        copies = impairment.decide(t, packet, wire_bytes(len(packet))) if impairment else [(0.0, packet)]
-        arrivals += [(t + delay, data) for delay, data in copies]
-    arrivals.sort(key=lambda a: a[0])
-
-    stream = RemoteStream(SIM_SENDER, "sim", pt)
-    malformed = 0
-    for t, data in arrivals:
-        for playout in stream.due(t):
-            stream.decode(playout)
-        try:
-            stream.push(parse_packet(data), t)
-        except PacketError:  # corrupted on the way ("corrupt" in the spec)
-            malformed += 1
-    end = (arrivals[-1][0] if arrivals else 0.0) + 1.0
-    t = arrivals[0][0] if arrivals else 0.0
-    while t < end:
-        t += period
-        for playout in stream.due(t):
-            stream.decode(playout)
-
-    sent_span = range(len(frames))  # the packetizer numbers frames from 0
+    if not streams:
+        raise ValueError(f"no packet arrived over {netem!r}: nothing to decode")
+    stream = streams[0]
+    sent_span = range(n_frames)  # the packetizer numbers frames from 0
     audio = stream.aligned_audio(sent_span)
     audio = np.pad(audio, (0, max(0, len(pcm16k) - len(audio))))[:len(pcm16k)]
     seconds = len(frames) * period
     s = stream.stats
     return SimResult(
-        audio=audio.astype(np.float32), frames=len(frames), packets_sent=len(sent),
+        audio=audio.astype(np.float32), frames=n_frames, packets_sent=packets_sent,
         packets_lost_network=impairment.stats.dropped if impairment else 0,
         frames_concealed=stream.concealed_frames(sent_span), frames_unplayed=stream.unplayed_frames(sent_span),
         frames_recovered=s.frames_recovered_redundancy + s.frames_recovered_parity,
         playout_delay_ms=s.playout_delay_mean_ms,
-        payload_bps=8 * payload_bytes / seconds,
-        packet_bps=8 * sum(len(p) for _, p in sent) / seconds,
-        wire_bps=8 * sum(wire_bytes(len(p)) for _, p in sent) / seconds, malformed=malformed)
+        payload_bps=8 * payload_bytes / (n_frames * period), packet_bps=8 * packet_bytes / seconds,
+        wire_bps=8 * wire_total / seconds, malformed=malformed)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -133,6 +159,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--redundancy", type=int, default=None, metavar="R",
                    help="previous frames repeated in each packet (default: 160 ms worth, 40 ms for Opus)")
     p.add_argument("--parity", type=int, default=0, metavar="K", help="XOR parity over every K packets")
+    p.add_argument("--no-adapt", dest="adapt", action="store_false",
+                   help="keep the redundancy fixed (by default the sender adapts it to the receiver's "
+                        "reports every second, as in a call)")
     p.add_argument("--seed", type=int, default=0, help="impairment random seed (default 0)")
     p.set_defaults(func=run)
 
@@ -143,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
 
     pcm = read_wav(args.input, 16000)
     r = simulate_call(pcm, args.codec, args.netem, args.seed, args.frames_per_packet, args.redundancy,
-                      args.parity)
+                      args.parity, args.adapt)
     write_wav(args.output, r.audio, 16000)
     print(f"{args.codec} over {args.netem or 'a perfect network'!r}: {r.frames} frames in {r.packets_sent} packets\n"
           f"  loss       {100 * r.loss_before:.1f}% of packets on the network, "

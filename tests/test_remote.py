@@ -21,16 +21,17 @@ def _payloads() -> list[bytes]:
 def _run(redundancy: int, lose=lambda k: False, linger_frames: int = 20) -> RemoteStream:
     """Send every frame at its capture time (2 per packet), lose packets by index, pop on time."""
     packetizer = Packetizer(PacketizerConfig(payload_type("codec2-3200"), sender=4, redundancy=redundancy))
-    stream = RemoteStream(4, "A", payload_type("codec2-3200"))
-    clock, k = 0.0, 0
+    stream, k = None, 0
     for i, payload in enumerate(_payloads() + [None] * linger_frames):
         clock = (i + 1) * PERIOD
         packets = packetizer.push(payload) if payload is not None else []
         for packet in packets:
             if not lose(k):
-                stream.push(parse_packet(packet), clock + 0.001)
+                parsed = parse_packet(packet)
+                stream = stream or RemoteStream(4, "A", parsed)
+                stream.push(parsed, clock + 0.001)
             k += 1
-        for playout in stream.due(clock):
+        for playout in stream.due(clock) if stream else []:
             stream.decode(playout)
     return stream
 

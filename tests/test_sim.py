@@ -35,7 +35,7 @@ def test_default_redundancy_recovers_20_percent_random_loss(speech_wav):
 
 def test_without_redundancy_loss_is_concealed_and_costs_quality(speech_wav):
     pcm = read_wav(speech_wav, 16000)
-    r = simulate_call(pcm, "codec2-700c", "loss 30%", seed=1, redundancy=0)
+    r = simulate_call(pcm, "codec2-700c", "loss 30%", seed=1, redundancy=0, adapt=False)
     assert r.frames_recovered == 0 and r.loss_after > 0.1
     assert len(r.audio) == len(pcm) and np.isfinite(r.audio).all()
 
@@ -50,3 +50,12 @@ def test_cli_reports_and_refuses_bad_specs(speech_wav, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "focalcall", "sim", str(speech_wav), str(out), "--netem",
                           "loss lots"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "lots" in bad.stderr
+
+
+def test_receiver_reports_make_the_sender_add_redundancy(speech_wav):
+    pcm = np.tile(read_wav(speech_wav, 16000), 3)
+    fixed = simulate_call(pcm, "codec2-700c", "loss 20%", seed=2, redundancy=0, adapt=False)
+    adapted = simulate_call(pcm, "codec2-700c", "loss 20%", seed=2, redundancy=0, adapt=True)
+    assert fixed.frames_recovered == 0
+    assert adapted.frames_recovered > 0 and adapted.loss_after < fixed.loss_after / 2
+    assert adapted.packet_bps > fixed.packet_bps  # the redundancy it added travels

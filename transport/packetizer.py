@@ -86,9 +86,13 @@ class Packetizer:
         return [packet]
 
     def adapt(self, report: ReceiverReport) -> int:
-        """Set the redundancy from a receiver report (see :func:`redundancy_for`); returns it."""
+        """Set the redundancy from a receiver report (see :func:`redundancy_for`); returns it.
+
+        It never drops below the configured redundancy: a loss burst right after a calm
+        spell must still be covered, and the configured amount is the price already agreed.
+        """
         self.redundancy = redundancy_for(report, self._redundancy, self.config.frames_per_packet,
-                                         floor=min(self.config.redundancy, 2))
+                                         floor=self.config.redundancy)
         return self._redundancy
 
     def _build(self) -> bytes:
