@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 with_test=0
 [ "${1:-}" = "--test" ] && with_test=1
 
-# Debian packages: espeak-ng/sox make test speech; the rest back tests of the real network,
-# the browser and Prometheus as those parts land.
-APT_PACKAGES=(espeak-ng sox libcodec2-1.0 chromium prometheus docker-compose iproute2 iptables libnetfilter-queue-dev)
+# Debian packages. The service needs libcodec2 1.0 (Codec2 450) only; the tests also make speech
+# (espeak-ng, sox), drive a browser (chromium), scrape with a real Prometheus, validate the compose
+# file, and inject real loss in network namespaces (iproute2, iptables, NFQUEUE).
+APT_PACKAGES=(libcodec2-1.0)
+APT_TEST_PACKAGES=(espeak-ng sox chromium prometheus docker-compose iproute2 iptables libnetfilter-queue-dev)
+[ $with_test = 1 ] && APT_PACKAGES+=("${APT_TEST_PACKAGES[@]}")
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
