@@ -5,7 +5,8 @@ network tests, where what matters is the traffic and the receiver reports, not t
 Packets come from :class:`transport.packetizer.Packetizer` (frames of ``frame_bytes`` bytes,
 redundancy included); received ones go through a real :class:`transport.jitterbuffer.JitterBuffer`
 per sender when ``playout`` is on, whose receiver reports go to the server on the control
-channel once per ``report_interval_s``.
+channel once per ``report_interval_s``; reports about our own stream, which the server
+forwards, adapt the redundancy as a real sender's would.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from focalcall.ice import IceSettings
 from transport.jitterbuffer import JitterBuffer, JitterBufferConfig
 from transport.packet import HEADER_SIZE, PacketError
 from transport.packetizer import Packetizer, PacketizerConfig
+from transport.report import parse_report
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class PeerStats:
     packets_received: Counter = field(default_factory=Counter)  # by sender id
     malformed: int = 0
     reports_sent: int = 0
+    reports_received: int = 0  # about our own stream, forwarded by the server
     latencies: list[float] = field(default_factory=list)  # seconds, when a partner is set
 
 
@@ -88,6 +91,7 @@ class SyntheticPeer:
         self._pc: RTCPeerConnection | None = None
         self._audio: RTCDataChannel | None = None
         self._control: RTCDataChannel | None = None
+        self._packetizer: Packetizer | None = None
         self._playout: asyncio.Task | None = None
         self._stopped = False
 
@@ -99,6 +103,7 @@ class SyntheticPeer:
         self._pc = RTCPeerConnection(self.ice.rtc_configuration())
         self._audio = self._pc.createDataChannel("audio", ordered=False, maxRetransmits=0)
         self._control = self._pc.createDataChannel("control")
+        self._control.on("message", self._report)
         self._audio.on("message", self._message)
         opened = asyncio.Event()
         self._audio.on("open", opened.set)
@@ -117,7 +122,8 @@ class SyntheticPeer:
         built but not sent (loss injected at the source, so the receiver sees real gaps)."""
         assert self._audio is not None and self.id is not None, "start() first"
         c = self.config
-        packetizer = Packetizer(PacketizerConfig(c.payload_type, self.id, c.frames_per_packet, c.redundancy))
+        packetizer = self._packetizer = Packetizer(
+            PacketizerConfig(c.payload_type, self.id, c.frames_per_packet, c.redundancy))
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         frame = 0
@@ -194,6 +200,19 @@ class SyntheticPeer:
             if sent is not None:
                 self.stats.latencies.append(arrival - sent)
 
+    def _report(self, message: str | bytes) -> None:
+        """A receiver's report about our stream, forwarded by the server: adapt the redundancy
+        to it, as a real sender does."""
+        try:
+            report = parse_report(message)
+        except PacketError as exc:
+            self.stats.malformed += 1
+            logger.debug("%s: dropped malformed report: %s", self.name, exc)
+            return
+        self.stats.reports_received += 1
+        if self._packetizer is not None and report.sender == self.id:
+            self._packetizer.adapt(report)
+
     async def _playout_loop(self) -> None:
         """Pull one frame per frame period from every buffer; report once per interval."""
         loop = asyncio.get_running_loop()
@@ -237,7 +256,7 @@ async def two_party_call(url: str, room: str, packets: int, config: TrafficConfi
             await asyncio.sleep(0.1)  # let the last report leave
         latencies = sorted(b.stats.latencies)
         result: dict[str, Any] = {"sent": a.stats.packets_sent, "received": b.stats.packets_received[a.id],
-                                  "reports": b.stats.reports_sent,
+                                  "reports": b.stats.reports_sent, "reports_forwarded": a.stats.reports_received,
                                   "latency_min_ms": 1000 * latencies[0] if latencies else None,
                                   "latency_median_ms": 1000 * latencies[len(latencies) // 2] if latencies else None}
         if a.id in b.buffers:
