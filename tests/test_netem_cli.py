@@ -1,19 +1,14 @@
 """``focalcall netem`` without touching any interface: dry runs, errors, and how a specification
 is split between iptables and the userspace impairer."""
-import argparse
-
 import pytest
 
-from focalcall import netem_cli
-from focalcall.cli import UserError
+from focalcall.cli import UserError, build_parser, main
 from focalcall.netns import NamespaceImpairment, VethNamespace, check_name
 from transport.netem import parse_netem
 
 
 def run(capsys, *argv: str) -> str:
-    parser = argparse.ArgumentParser()
-    netem_cli.register(parser.add_subparsers(required=True))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     assert args.func(args) == 0
     return capsys.readouterr().out.strip()
 
@@ -38,6 +33,12 @@ def test_clear_dry_runs(capsys):
 def test_bad_specifications_are_user_errors(capsys, argv, message):
     with pytest.raises(UserError, match=message):
         run(capsys, "netem", *argv)
+
+
+def test_errors_are_one_line_through_the_focalcall_command(capsys):
+    assert main(["netem", "apply", "--iface", "eth0", "--dry-run", "loss 200%"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("focalcall netem: error: bad netem specification") and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("name", ["eth0; rm -rf /", "", "a" * 16, "../x"])

@@ -113,25 +113,20 @@ async def test_nfqueue_impairer_delays_and_iptables_drops(netns, server):
 
 def test_netem_apply_says_when_the_kernel_has_no_netem(netns):
     # run inside the namespace, on its own link, so a kernel that has netem impairs nothing else
-    script = ("import argparse, sys\n"
-              "from focalcall import netem_cli\n"
-              "from focalcall.cli import UserError\n"
-              "p = argparse.ArgumentParser(); netem_cli.register(p.add_subparsers(required=True))\n"
-              "a = p.parse_args(sys.argv[1:])\n"
-              "try:\n    sys.exit(a.func(a))\n"
-              "except UserError as e:\n    print(e, file=sys.stderr); sys.exit(2)\n")
+    focalcall = [sys.executable, "-m", "focalcall", "netem"]
     spec = "loss 10% delay 40ms 20ms"
-    done = subprocess.run(netns.exec_argv([sys.executable, "-c", script, "netem", "apply", "--iface",
-                                           netns.ns_link, spec]), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(netns.exec_argv([*focalcall, "apply", "--iface", netns.ns_link, spec]),
+                          capture_output=True, text=True, timeout=60)
     probe = subprocess.run(netns.exec_argv(["tc", "qdisc", "show", "dev", netns.ns_link]),
                            capture_output=True, text=True)
     if done.returncode == 0:  # a kernel with netem: it is applied, and clear removes it
         assert "netem" in probe.stdout
     else:
-        assert "this kernel has no netem" in done.stderr and "focalcall netem fallback --netns NS" in done.stderr
+        assert done.returncode == 2 and done.stderr.startswith("focalcall netem: error: this kernel has no netem")
+        assert "focalcall netem fallback --netns NS" in done.stderr and len(done.stderr.splitlines()) == 1
         assert f'"{spec}"' in done.stderr and "netem" not in probe.stdout
-    cleared = subprocess.run(netns.exec_argv([sys.executable, "-c", script, "netem", "clear", "--iface",
-                                              netns.ns_link]), capture_output=True, text=True, timeout=60)
+    cleared = subprocess.run(netns.exec_argv([*focalcall, "clear", "--iface", netns.ns_link]),
+                             capture_output=True, text=True, timeout=60)
     assert cleared.returncode == 0, cleared.stderr
 
 
