@@ -270,7 +270,7 @@ def test_two_pages_talk(browser, server, weights, mic_wav) -> None:
     from codec.roundtrip import roundtrip
     from codec.wavio import read_wav
 
-    b = open_page(browser, server.url, "?room=two&name=bo&autojoin=1&processing=off")
+    b = open_page(browser, server.url, "?room=two&name=bo&autojoin=1&listen=1")
     wait_connected(b)
     a = open_page(browser, server.url, "?room=two&name=ann&autojoin=1&processing=off")
     wait_connected(a)
@@ -312,6 +312,7 @@ def test_two_pages_talk(browser, server, weights, mic_wav) -> None:
     assert r["packetsReceived"] > 100 and r["packetsLost"] == 0
     assert stats_b["malformed"] == 0 and stats_b["unsupported"] == {}
     assert 0.7 < stats_a["payloadKbps"] < 0.9  # 16 bits x 50 frames/s
+    assert stats_b["sendKbps"] == 0 and stats_a["receivers"] == {}  # B listens only
     assert any("ann" in n for n in names_b) and any("bo (you)" in n for n in names_b)
     assert errors == []
 

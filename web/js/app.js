@@ -62,8 +62,9 @@ function updatePeerStates() {
     const meter = li.querySelector("meter");
     const state = li.querySelector(".peer-state");
     if (id === ui.call.id) {
-      meter.value = ui.muted ? 0 : Math.min(1, 3 * (ui.levels.self || 0));
-      state.textContent = ui.muted ? "muted" : ui.call.state;
+      const silent = ui.muted || $("listen").checked;
+      meter.value = silent ? 0 : Math.min(1, 3 * (ui.levels.self || 0));
+      state.textContent = $("listen").checked ? `${ui.call.state}, listening` : ui.muted ? "muted" : ui.call.state;
       continue;
     }
     meter.value = Math.min(1, 3 * ((ui.levels.senders || {})[id] || 0));
@@ -124,9 +125,10 @@ async function join(event) {
   debug.joinClickAt = performance.timeOrigin + performance.now();
   showMessage("");
   $("join").disabled = true;
+  const listenOnly = $("listen").checked;
   let deviceId;
   try {
-    deviceId = await ui.engine.useMicrophone(localStorage.getItem("focalcall.mic") || undefined);
+    if (!listenOnly) deviceId = await ui.engine.useMicrophone(localStorage.getItem("focalcall.mic") || undefined);
   } catch (err) {
     if (err instanceof MicrophoneError && err.kind === "missing" && localStorage.getItem("focalcall.mic")) {
       localStorage.removeItem("focalcall.mic"); // the remembered device is gone: try the default
@@ -157,11 +159,13 @@ async function join(event) {
   });
   call.on("audio-open", (id) => {
     debug.audioOpenAt = performance.timeOrigin + performance.now();
-    ui.engine.startSending({ id, payloadType: PAYLOAD_TYPES[CODEC], bits: FOCAL_MODES[CODEC] });
+    if (!listenOnly) ui.engine.startSending({ id, payloadType: PAYLOAD_TYPES[CODEC], bits: FOCAL_MODES[CODEC] });
   });
   call.on("packet", (data, arrival) => ui.engine.receive(data, arrival));
   call.on("control", (data) => ui.engine.control(data));
-  await listMicrophones(deviceId);
+  $("mute").hidden = listenOnly;
+  $("mic").parentElement.hidden = listenOnly;
+  if (!listenOnly) await listMicrophones(deviceId);
   await call.join();
 }
 
@@ -177,6 +181,7 @@ async function main() {
   for (const el of document.querySelectorAll(".origin")) el.textContent = `${location.origin}/`;
   $("name").value = params.get("name") || localStorage.getItem("focalcall.name") || "";
   $("room").value = params.get("room") || "";
+  $("listen").checked = params.get("listen") === "1";
   const missing = missingFeatures();
   if (missing.length) {
     $("loading").textContent = "";
@@ -250,6 +255,10 @@ window.focalcall = {
   get sampleRate() {
     return ui.engine?.context?.sampleRate ?? null;
   },
+  get latency() {
+    const c = ui.engine?.context;
+    return c ? { base: c.baseLatency ?? null, output: c.outputLatency ?? null } : null;
+  },
   startRecording: () => ui.engine.startRecording(),
   // The playout tap as base64 little-endian float32 (compact to pass to a test).
   stopRecording: async () => toBase64(new Uint8Array((await ui.engine.stopRecording()).buffer)),
@@ -260,8 +269,8 @@ window.focalcall = {
     return { codes: toBase64(codes), decoded: toBase64(new Uint8Array(decoded.buffer)) };
   },
   marks: async () => {
-    const { capture, timing, decoded } = await ui.engine.captureMarks();
-    return { capture, decoded, play: ui.engine.playMarks.slice(), timing };
+    const { capture, timing, decoded, poplog, arrlog } = await ui.engine.captureMarks();
+    return { capture, decoded, play: ui.engine.playMarks.slice(), timing, poplog, arrlog };
   },
 };
 

@@ -104,12 +104,10 @@ export class AudioEngine {
     return meta;
   }
 
-  // Maps the context's clock onto the wall clock, so marks from different pages compare.
+  // Maps the context's render clock onto the wall clock, so marks from different pages compare
+  // (device latencies are not included: the context reports them as baseLatency/outputLatency).
   syncClock() {
-    const t = this.context.getOutputTimestamp?.();
-    let offset;
-    if (t && t.performanceTime) offset = performance.timeOrigin + t.performanceTime - t.contextTime * 1000;
-    else offset = performance.timeOrigin + performance.now() - this.context.currentTime * 1000;
+    const offset = performance.timeOrigin + performance.now() - this.context.currentTime * 1000;
     this.clockOffset = offset;
     this.worker?.postMessage({ type: "clock", offset });
   }

@@ -25,7 +25,12 @@ let sender = null;
 const receivers = new Map(); // sender id -> {jitter, state, bits}
 let playout = null;
 let clockOffset = 0; // epoch ms = contextTime * 1000 + clockOffset (from the main thread)
-let queue = Promise.resolve(); // ONNX runs one at a time, in arrival order
+let queue = Promise.resolve(); // one-off jobs (init, roundtrip), one at a time
+const pendingFrames = []; // captured frames waiting to be encoded
+let pendingTicks = 0; // playout ticks waiting to be served
+let pumping = false;
+let droppedFrames = 0; // captured frames skipped because the worker fell behind
+const MAX_PENDING_FRAMES = 10; // 200 ms: beyond this, old frames are skipped, not queued
 const timing = { encodeMs: [], decodeMs: [] };
 const marks = { capture: [] }; // [packet timestamp, epoch ms] of captured frames (debug/bench)
 let sentBytes = 0;
@@ -41,6 +46,43 @@ const now = () => performance.timeOrigin + performance.now();
 function serial(job) {
   queue = queue.then(job).catch((err) => postMessage({ type: "error", message: String(err && err.message || err) }));
   return queue;
+}
+
+// Lets queued messages (packets) run. A MessageChannel round trip, not setTimeout(0), which
+// browsers clamp to 4 ms when nested: that would cap the loop near 100 jobs a second.
+const yieldChannel = new MessageChannel();
+const yieldWaiters = [];
+yieldChannel.port1.onmessage = () => yieldWaiters.shift()?.();
+function yieldToEvents() {
+  return new Promise((resolve) => {
+    yieldWaiters.push(resolve);
+    yieldChannel.port2.postMessage(null);
+  });
+}
+
+// The real-time work loop: serve playout ticks first (a late tick is an audible gap), then
+// encode. It yields to the event loop between jobs, so packets are stamped and buffered as
+// they come even while the worker is behind; when it is far behind (a starved CPU), the
+// oldest captured frames are skipped instead of growing the delay without bound.
+async function pump() {
+  if (pumping || !meta) return;
+  pumping = true;
+  try {
+    while (pendingTicks > 0 || pendingFrames.length > 0) {
+      if (pendingTicks > 0) {
+        pendingTicks -= 1;
+        await tick();
+      } else {
+        const { frame, time } = pendingFrames.shift();
+        await encodeFrame(frame, time);
+      }
+      await yieldToEvents();
+    }
+  } catch (err) {
+    postMessage({ type: "error", message: String(err && err.message || err) });
+  } finally {
+    pumping = false;
+  }
 }
 
 function tensor(data, dims) {
@@ -60,6 +102,12 @@ async function init({ modelUrl, ortUrl, payloadTypes }) {
   const options = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
   encoderSession = await ort.InferenceSession.create(new URL(meta.encoder_onnx, base).href, options);
   decoderSession = await ort.InferenceSession.create(new URL(meta.decoder_onnx, base).href, options);
+  // The first run of a session is far slower than the rest (kernels set up, weights packed):
+  // pay it now, not when the first packet of a call arrives and playout is waiting.
+  await encoderSession.run({ pcm: tensor(new Float32Array(meta.hop), [1, meta.hop]),
+    state: tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]) });
+  await decoderSession.run({ code: tensor(new Float32Array(meta.bits), [1, meta.bits]),
+    state: tensor(new Float32Array(meta.decoder_state_size), [1, meta.decoder_state_size]) });
   postMessage({ type: "ready", meta, loadMs: now() - started });
 }
 
@@ -199,7 +247,7 @@ setInterval(() => {
     type: "stats",
     sendKbps: (8 * (sentBytes - lastStats.sent)) / seconds / 1000,
     payloadKbps: (8 * (sentPayloadBytes - lastStats.payload)) / seconds / 1000,
-    encodeMs: summary(timing.encodeMs), decodeMs: summary(timing.decodeMs), malformed, unsupported,
+    encodeMs: summary(timing.encodeMs), decodeMs: summary(timing.decodeMs), malformed, unsupported, droppedFrames,
     redundancy: encoder ? encoder.packetizer.redundancy : null,
     receivers: Object.fromEntries([...receivers].map(([id, r]) => [id, r.jitter.summary()])),
   };
@@ -221,10 +269,20 @@ onmessage = ({ data: m }) => {
       serial(() => init(m));
       break;
     case "ports":
-      m.capture.onmessage = ({ data }) => serial(() => encodeFrame(data.frame, data.time));
+      m.capture.onmessage = ({ data }) => {
+        pendingFrames.push(data);
+        if (pendingFrames.length > MAX_PENDING_FRAMES) {
+          pendingFrames.shift();
+          droppedFrames += 1;
+        }
+        pump();
+      };
       playout = m.playout;
       playout.onmessage = ({ data }) => {
-        if (data.tick) serial(tick);
+        if (data.tick) {
+          pendingTicks += 1;
+          pump();
+        }
       };
       break;
     case "send":
