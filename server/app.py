@@ -145,13 +145,14 @@ class CallServer:
         """Send ``packet`` from ``sender`` to everyone else in the room, unchanged."""
         started = time.perf_counter()
         try:
-            sender_id = parse_packet(packet).sender
+            parsed = parse_packet(packet)
         except PacketError:
             self.metrics.malformed_packets.labels("parse").inc()
             return
-        if sender_id != sender.id:
+        if parsed.sender != sender.id:
             self.metrics.malformed_packets.labels("sender").inc()
             return
+        self.metrics.observe_payload_type(sender, parsed.payload_type)
         self.metrics.packets_in.inc()
         self.metrics.bytes_in.inc(len(packet))
         for other in sender.room.others(sender):

@@ -96,12 +96,14 @@ async def test_prometheus_sees_the_call(tmp_path):
             await b.start()
             await prometheus.until(http, "focalcall_participants", 2)
             await prometheus.until(http, "focalcall_rooms", 1)
-            # what the lead's relay will set from the packets' payload type; here by hand
+            # the server learns the codec from the packets' payload type (focal-800 here), but
+            # not its delay, which the mouth-to-ear estimate needs: given by hand
             sender = server.rooms.rooms["prom"].participants[a.id]
-            server.metrics.set_sender_codec(sender, "codec2-700c", delay_s=0.04)
-            await prometheus.until(http, 'focalcall_senders{codec="codec2-700c"}', 1)
+            server.metrics.set_sender_codec(sender, "focal-800", delay_s=0.04)
 
             await a.send(PACKETS, skip=SKIP)
+            await prometheus.until(http, 'focalcall_senders{codec="focal-800"}', 1)
+            assert await prometheus.query(http, "sum(focalcall_senders)") == 1
             await b.drain(a.id, PACKETS * a.config.frames_per_packet)
             assert b.send_report(a.id)
             sent = PACKETS - len(SKIP)
@@ -132,7 +134,7 @@ async def test_prometheus_sees_the_call(tmp_path):
             await b.stop()
             await prometheus.until(http, "focalcall_participants", 0)
             await prometheus.until(http, "focalcall_client_report_streams", 0)
-            await prometheus.until(http, 'focalcall_senders{codec="codec2-700c"}', 0)
+            await prometheus.until(http, 'focalcall_senders{codec="focal-800"}', 0)
             async with http.get(prometheus.url + "/api/v1/rules") as r:
                 rules = (await r.json())["data"]["groups"][0]["rules"]
             assert {rule["name"] for rule in rules} == {"FocalcallServerDown", "FocalcallPostRecoveryLossHigh",
