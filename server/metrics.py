@@ -32,7 +32,7 @@ _INT_FIELDS = frozenset({"sender", "highest_seq", "max_burst", "recovered", "con
 class LoopCounter:
     """A counter for the event-loop thread: a plain add instead of prometheus_client's locked
     increment. The relay counts five things per packet, and those locks were about 3 % of the
-    server's CPU under load (BENCHMARKS.md, "Server load"). Scrapes run on the same loop, so
+    server's CPU under load (BENCHMARKS.md, "Server hot path"). Scrapes run on the same loop, so
     nothing races. Exported by :class:`_LoopCollector` as ``<name>_total``."""
 
     def __init__(self, name: str, documentation: str) -> None:
@@ -93,7 +93,7 @@ class ServerMetrics:
     """Every metric the server exports, in a registry of its own (so tests can run many servers).
 
     ``codecs`` is the closed set of codec names allowed as label values (default: the codec
-    registry's names); anything else is counted as ``"other"``.
+    registry's names and the payload-type labels); anything else is counted as ``"other"``.
     """
 
     def __init__(self, codecs: tuple[str, ...] | None = None) -> None:
