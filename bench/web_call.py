@@ -1,0 +1,163 @@
+"""The browser call, measured in real headless Chromium and written into BENCHMARKS.md.
+
+Usage: ``python bench/web_call.py [--seconds S] [--weights DIR] [--out BENCHMARKS.md]``.
+Two pages join one room on a loopback server (page A's fake microphone plays espeak speech);
+reported: the neural codec's encode and decode time per 20 ms frame inside the page (ONNX
+Runtime Web, WASM, one thread, in the codec worker), mouth-to-ear delay from A's capture to B's
+playout (each frame's timestamp is the marker), and the time from page load to joined.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from mdsection import update_section  # noqa: E402
+from tests.test_web import CHROMIUM, FLAGS, SHIPPED, ServerThread  # noqa: E402
+from tests.utils import SENTENCES, espeak_wav  # noqa: E402
+
+HEADING = "## Browser call (web/)"
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values, dtype=np.float64)
+    return {"mean": float(a.mean()), "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
+            "n": int(a.size)}
+
+
+def measure(weights: Path, seconds: float, settle: float, mic: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    server = ServerThread(weights)
+    server.start()
+    out: dict = {}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                         args=[*FLAGS, f"--use-file-for-fake-audio-capture={mic}"])
+            pages = {}
+            for name, options in (("b", "&listen=1"), ("a", "&processing=off")):
+                page = browser.new_context(permissions=["microphone"]).new_page()
+                page.goto(server.url + f"?room=bench&name={name}&autojoin=1{options}")
+                page.wait_for_function("window.focalcall && window.focalcall.state === 'connected'", timeout=60000)
+                pages[name] = page
+            a, b = pages["a"], pages["b"]
+            b.wait_for_timeout(settle * 1000)  # page A's start-up (WASM compile) stalls B's threads
+            settled = time.time() * 1000
+            b.wait_for_timeout(seconds * 1000)
+            a_id = a.evaluate("window.focalcall.id")
+            play = b.evaluate("window.focalcall.marks()")["play"]
+            marks_a = a.evaluate("window.focalcall.marks()")
+            marks_b = b.evaluate("window.focalcall.marks()")
+            out["debug"] = {n: p.evaluate("window.focalcall.debug") for n, p in pages.items()}
+            out["latency"] = b.evaluate("window.focalcall.latency")
+            out["rate"] = b.evaluate("window.focalcall.sampleRate")
+            out["encode_ms"] = stats(marks_a["timing"]["encodeMs"])  # the last 500 frames
+            out["decode_ms"] = stats(marks_b["timing"]["decodeMs"])
+            out["dropped_capture_frames"] = out["debug"]["a"]["stats"]["droppedFrames"]
+            capture = {ts: t for ts, t, _ in marks_a["capture"]}
+            # A frame's capture mark is the end of its last sample; its play mark the start of
+            # its first sample: one frame (20 ms) apart when delivered instantly.
+            delays = [t - capture[ts] + 20.0 for ts, t in play if ts in capture and capture[ts] > settled]
+            out["mouth_to_ear_ms"] = stats(delays)
+            out["buffer"] = out["debug"]["b"]["stats"]["receivers"][str(a_id)]
+            # The codec alone, one page, no call running: 250 frames encoded and decoded.
+            a.context.close()
+            b.context.close()
+            solo = browser.new_context(permissions=["microphone"]).new_page()
+            solo.goto(server.url)
+            solo.wait_for_function("window.focalcall && window.focalcall.meta !== null", timeout=60000)
+            clip = np.random.default_rng(0).standard_normal(320 * 250).astype("<f4") * 0.1
+            import base64
+            text = base64.b64encode(clip.tobytes()).decode()
+            solo.evaluate("(x) => window.focalcall.roundtrip(x)", text)  # warm-up
+            started = time.perf_counter()
+            solo.evaluate("(x) => window.focalcall.roundtrip(x)", text)
+            out["solo_codec_ms_per_frame"] = 1000 * (time.perf_counter() - started) / 250
+            browser.close()
+    finally:
+        server.close()
+    return out
+
+
+def report(r: dict, weights: Path, seconds: float, settle: float, command: str) -> str:
+    meta = json.loads((weights / "focal.json").read_text())
+    d = {n: r["debug"][n] for n in ("a", "b")}
+    load = {n: {"codec": x["codecReadyAt"] - x["loadStart"], "joined": x["joinedAt"] - x["loadStart"],
+                "open": x["audioOpenAt"] - x["loadStart"]} for n, x in d.items()}
+    e, dec, m, buf = r["encode_ms"], r["decode_ms"], r["mouth_to_ear_ms"], r["buffer"]
+    lat = r["latency"] or {}
+    out_ms = 1000 * (lat.get("output") or 0)
+    lines = [
+        f"Command: `{command}` — {datetime.date.today().isoformat()}, {platform.machine()}, "
+        f"{os.cpu_count()} cores shared with other jobs (load average {os.getloadavg()[0]:.1f} at the end), "
+        f"Debian Chromium headless (fake audio devices, context at {r['rate']} Hz), onnxruntime-web 1.30 WASM "
+        f"(1 thread, in a Worker). Model: `{weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weights}` "
+        f"(training step {meta.get('training_step')}, {meta['macs_per_frame']['total'] / 1e6:.1f} M MAC/frame). "
+        f"Both pages share one browser and the same cores; page B listens only; figures from the "
+        f"{seconds:g} s after the first {settle:g} s of the call.",
+        "",
+        "| What | mean | p50 | p95 |",
+        "|---|---|---|---|",
+        f"| Encode, per 20 ms frame (page A, during the call) | {e['mean']:.2f} ms | {e['p50']:.2f} ms | {e['p95']:.2f} ms |",
+        f"| Decode, per 20 ms frame (page B, during the call) | {dec['mean']:.2f} ms | {dec['p50']:.2f} ms | {dec['p95']:.2f} ms |",
+        f"| Mouth-to-ear, A's capture worklet → B's playout worklet | {m['mean']:.0f} ms | {m['p50']:.0f} ms | {m['p95']:.0f} ms |",
+        "",
+        f"- Encode + decode of one frame, one page alone (no call, 250 frames after a warm-up): "
+        f"{r['solo_codec_ms_per_frame']:.2f} ms.",
+        f"- Mouth-to-ear marker: every captured frame's packet timestamp; A records when its last sample "
+        f"left the capture worklet, B when the first sample of the decoded frame with that timestamp "
+        f"entered its output (both on the wall clock). Includes the 60 ms algorithmic latency "
+        f"(20 ms frame + 40 ms codec delay), 2-frame packets (+20 ms), the jitter buffer (B's mean "
+        f"wait {buf['bufferDelayMs']:.0f} ms, target {buf['targetDelayMs']:.0f} ms, {buf['underruns']} underruns, "
+        f"{buf['framesDropped']} frames skipped to follow the playout clock; page A skipped "
+        f"{r['dropped_capture_frames']} captured frames when its worker fell behind) and the playout queue; "
+        f"not the devices: the browser reports {out_ms:.0f} ms output latency on top (fake device here), "
+        f"capture latency is not reported.",
+        f"- Page load → codec ready → joined → audio channel open: "
+        + "; ".join(f"page {n.upper()} {v['codec']:.0f} / {v['joined']:.0f} / {v['open']:.0f} ms"
+                    for n, v in load.items())
+        + " (with `?autojoin=1`: the join starts as soon as the codec is ready; loading the ONNX files "
+          "and compiling the WASM dominate).",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the call (default 20)")
+    parser.add_argument("--settle", type=float, default=5.0, help="seconds ignored after both joined (default 5)")
+    parser.add_argument("--weights", type=Path, default=SHIPPED, help="directory with focal.json and the ONNX files")
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    if not (args.weights / "focal.json").exists():
+        parser.error(f"{args.weights} has no focal.json (export the codec first)")
+    with tempfile.TemporaryDirectory() as tmp:
+        from codec.wavio import read_wav, write_wav
+
+        speech = read_wav(espeak_wav(Path(tmp) / "speech.wav", " ".join(SENTENCES)), 16000)
+        mic = Path(tmp) / "mic.wav"
+        write_wav(mic, np.concatenate([np.zeros(16000, np.float32), speech]), 16000)
+        result = measure(args.weights, args.seconds, args.settle, mic)
+    command = "python bench/web_call.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    body = report(result, args.weights, args.seconds, args.settle, command.strip())
+    print(body)
+    update_section(args.out, HEADING, body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
