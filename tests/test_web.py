@@ -313,7 +313,8 @@ def test_two_pages_talk(browser, server, weights, mic_wav) -> None:
     assert stats_b["malformed"] == 0 and stats_b["unsupported"] == {}
     assert 0.7 < stats_a["payloadKbps"] < 0.9  # 16 bits x 50 frames/s
     assert stats_b["sendKbps"] == 0 and stats_a["receivers"] == {}  # B listens only
-    assert any("ann" in n for n in names_b) and any("bo (you)" in n for n in names_b)
+    assert any("ann" in n and "receiving" in n for n in names_b), names_b
+    assert any("bo (you)" in n and "listening" in n for n in names_b), names_b
     assert errors == []
 
 

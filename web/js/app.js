@@ -69,17 +69,18 @@ function updatePeerStates() {
     }
     meter.value = Math.min(1, 3 * ((ui.levels.senders || {})[id] || 0));
     const r = ui.stats?.receivers?.[id];
-    const last = ui.peers.get(id) || 0;
     if (ui.stats?.unsupported?.[id] !== undefined) state.textContent = "uses a codec this page cannot play";
     else if (!r) state.textContent = "no audio yet";
-    else if (r.packetsReceived > last) state.textContent = "receiving";
-    else state.textContent = "silent / no packets";
-    if (r) ui.peers.set(id, r.packetsReceived);
+    else state.textContent = ui.peers.get(id)?.receiving ? "receiving" : "no packets lately";
   }
 }
 
 function showStats(s) {
   ui.stats = s;
+  for (const [id, r] of Object.entries(s.receivers)) {
+    const last = ui.peers.get(Number(id))?.packets ?? 0;
+    ui.peers.set(Number(id), { packets: r.packetsReceived, receiving: r.packetsReceived > last });
+  }
   debug.stats = s;
   $("stat-bitrate").textContent = `${s.sendKbps.toFixed(2)} kbit/s on the wire `
     + `(codec ${s.payloadKbps.toFixed(2)} kbit/s${s.redundancy === null ? "" : `, ${s.redundancy} redundant frames`})`;

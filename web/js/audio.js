@@ -18,7 +18,7 @@ export function missingFeatures() {
     "WebRTC (RTCPeerConnection)": typeof RTCPeerConnection === "function",
     "AudioWorklet": typeof AudioWorkletNode === "function",
     "WebAssembly": typeof WebAssembly === "object",
-    "Web Workers": typeof Worker === "function",
+    "module Workers": typeof Worker === "function" && supportsModuleWorkers(),
     "microphone access (mediaDevices.getUserMedia)": Boolean(navigator.mediaDevices && navigator.mediaDevices.getUserMedia),
     "a secure context (https or localhost)": window.isSecureContext !== false,
   };
@@ -27,6 +27,17 @@ export function missingFeatures() {
 
 /** `processing`: the browser's echo cancellation, noise suppression and gain control (on for
  *  calls; off to measure the codec itself, e.g. from a test file). */
+// A browser that reads the `type` option knows module workers (Firefox >= 114, Chromium >= 80).
+function supportsModuleWorkers() {
+  let supported = false;
+  try {
+    new Worker("data:,", { get type() { supported = true; return "module"; } }).terminate();
+  } catch {
+    // the data: URL may be refused; the option was read by then
+  }
+  return supported;
+}
+
 export async function openMicrophone(deviceId, processing = true) {
   const audio = { channelCount: 1, echoCancellation: processing, noiseSuppression: processing,
     autoGainControl: processing };
