@@ -12,7 +12,7 @@ with_test=0
 # (espeak-ng, sox), drive a browser (chromium), scrape with a real Prometheus, validate the compose
 # file, and inject real loss in network namespaces (iproute2, iptables, NFQUEUE).
 APT_PACKAGES=(libcodec2-1.0)
-APT_TEST_PACKAGES=(espeak-ng sox chromium prometheus docker-compose iproute2 iptables libnetfilter-queue-dev)
+APT_TEST_PACKAGES=(espeak-ng sox chromium nodejs prometheus docker-compose iproute2 iptables libnetfilter-queue-dev)
 [ $with_test = 1 ] && APT_PACKAGES+=("${APT_TEST_PACKAGES[@]}")
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
