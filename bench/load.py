@@ -135,7 +135,7 @@ async def run_step(url: str, server_pid: int, calls: int, seconds: float, profil
         await asyncio.sleep(1.0)  # connection setup settles
         spy = None
         if profile is not None:  # sample the server's stacks while everyone talks
-            spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking", "--pid", str(server_pid), "--format", "raw",
+            spy = subprocess.Popen([py_spy(), "record", "--nonblocking", "--pid", str(server_pid), "--format", "raw",
                                     "--rate", "250", "-o", str(profile.with_suffix(f".{calls}.txt"))],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             await asyncio.sleep(1.0)  # py-spy attaches
@@ -161,6 +161,14 @@ async def run_step(url: str, server_pid: int, calls: int, seconds: float, profil
                 server_cpu=(cpu1 - cpu0) / wall, generator_cpu=(gen1 - gen0) / wall,
                 server_us_per_packet=1e6 * (cpu1 - cpu0) / max(1.0, after["focalcall_packets_relayed_total"]
                                                                - before.get("focalcall_packets_relayed_total", 0)))
+
+
+def py_spy() -> str:
+    """The py-spy executable (PyPI ``py-spy``, not a project dependency)."""
+    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(found).exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    return found
 
 
 def start_server(port: int, core: int | None) -> subprocess.Popen:
@@ -261,6 +269,8 @@ def main() -> int:
     ladder = [int(n) for n in args.calls.split(",")]
     if not ladder or min(ladder) < 1 or max(ladder) > 100 or not 1 <= args.seconds <= 60:
         parser.error("calls must be in 1..100 and seconds in 1..60")
+    if args.profile is not None:
+        py_spy()  # fail before starting anything
     os.sched_setaffinity(0, {args.load_core})
     try:
         import uvloop
