@@ -38,6 +38,40 @@ def stats(values: list[float]) -> dict[str, float]:
             "n": int(a.size)}
 
 
+def envelope(x: np.ndarray, hop: int = 160) -> np.ndarray:
+    """Log energy in 10 ms steps (16 kHz), mean removed: a level contour to align on."""
+    n = len(x) // hop
+    e = np.log10(np.mean(x[:n * hop].reshape(n, hop) ** 2, axis=1) + 1e-7)
+    return e - e.mean()
+
+
+def acoustic_delay(tap_a: dict, tap_b: dict, rate: int, max_ms: float = 1500.0) -> float:
+    """Mouth-to-ear from the audio itself: the lag that best aligns the level contour of what
+    A captured with what B played, plus the difference of the taps' wall-clock start times.
+    Independent of the frame timestamps; resolution 10 ms."""
+    import base64
+
+    from codec.resample import resample
+
+    captured = np.frombuffer(base64.b64decode(tap_a["captured"]), "<f4")
+    played = resample(np.frombuffer(base64.b64decode(tap_b["played"]), "<f4").astype(np.float32), rate, 16000)
+    ea, eb = envelope(captured), envelope(played)
+    start = tap_b["playedStart"] - tap_a["capturedStart"]  # ms: B's tap began this much later
+    best, best_corr = 0, -np.inf
+    for lag in range(0, int(max_ms / 10)):  # B frame j holds A frame j + shift - lag
+        shift = int(round(start / 10))
+        a0 = max(0, shift - lag)
+        n = min(len(ea) - a0, len(eb) - max(0, lag - shift))
+        if n < 100:
+            continue
+        a = ea[a0:a0 + n]
+        b = eb[max(0, lag - shift):max(0, lag - shift) + n]
+        corr = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
+        if corr > best_corr:
+            best, best_corr = lag, corr
+    return best * 10.0 + (start - 10 * round(start / 10))
+
+
 def measure(weights: Path, seconds: float, settle: float, mic: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -57,7 +91,12 @@ def measure(weights: Path, seconds: float, settle: float, mic: Path) -> dict:
             a, b = pages["a"], pages["b"]
             b.wait_for_timeout(settle * 1000)  # page A's start-up (WASM compile) stalls B's threads
             settled = time.time() * 1000
+            a.evaluate("window.focalcall.startRecording()")
+            b.evaluate("window.focalcall.startRecording()")
             b.wait_for_timeout(seconds * 1000)
+            tap_a = a.evaluate("window.focalcall.stopRecording()")
+            tap_b = b.evaluate("window.focalcall.stopRecording()")
+            out["acoustic_ms"] = acoustic_delay(tap_a, tap_b, b.evaluate("window.focalcall.sampleRate"))
             a_id = a.evaluate("window.focalcall.id")
             play = b.evaluate("window.focalcall.marks()")["play"]
             marks_a = a.evaluate("window.focalcall.marks()")
@@ -74,6 +113,7 @@ def measure(weights: Path, seconds: float, settle: float, mic: Path) -> dict:
             delays = [t - capture[ts] + 20.0 for ts, t in play if ts in capture and capture[ts] > settled]
             out["mouth_to_ear_ms"] = stats(delays)
             out["buffer"] = out["debug"]["b"]["stats"]["receivers"][str(a_id)]
+            out["playout_queue"] = out["debug"]["b"]["playoutQueue"][str(a_id)]
             # The codec alone, one page, no call running: 250 frames encoded and decoded.
             a.context.close()
             b.context.close()
@@ -116,6 +156,9 @@ def report(r: dict, weights: Path, seconds: float, settle: float, command: str) 
         f"| Decode, per 20 ms frame (page B, during the call) | {dec['mean']:.2f} ms | {dec['p50']:.2f} ms | {dec['p95']:.2f} ms |",
         f"| Mouth-to-ear, A's capture worklet → B's playout worklet | {m['mean']:.0f} ms | {m['p50']:.0f} ms | {m['p95']:.0f} ms |",
         "",
+        f"- Mouth-to-ear from the audio alone (level contour of A's capture tap aligned with B's "
+        f"playout tap, 10 ms steps): {r['acoustic_ms']:.0f} ms — a cross-check of the timestamp markers.",
+        "",
         f"- Encode + decode of one frame, one page alone (no call, 250 frames after a warm-up): "
         f"{r['solo_codec_ms_per_frame']:.2f} ms.",
         f"- Mouth-to-ear marker: every captured frame's packet timestamp; A records when its last sample "
@@ -124,7 +167,9 @@ def report(r: dict, weights: Path, seconds: float, settle: float, command: str) 
         f"(20 ms frame + 40 ms codec delay), 2-frame packets (+20 ms), the jitter buffer (B's mean "
         f"wait {buf['bufferDelayMs']:.0f} ms, target {buf['targetDelayMs']:.0f} ms, {buf['underruns']} underruns, "
         f"{buf['framesDropped']} frames skipped to follow the playout clock; page A skipped "
-        f"{r['dropped_capture_frames']} captured frames when its worker fell behind) and the playout queue; "
+        f"{r['dropped_capture_frames']} captured frames when its worker fell behind) and the playout queue "
+        f"(2 decoded frames; it ran dry {r['playout_queue'][0]} times and had a backlog trimmed "
+        f"{r['playout_queue'][1]} times); "
         f"not the devices: the browser reports {out_ms:.0f} ms output latency on top (fake device here), "
         f"capture latency is not reported.",
         f"- Page load → codec ready → joined → audio channel open: "

@@ -197,7 +197,7 @@ def record(page, seconds: float) -> np.ndarray:
 
     page.evaluate("window.focalcall.startRecording()")
     page.wait_for_timeout(seconds * 1000)
-    played = b64_floats(page.evaluate("window.focalcall.stopRecording()"))
+    played = b64_floats(page.evaluate("window.focalcall.stopRecording()")["played"])
     return resample(played.astype(np.float32), int(page.evaluate("window.focalcall.sampleRate")), 16000)
 
 
@@ -437,11 +437,9 @@ def test_page_and_command_line_peer_hear_each_other(browser, server, weights, fo
     streams = [s for s in result["streams"] if s.sender_id == page_id]
     assert len(streams) == 1 and result["malformed"] == 0
     stream = streams[0]
-    assert stream.stats.frames_played >= 100
-    first = min(ts for ts in stream._by_timestamp)
-    heard = stream.aligned_audio()
+    assert stream.stats.frames_played >= 50
     reference = decode_codes(weights, [sent.get(ts) for ts in range(max(sent) + 1)])[codec.delay_samples:]
-    heard_by_cli = piecewise_stoi(reference[320 * first:], heard)
+    heard_by_cli = piecewise_stoi(reference, stream.aligned_audio())
     print(f"\nmixed call: STOI page<-cli {heard_by_page:.3f}, cli<-page {heard_by_cli:.3f}")
     assert heard_by_cli >= 0.8
     assert errors == []

@@ -199,7 +199,7 @@ async function main() {
     onStats: showStats,
     onLevels: (levels) => {
       ui.levels = levels;
-      debug.playoutUnderruns = levels.underruns;
+      debug.playoutQueue = levels.underruns; // per sender: [times run dry, backlogs trimmed]
       if (ui.call) updatePeerStates();
     },
     onError: (message) => showMessage(`Audio error: ${message}`),
@@ -262,7 +262,12 @@ window.focalcall = {
   },
   startRecording: () => ui.engine.startRecording(),
   // The playout tap as base64 little-endian float32 (compact to pass to a test).
-  stopRecording: async () => toBase64(new Uint8Array((await ui.engine.stopRecording()).buffer)),
+  // The taps as base64 float32: played (context rate) and captured (16 kHz), with start times.
+  stopRecording: async () => {
+    const r = await ui.engine.stopRecording();
+    return { played: toBase64(new Uint8Array(r.played.buffer)), playedStart: r.playedStart,
+      captured: toBase64(new Uint8Array(r.captured.buffer)), capturedStart: r.capturedStart };
+  },
   // Codec parity check: base64 float32 16 kHz in, {codes, decoded} as base64 out.
   roundtrip: async (pcmBase64) => {
     const pcm = new Float32Array(Uint8Array.from(atob(pcmBase64), (c) => c.charCodeAt(0)).buffer);

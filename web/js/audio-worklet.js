@@ -9,6 +9,7 @@ import { Resampler } from "./resample.js";
 const RATE = 16000;
 const FRAME = 320;
 const METER_EVERY = 0.1; // seconds between level reports
+const MAX_QUEUED = 5; // decoded frames a sender may have waiting before the backlog is trimmed
 
 const rms = (x) => {
   let s = 0;
@@ -26,9 +27,20 @@ class CaptureProcessor extends AudioWorkletProcessor {
     this.muted = false;
     this.peak = 0;
     this.sinceMeter = 0;
+    this.tap = null; // debug tap: the 16 kHz samples as captured, and when the first one was
+    this.tapStart = null;
     this.port.onmessage = ({ data }) => {
       if (data.codecPort) this.codec = data.codecPort;
       if ("muted" in data) this.muted = data.muted;
+      if (data.record === true) {
+        this.tap = [];
+        this.tapStart = null;
+      }
+      if (data.record === false && this.tap) {
+        const all = Float32Array.from(this.tap.flatMap((c) => Array.from(c)));
+        this.port.postMessage({ captured: all, start: this.tapStart }, [all.buffer]);
+        this.tap = null;
+      }
     };
   }
 
@@ -44,6 +56,13 @@ class CaptureProcessor extends AudioWorkletProcessor {
       this.sinceMeter = 0;
     }
     const down = this.resampler.process(input);
+    if (this.tap && down.length) {
+      if (this.tapStart === null) {
+        this.tapStart = currentTime + input.length / sampleRate - down.length / RATE
+          - this.resampler.delaySamples / sampleRate;
+      }
+      this.tap.push(down);
+    }
     for (let i = 0; i < down.length; i++) {
       this.frame[this.fill++] = this.muted ? 0 : down[i];
       if (this.fill === FRAME) {
@@ -79,7 +98,10 @@ class PlayoutProcessor extends AudioWorkletProcessor {
         this.codec = data.codecPort;
         this.codec.onmessage = ({ data: m }) => (m.forget !== undefined ? this.senders.delete(m.forget) : this.receive(m));
       }
-      if (data.record === true) this.recording = [];
+      if (data.record === true) {
+        this.recording = [];
+        this.recordStart = null;
+      }
       if (data.record === false) this.flushRecording(true);
     };
   }
@@ -87,7 +109,7 @@ class PlayoutProcessor extends AudioWorkletProcessor {
   receive({ sender, pcm, ts }) {
     let s = this.senders.get(sender);
     if (!s) {
-      s = { queue: [], peak: 0, playing: false, underruns: 0 };
+      s = { queue: [], peak: 0, playing: false, underruns: 0, trimmed: 0 };
       this.senders.set(sender, s);
     }
     s.queue.push({ pcm, ts, offset: 0 });
@@ -104,6 +126,12 @@ class PlayoutProcessor extends AudioWorkletProcessor {
   mix(n, time) {
     const mixed = new Float32Array(n);
     for (const s of this.senders.values()) {
+      // After the worker stalled, it catches up with a burst of frames: play the newest two
+      // rather than carry the backlog as extra delay for the rest of the call.
+      if (this.queued(s) > MAX_QUEUED * FRAME) {
+        while (this.queued(s) > 2 * FRAME) s.queue.shift();
+        s.trimmed += 1;
+      }
       if (!s.playing && this.queued(s) >= 2 * FRAME) s.playing = true;
       if (!s.playing) continue;
       let i = 0;
@@ -146,6 +174,10 @@ class PlayoutProcessor extends AudioWorkletProcessor {
     }
     for (const channel of output) channel.set(this.out.subarray(0, need));
     if (this.recording) {
+      if (this.recordStart === null) {
+        this.recordStart = currentTime;
+        this.port.postMessage({ recordStart: currentTime });
+      }
       this.recording.push(this.out.slice(0, need));
       this.recorded += need;
       if (this.recorded >= sampleRate / 2) this.flushRecording(false);
@@ -158,7 +190,7 @@ class PlayoutProcessor extends AudioWorkletProcessor {
       const underruns = {};
       for (const [id, s] of this.senders) {
         levels[id] = s.peak;
-        underruns[id] = s.underruns;
+        underruns[id] = [s.underruns, s.trimmed];
         s.peak = 0;
       }
       this.port.postMessage({ levels, underruns, marks: this.marks });

@@ -93,7 +93,8 @@ export class AudioEngine {
     this.worker.postMessage({ type: "ports", capture: toCapture.port2, playout: toPlayout.port2 },
       [toCapture.port2, toPlayout.port2]);
     this.capture.port.onmessage = ({ data }) => {
-      this.selfLevel = data.level;
+      if (data.captured) this.captured = { samples: data.captured, start: data.start * 1000 + this.clockOffset };
+      else this.selfLevel = data.level;
     };
     this.playout.port.onmessage = ({ data }) => this.fromPlayout(data);
     this.syncClock();
@@ -135,6 +136,10 @@ export class AudioEngine {
   fromPlayout(data) {
     if (data.recorded) {
       this.recording.push(data.recorded);
+      return;
+    }
+    if (data.recordStart !== undefined) {
+      this.recordStart = data.recordStart * 1000 + this.clockOffset;
       return;
     }
     if (data.marks) {
@@ -184,14 +189,20 @@ export class AudioEngine {
 
   // ---- debug hooks for tests and benchmarks ------------------------------------------------
 
+  /** Start the taps: what the playout plays and what the capture worklet sends to the codec. */
   startRecording() {
     this.recording = [];
+    this.recordStart = null;
+    this.captured = null;
     this.playout.port.postMessage({ record: true });
+    this.capture.port.postMessage({ record: true });
   }
 
-  /** Stop the playout tap; resolves to the samples played (at context rate) since startRecording. */
+  /** Stop the taps; resolves to {played (context rate), playedStart, captured (16 kHz),
+   *  capturedStart}, start times in wall-clock milliseconds. */
   stopRecording() {
     this.playout.port.postMessage({ record: false });
+    this.capture.port.postMessage({ record: false });
     return new Promise((resolve) => setTimeout(() => {
       const total = this.recording.reduce((n, c) => n + c.length, 0);
       const all = new Float32Array(total);
@@ -200,7 +211,8 @@ export class AudioEngine {
         all.set(c, at);
         at += c.length;
       }
-      resolve(all);
+      resolve({ played: all, playedStart: this.recordStart, captured: this.captured?.samples ?? new Float32Array(0),
+        capturedStart: this.captured?.start ?? null });
     }, 200));
   }
 

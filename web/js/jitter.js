@@ -3,7 +3,7 @@
 // frame period returns null before playout starts, then {payload, source} with payload null
 // when the frame must be concealed. Redundant copies and XOR parity fill gaps before that.
 // Delay control: the target is the recent spread of packet transit times (a high quantile
-// minus the minimum) plus one frame, plus a frame per recent underrun (decaying). The buffer
+// minus the minimum) plus one frame, plus a frame per recent dry spell (decaying). The buffer
 // grows by concealing on underrun (the frame is late, not lost) and shrinks by skipping a
 // frame, preferably one the sender marked quiet, or by a jump when far above target.
 
@@ -14,7 +14,7 @@ const FORCE_FRAMES = 4; // this far above target, skip a frame even if it is not
 const RESYNC_FRAMES = 250;
 const JUMP_FRAMES = 10; // this far (200 ms) above target, skip straight back to it
 const MAX_BUMP = 5; // frames an underrun streak may add to the target
-const BUMP_DECAY_POPS = 250; // 5 s without an underrun lowers the target by one frame // a timestamp this far from playout (5 s) restarts the stream
+const BUMP_DECAY_POPS = 150; // 3 s without an underrun lowers the target by one frame // a timestamp this far from playout (5 s) restarts the stream
 
 function unwrap(value, reference, modulus) {
   let delta = (((value - reference) % modulus) + modulus) % modulus;
@@ -60,6 +60,7 @@ export class JitterBuffer {
     this.farStreak = 0;
     this.bump = 0; // extra frames of target after underruns, decaying while none happen
     this.calmPops = 0;
+    this.dry = false; // the last pop found nothing to play
   }
 
   /** Target delay in frames (at least one: a frame period passes between pops). */
@@ -163,13 +164,15 @@ export class JitterBuffer {
     if (depth <= 0) {
       // Nothing at or after the playout point has arrived: the stream is late, so wait a frame
       // and aim higher for a while (arrival bursts the transit spread has not seen yet).
-      this.bump = Math.min(this.bump + 1, MAX_BUMP);
+      if (!this.dry) this.bump = Math.min(this.bump + 1, MAX_BUMP); // once per dry spell
+      this.dry = true;
       this.calmPops = 0;
       this.stats.underruns += 1;
       this.stats.framesConcealed += 1;
       this.stats.framesPlayed += 1;
       return { payload: null, source: "underrun", ts: null };
     }
+    this.dry = false;
     this.depths.push(depth);
     if (this.depths.length > 50) this.depths.shift();
     const minDepth = Math.min(...this.depths);
