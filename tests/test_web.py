@@ -340,7 +340,7 @@ def test_page_messages_for_denied_microphone_and_unsupported_browser(browser, se
 
 @browser_needed
 @pytest.mark.network
-def test_page_reconnects_after_the_server_restarts(browser, weights) -> None:
+def test_page_reconnects_after_the_server_restarts_then_mutes_and_leaves(browser, weights) -> None:
     s = ServerThread(weights)
     try:
         s.start()
@@ -354,6 +354,19 @@ def test_page_reconnects_after_the_server_restarts(browser, weights) -> None:
         wait_connected(page, timeout=30)
         assert page.is_hidden("#message")
         assert page.evaluate("window.focalcall.id") is not None and first_id is not None
+        page.click("#mute")
+        assert page.inner_text("#mute") == "Unmute" and page.get_attribute("#mute", "aria-pressed") == "true"
+        page.wait_for_function("document.querySelector('#participants li').innerText.includes('muted')")
+        page.click("#leave")
+        assert page.is_visible("#join-panel") and page.evaluate("window.focalcall.state") == "idle"
+        import urllib.request
+
+        health = json.loads(urllib.request.urlopen(s.url + "healthz", timeout=5).read())
+        deadline = time.monotonic() + 10
+        while health["participants"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            health = json.loads(urllib.request.urlopen(s.url + "healthz", timeout=5).read())
+        assert health["participants"] == 0
         assert page.errors == []
         page.context.close()
     finally:

@@ -173,6 +173,7 @@ async function join(event) {
 function leave() {
   ui.call?.leave();
   ui.engine.stopCall();
+  ui.engine.releaseMicrophone();
   $("call-panel").hidden = true;
   $("join-panel").hidden = false;
   $("join").disabled = false;

@@ -160,6 +160,14 @@ export class AudioEngine {
     return stream.getAudioTracks()[0]?.getSettings().deviceId;
   }
 
+  /** Close the microphone (on leave: the browser's recording indicator goes off). */
+  releaseMicrophone() {
+    if (this.source) this.source.disconnect();
+    if (this.stream) for (const track of this.stream.getTracks()) track.stop();
+    this.source = null;
+    this.stream = null;
+  }
+
   /** Start sending as participant `id` (a new packetizer: sequence and timestamps from 0). */
   startSending({ id, payloadType, bits, framesPerPacket = 2, redundancy = 8 }) {
     this.worker.postMessage({ type: "send", sender: id, payloadType, bits, framesPerPacket, redundancy });
