@@ -419,3 +419,26 @@ def test_page_and_focalcall_join_hear_each_other(browser, server, tmp_path) -> N
     print(f"\nmixed call: STOI page<-cli {heard_by_page:.3f}, cli<-page {heard_by_cli:.3f}")
     assert heard_by_cli >= 0.8
     assert errors == []
+
+
+@browser_needed
+@pytest.mark.network
+@pytest.mark.slow
+def test_redundancy_recovers_loss_bursts_and_adapts(browser, server) -> None:
+    """Page B discards 3 of every 10 packets: redundancy rebuilds every lost frame, B's
+    receiver reports reach A through the server, and A sets its redundancy to cover the burst."""
+    b = open_page(browser, server.url, "?room=lossy&name=bo&autojoin=1&listen=1&drop=3/10")
+    wait_connected(b)
+    a = open_page(browser, server.url, "?room=lossy&name=ann&autojoin=1&processing=off")
+    wait_connected(a)
+    # Three reports after the first: the adaptation has settled on the burst.
+    a.wait_for_function("window.focalcall.debug.stats?.redundancy === 6", timeout=20000)
+    a_id = a.evaluate("window.focalcall.id")
+    r = b.evaluate("window.focalcall.debug.stats")["receivers"][str(a_id)]
+    errors = a.errors + b.errors
+    a.context.close()
+    b.context.close()
+    assert 0.25 < r["lossFraction"] < 0.35
+    assert r["framesRecovered"] >= 50
+    assert r["framesConcealed"] == r["underruns"]  # no frame lost for good, only late ones
+    assert errors == []

@@ -195,6 +195,7 @@ async function main() {
     modelUrl: params.get("model") || undefined,
     payloadTypes: Object.fromEntries(Object.entries(PAYLOAD_TYPES).map(([mode, pt]) => [pt, FOCAL_MODES[mode]])),
     processing: params.get("processing") !== "off",
+    drop: dropPattern(params.get("drop")),
     onPacket: (data) => ui.call?.send(data),
     onReport: (data) => ui.call?.sendControl(data),
     onStats: showStats,
@@ -234,6 +235,12 @@ async function main() {
   });
   navigator.mediaDevices.addEventListener?.("devicechange", () => ui.call && listMicrophones($("mic").value));
   if (params.get("autojoin") === "1") join();
+}
+
+// `?drop=K/N` (testing): the page discards K of every N incoming packets, a loss burst pattern.
+function dropPattern(text) {
+  const m = /^(\d+)\/(\d+)$/.exec(text || "");
+  return m && Number(m[2]) > 0 ? { k: Number(m[1]), n: Number(m[2]) } : null;
 }
 
 function toBase64(bytes) {

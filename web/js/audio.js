@@ -62,9 +62,9 @@ export async function openMicrophone(deviceId, processing = true) {
 export class AudioEngine {
   /** Events via callbacks: onPacket(ArrayBuffer), onReport(ArrayBuffer), onStats(stats), onLevels({self, senders}),
    *  onError(message). */
-  constructor({ modelUrl = here("../models/focal.json"), payloadTypes, processing = true, onPacket, onReport, onStats,
-    onLevels, onError, onMarks }) {
-    Object.assign(this, { modelUrl, payloadTypes, processing, onPacket, onReport, onStats, onLevels, onError,
+  constructor({ modelUrl = here("../models/focal.json"), payloadTypes, processing = true, drop = null, onPacket,
+    onReport, onStats, onLevels, onError, onMarks }) {
+    Object.assign(this, { modelUrl, payloadTypes, processing, drop, onPacket, onReport, onStats, onLevels, onError,
       onMarks });
     this.context = null;
     this.worker = null;
@@ -107,7 +107,8 @@ export class AudioEngine {
       this.worker.onerror = (event) => reject(new Error(event.message || "the codec worker failed to start"));
     });
     this.worker.postMessage({ type: "init", modelUrl: new URL(this.modelUrl, location.href).href,
-      ortUrl: here("../vendor/onnxruntime-web/ort.wasm.bundle.min.mjs"), payloadTypes: this.payloadTypes });
+      ortUrl: here("../vendor/onnxruntime-web/ort.wasm.bundle.min.mjs"), payloadTypes: this.payloadTypes,
+      drop: this.drop });
     const { meta, loadMs } = await ready;
     this.meta = meta;
     this.loadMs = loadMs;

@@ -39,6 +39,8 @@ let malformed = 0;
 let muted = false;
 let payloadBits = {}; // payload type -> code bits of that focal mode
 const unsupported = {}; // sender id -> payload type this page cannot decode
+let dropPattern = null; // {k, n}: a test hook, see receive()
+let receivedCount = 0;
 const decodedLogs = new Map(); // sender id -> [[ts, code bytes | null]] as decoded (debug hook)
 
 const now = () => performance.timeOrigin + performance.now();
@@ -89,9 +91,10 @@ function tensor(data, dims) {
   return new ort.Tensor("float32", data, dims);
 }
 
-async function init({ modelUrl, ortUrl, payloadTypes }) {
+async function init({ modelUrl, ortUrl, payloadTypes, drop }) {
   const started = now();
   payloadBits = payloadTypes;
+  dropPattern = drop;
   ort = await import(ortUrl);
   ort.env.wasm.numThreads = 1; // 2 threads need cross-origin isolation and were slower on 2 cores
   ort.env.wasm.proxy = false;
@@ -132,6 +135,8 @@ async function encodeFrame(frame, time) {
 }
 
 function receive(data, arrival) {
+  // Test hook: drop `k` packets of every `n` that arrive (a loss burst pattern).
+  if (dropPattern && receivedCount++ % dropPattern.n < dropPattern.k) return;
   let packet;
   try {
     packet = parsePacket(new Uint8Array(data));
