@@ -72,7 +72,6 @@ export class AudioEngine {
     this.stream = null;
     this.meta = null;
     this.recording = [];
-    this.recordDone = null;
     this.playMarks = [];
     this.selfLevel = 0;
   }

@@ -284,7 +284,7 @@ onmessage = ({ data: m }) => {
       };
       playout = m.playout;
       playout.onmessage = ({ data }) => {
-        if (data.tick) {
+        if (data.tick && meta) { // before the codec is loaded there is nothing to play
           pendingTicks += 1;
           pump();
         }
