@@ -442,3 +442,12 @@ def test_redundancy_recovers_loss_bursts_and_adapts(browser, server) -> None:
     assert r["framesRecovered"] >= 50
     assert r["framesConcealed"] == r["underruns"]  # no frame lost for good, only late ones
     assert errors == []
+    # The server took B's reports into its metrics (binary reports, none malformed).
+    import urllib.request
+
+    from tests.utils import metric_value
+
+    metrics = urllib.request.urlopen(server.url + "metrics", timeout=5).read().decode()
+    assert metric_value(metrics, "focalcall_client_reports_total") >= 3
+    assert metric_value(metrics, "focalcall_client_frames_recovered_total") >= 50
+    assert metric_value(metrics, "focalcall_malformed_packets_total", 'reason="control"') == 0
