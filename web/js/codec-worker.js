@@ -200,6 +200,7 @@ async function tick() {
 // Encode and decode a whole clip (16 kHz) from fresh states, as the offline round trip does:
 // lets a test compare this runtime with the Python one on identical input.
 async function roundtrip(pcm) {
+  if (encoder || receivers.size) throw new Error("roundtrip() runs the codec sessions: only outside a call");
   let es = tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]);
   let ds = tensor(new Float32Array(meta.decoder_state_size), [1, meta.decoder_state_size]);
   const frames = Math.floor(pcm.length / meta.hop);
