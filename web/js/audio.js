@@ -233,8 +233,8 @@ export class AudioEngine {
 
   /** Encode and decode `pcm` (Float32Array, 16 kHz) from fresh codec states in the worker. */
   roundtrip(pcm) {
-    return new Promise((resolve) => {
-      this.onRoundtrip = (data) => resolve(data);
+    return new Promise((resolve, reject) => {
+      this.onRoundtrip = (data) => (data.error ? reject(new Error(data.error)) : resolve(data));
       this.worker.postMessage({ type: "roundtrip", pcm });
     });
   }

@@ -321,7 +321,7 @@ onmessage = ({ data: m }) => {
       clockOffset = m.offset;
       break;
     case "roundtrip":
-      serial(() => roundtrip(m.pcm));
+      serial(() => roundtrip(m.pcm).catch((err) => postMessage({ type: "roundtrip", error: String(err.message) })));
       break;
     case "marks":
       postMessage({ type: "marks", capture: marks.capture.slice(), timing,
