@@ -6,6 +6,7 @@ import argparse
 from codec.base import CodecError
 from codec.evaluation.cli import register_eval
 from codec.neural.cli import register_train
+from codec.neural.concealer_cli import register_concealer
 from codec.registry import codec_names, get_codec
 
 
@@ -30,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rt.set_defaults(func=run_roundtrip_command)
     register_eval(sub)
     register_train(sub)
+    register_concealer(sub)
 
 
 def run_list(args: argparse.Namespace) -> int:

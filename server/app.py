@@ -58,6 +58,8 @@ class CallServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.prometheus)
         app.router.add_get("/", self.index)
+        if self.config.models_dir.is_dir():
+            app.router.add_static("/models/", self.config.models_dir, show_index=False)
         app.router.add_static("/", self.config.web_root, show_index=False)
         app.on_shutdown.append(self._shutdown)
         return app

@@ -8,6 +8,8 @@ from pathlib import Path
 from focalcall.ice import IceSettings
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+# The neural codec's shipped ONNX files and metadata: the browser page runs the codec itself.
+MODELS_DIR = Path(__file__).resolve().parent.parent / "codec" / "neural" / "weights"
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class ServerConfig:
     ice: IceSettings = field(default_factory=IceSettings)
     max_participants: int = 16
     web_root: Path = WEB_ROOT
+    models_dir: Path = MODELS_DIR
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from codec.base import Codec, CodecError, FrameDecoder, FrameEncoder
+from codec.neural.concealer import CodeConcealer, CodePredictorModel
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODES = {"focal-800": 16, "focal-600": 12, "focal-400": 8}
@@ -60,6 +61,7 @@ class NeuralModel:
                                             providers=providers)
         self.bits = int(self.meta["bits"])
         self.hop = int(self.meta["hop"])
+        self.predictor = CodePredictorModel.load(directory)  # frame-prediction concealment, if shipped
 
 
 class FocalEncoder(FrameEncoder):
@@ -86,10 +88,12 @@ class FocalDecoder(FrameDecoder):
         self.model, self.bits = model, bits
         self.nbytes = -(-bits // 8)
         self.state = np.zeros((1, model.meta["decoder_state_size"]), dtype=np.float32)
+        self.concealer = CodeConcealer(model.predictor, bits)
 
     def decode(self, payload: bytes | None) -> np.ndarray:
         if payload is None:
-            signs = np.zeros(self.model.bits, dtype=np.float32)  # all-zero code = missing
+            # The predicted next code, or all zeros (= no code) without a shipped predictor.
+            signs = self.concealer.conceal(self.model.bits)
         else:
             if not isinstance(payload, (bytes, bytearray, memoryview)):
                 raise CodecError(f"focal payload must be bytes, got {type(payload).__name__}")
@@ -98,8 +102,9 @@ class FocalDecoder(FrameDecoder):
                 raise CodecError(f"focal-{self.bits * 50} payload must be {self.nbytes} bytes, "
                                  f"got {len(payload)}")
             signs = unpack_bits(payload, self.bits, self.model.bits)
+            self.concealer.observe(signs)
         pcm, self.state = self.model.decoder.run(None, {"code": signs[None], "state": self.state})
-        return pcm[0]
+        return pcm[0] * self.concealer.gain()
 
 
 class FocalCodec(Codec):

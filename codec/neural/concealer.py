@@ -1,0 +1,76 @@
+"""Frame-prediction concealment at call time (onnxruntime, no torch).
+
+The decoder's concealer watches every code it decodes; when a frame is missing it offers the
+predicted code instead (the expected signs, ``tanh(logit / 2)``), and feeds that guess back so
+a burst is predicted step by step. Past :data:`FADE_AFTER_FRAMES` missing frames (120 ms) the
+guess is no longer speech anyone said, so the output fades to silence over
+:data:`FADE_FRAMES` frames and stays there until real codes return.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from codec.neural.predictor_files import PREDICTOR_META
+
+FADE_AFTER_FRAMES = 6
+FADE_FRAMES = 4
+
+
+class CodePredictorModel:
+    """The shipped predictor's ONNX session and metadata (shared by all streams)."""
+
+    def __init__(self, directory: Path, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        self.meta = json.loads((directory / PREDICTOR_META).read_text())
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(directory / self.meta["onnx"]), options,
+                                            providers=["CPUExecutionProvider"])
+        self.bits, self.hidden = int(self.meta["bits"]), int(self.meta["hidden"])
+
+    @classmethod
+    def load(cls, directory: Path) -> "CodePredictorModel | None":
+        """The predictor shipped in ``directory``, or ``None`` when there is none."""
+        return cls(directory) if (directory / PREDICTOR_META).exists() else None
+
+
+class CodeConcealer:
+    """Per-stream state: the predictor's memory and the current run of missing frames."""
+
+    def __init__(self, model: CodePredictorModel | None, sent_bits: int) -> None:
+        self.model = model
+        self.sent_bits = sent_bits
+        self.missing_run = 0
+        self._state = np.zeros((1, model.hidden), dtype=np.float32) if model else None
+        self._logits = np.zeros((1, model.bits), dtype=np.float32) if model else None
+
+    def observe(self, code: np.ndarray) -> None:
+        """Account a real code (±1, 0 for bits not sent) that goes to the decoder."""
+        self.missing_run = 0
+        self._step(code)
+
+    def conceal(self, bits: int) -> np.ndarray:
+        """The code to decode in place of a missing frame (all zeros without a predictor)."""
+        self.missing_run += 1
+        if self.model is None:
+            return np.zeros(bits, dtype=np.float32)
+        guess = np.tanh(self._logits[0] / 2).astype(np.float32)
+        guess[self.sent_bits:] = 0.0  # never more than the stream's mode carries
+        self._step(guess)
+        return guess
+
+    def gain(self) -> float:
+        """Output gain for the frame just decoded: 1, then a fade after a long burst."""
+        over = self.missing_run - FADE_AFTER_FRAMES
+        return 1.0 if over <= 0 else max(0.0, 1.0 - over / FADE_FRAMES)
+
+    def _step(self, code: np.ndarray) -> None:
+        if self.model is None:
+            return
+        self._logits, self._state = self.model.session.run(
+            None, {"code": code.astype(np.float32)[None, :self.model.bits], "state": self._state})
