@@ -1,9 +1,9 @@
 """Call quality against packet loss, on the dev set, written into BENCHMARKS.md.
 
-Usage: ``python bench/loss.py [--codec NAME ...] [--limit N]``. Every clip goes through
-:func:`focalcall.sim.simulate_call` (encode → packetize with the default redundancy →
-netem-style impairment → jitter buffer → decode with concealment) under each condition, seeded
-per clip; residual loss is the share of frames that had to be concealed after recovery.
+Usage: ``python bench/loss.py [--codec NAME ...] [--limit N]``. The dev-set clips, back to
+back, go through :func:`focalcall.sim.simulate_call` as one call (encode → packetize with the
+default redundancy → netem-style impairment → jitter buffer → decode with concealment, receiver
+reports adapting the redundancy) under each condition; each clip is then scored on its part.
 """
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ from mdsection import update_section  # noqa: E402
 
 HEADING = "## Call quality against packet loss"
 # Gilbert-Elliott "loss gemodel p r": mean burst 1/r = 3 packets, stationary loss p/(p+r).
+GAP_S = 0.3
+SEED = 1
 CONDITIONS = ("", "loss 5%", "loss 10%", "loss 20%", "loss 30%",
               "loss gemodel 3.7% 33.3%", "loss gemodel 8.3% 33.3%")
 
@@ -44,32 +46,45 @@ def main(argv: list[str] | None = None) -> int:
     pesq, stoi, plcmos = Pesq(), Stoi(), PlcMos()
     rows = []
     started = time.time()
+    # The clips play back to back as one call (with a short pause between them), as a
+    # conversation would: the jitter buffer and the redundancy adapt once, not per clip.
+    gap = np.zeros(int(GAP_S * 16000), dtype=np.float32)
+    bounds, parts, at = [], [], 0
+    for _, pcm in clips:
+        bounds.append((at, at + len(pcm)))
+        parts += [pcm, gap]
+        at += len(pcm) + len(gap)
+    call = np.concatenate(parts)
     for name in codecs:
         for spec in CONDITIONS:
-            scores: dict[str, list[float]] = {k: [] for k in ("before", "after", "stoi", "pesq_nb", "plcmos")}
-            for seed, (_, pcm) in enumerate(clips):
-                r = simulate_call(pcm, name, spec, seed=seed)
-                scores["before"].append(r.loss_before)
-                scores["after"].append(r.frames_concealed / r.frames)
-                scores["stoi"].append(stoi.score(pcm, r.audio)["stoi"])
-                nb = pesq.score(pcm, r.audio)["pesq_nb"]
+            r = simulate_call(call, name, spec, seed=SEED)
+            scores: dict[str, list[float]] = {k: [] for k in ("stoi", "pesq_nb", "plcmos")}
+            for (_, pcm), (a, b) in zip(clips, bounds):
+                out = r.audio[a:b]
+                scores["stoi"].append(stoi.score(pcm, out)["stoi"])
+                nb = pesq.score(pcm, out)["pesq_nb"]
                 if nb is not None:
                     scores["pesq_nb"].append(nb)
-                scores["plcmos"].append(plcmos.score(None, r.audio)["plcmos"])
-            rows.append((name, spec or "none", {k: float(np.mean(v)) for k, v in scores.items()}))
+                scores["plcmos"].append(plcmos.score(None, out)["plcmos"])
+            means = {k: float(np.mean(v)) for k, v in scores.items()}
+            means.update(before=r.loss_before, after=r.loss_after, delay=r.playout_delay_ms, wire=r.wire_bps)
+            rows.append((name, spec or "none", means))
             print(rows[-1], flush=True)
-    table = ["| codec | netem | packet loss | residual frame loss | STOI | PESQ-NB | PLCMOS |",
-             "|---|---|---|---|---|---|---|"]
+    table = ["| codec | netem | packet loss | residual frame loss | STOI | PESQ-NB | PLCMOS | jitter buffer | on the wire |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, spec, m in rows:
         table.append(f"| {name} | `{spec}` | {100 * m['before']:.1f} % | {100 * m['after']:.2f} % | "
-                     f"{m['stoi']:.3f} | {m['pesq_nb']:.2f} | {m['plcmos']:.2f} |")
+                     f"{m['stoi']:.3f} | {m['pesq_nb']:.2f} | {m['plcmos']:.2f} | {m['delay']:.0f} ms | "
+                     f"{m['wire'] / 1000:.1f} kbit/s |")
     command = "python bench/loss.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     body = "\n".join([
         f"`{command.strip()}` — {datetime.date.today()}, {machine()}, {len(clips)} dev-set clips, "
         f"{(time.time() - started) / 60:.0f} min.",
         "",
-        "Default sender settings: 2 frames per packet, redundancy 160 ms (Codec2) / 40 ms (Opus), "
-        "no parity; the jitter buffer starts at 60 ms and adapts. Packet loss is what the impairment "
+        "The dev-set clips play back to back as one call (0.3 s apart). Default sender settings: "
+        "2 frames per packet, redundancy 160 ms (Codec2) / 40 ms (Opus) adapted upwards by the "
+        "receiver's reports, no parity; the jitter buffer adapts between one packet interval + 20 ms "
+        "and 200 ms (mean shown). On the wire counts IPv4/UDP/DTLS/SCTP. Packet loss is what the impairment "
         "dropped; residual frame loss is frames concealed after redundancy and parity. STOI and "
         "PESQ-NB are against the clean input (so the lossless row shows the codec itself); PLCMOS v2 "
         "(speechmos) scores the output alone. Gilbert-Elliott rows have a mean burst of 3 packets.",
