@@ -133,3 +133,17 @@ def test_benchmark_replaces_only_its_own_section(tmp_path):
     md.write_text(f"# B\n\n{bench.HEADING}\n\nold\n\n## Later\n\nstays\n")
     bench.update_section(md, "new")
     assert md.read_text() == f"# B\n\n{bench.HEADING}\n\nnew\n\n## Later\n\nstays\n"
+
+
+def test_benchmark_breaks_results_down_by_language(results):
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("bench_codecs", Path(__file__).parents[1] / "bench" / "codecs.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    res, _ = results
+    lines = bench.by_language(res).splitlines()
+    assert lines[0].startswith("| codec | STOI en (2) |") and "DNSMOS en (2)" in lines[0]
+    opus = lines[2].split(" | ")
+    assert opus[0] == "| opus-8k" and float(opus[1]) == pytest.approx(res["codecs"]["opus-8k"]["mean"]["stoi"], abs=1e-3)
+    assert opus[3] == "-"  # DNSMOS was not measured
