@@ -1,6 +1,8 @@
 """Non-intrusive quality predictors: DNSMOS P.835 overall (model from speechmos) and DistillMOS."""
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import types
 
@@ -61,7 +63,8 @@ class DistillMos:
         sys.modules.setdefault("torchaudio", types.ModuleType("torchaudio"))
         import distillmos
         self._torch = torch
-        self._model = distillmos.ConvTransformerSQAModel()
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints a line on load; stdout is the table's
+            self._model = distillmos.ConvTransformerSQAModel()
         self._model.eval()
 
     def score(self, ref: np.ndarray | None, deg: np.ndarray, clip=None) -> dict[str, float | None]:
