@@ -46,8 +46,16 @@ class BuildConfig:
     kokoro_voices: tuple[str, ...] | None = None  # None: every voice
     asterisk_voices: tuple[str, ...] | None = None  # None: every voice not held out
     fillets_languages: tuple[str, ...] | None = None
-    cache: Path | None = None
+    cache: Path | None = None  # cache root (default .cache/): Debian packages, Kokoro voices
     progress: bool = True
+
+    @property
+    def deb_cache(self) -> Path | None:
+        return None if self.cache is None else Path(self.cache) / "debs"
+
+    @property
+    def voice_cache(self) -> Path | None:
+        return None if self.cache is None else Path(self.cache) / "kokoro-js"
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -88,9 +96,9 @@ def make_plan(config: BuildConfig) -> Plan:
     if "asterisk" in config.sources:
         voices = config.asterisk_voices or tuple(v for v in sources.ASTERISK_VOICES
                                                  if v not in devset.HELD_OUT_ASTERISK)
-        real += sources.asterisk_clips(voices, config.cache)
+        real += sources.asterisk_clips(voices, config.deb_cache)
     if "fillets" in config.sources:
-        real += sources.fillets_clips(config.fillets_languages, config.cache)
+        real += sources.fillets_clips(config.fillets_languages, config.deb_cache)
     real = [c for c in real if not devset.is_held_out(c.speaker)]
     for clip in real:
         check_not_reserved(clip.path)
@@ -100,9 +108,9 @@ def make_plan(config: BuildConfig) -> Plan:
     speakers: list[dict] = []
     texts: dict[str, list[str]] = {}
     if set(config.sources) & set(SYNTHETIC):
-        texts["en"] = sources.english_sentences(config.cache)
+        texts["en"] = sources.english_sentences(config.deb_cache)
     if "kokoro" in config.sources:
-        names = list(config.kokoro_voices or synth.kokoro_voices(config.cache))
+        names = list(config.kokoro_voices or synth.kokoro_voices(config.voice_cache))
         for name in names:
             speakers.append({"kind": "kokoro", "speaker": synth.KokoroVoice(name).speaker,
                              "voice": [name, None, 1.0]})
@@ -114,7 +122,7 @@ def make_plan(config: BuildConfig) -> Plan:
                 speakers.append({"kind": "kokoro", "speaker": voice.speaker,
                                  "voice": [names[a], names[b], weight]})
         for language in {synth.text_language(n) for n in names} - {"en"}:
-            texts[language] = sources.foreign_sentences(language, config.cache)
+            texts[language] = sources.foreign_sentences(language, config.deb_cache)
     if "piper" in config.sources:
         speakers.append({"kind": "piper", "speaker": synth.Piper.speaker})
     speakers = [speakers[i] for i in rng.permutation(len(speakers))]
@@ -192,13 +200,13 @@ def clip_path(spec: dict) -> str:
 _synthesizers: dict = {}  # per worker process, loaded on first use
 
 
-def _synthesizer(kind: str, cache: Path | None):
+def _synthesizer(kind: str, voice_cache: Path | None):
     if kind not in _synthesizers:
-        _synthesizers[kind] = synth.Kokoro(cache) if kind == "kokoro" else synth.Piper()
+        _synthesizers[kind] = synth.Kokoro(voice_cache) if kind == "kokoro" else synth.Piper()
     return _synthesizers[kind]
 
 
-def run_job(spec: dict, out: Path, cache: Path | None) -> dict | None:
+def run_job(spec: dict, out: Path, voice_cache: Path | None) -> dict | None:
     """Produce one clip: decode or synthesize, trim, normalize, write. None when unusable."""
     try:
         if spec["kind"] == "real":
@@ -206,9 +214,9 @@ def run_job(spec: dict, out: Path, cache: Path | None) -> dict | None:
         elif spec["kind"] == "kokoro":
             first, second, weight = spec["voice"]
             voice = synth.KokoroVoice(first, second, weight)
-            pcm = _synthesizer("kokoro", cache).synthesize(spec["text"], spec["language"], voice, spec["speed"])
+            pcm = _synthesizer("kokoro", voice_cache).synthesize(spec["text"], spec["language"], voice, spec["speed"])
         else:
-            pcm = _synthesizer("piper", cache).synthesize(spec["text"], spec["speed"])
+            pcm = _synthesizer("piper", voice_cache).synthesize(spec["text"], spec["speed"])
         pcm = audio.trim_silence(pcm)
         if len(pcm) < sources.MIN_SECONDS * audio.RATE:
             return None
@@ -254,7 +262,7 @@ def build(config: BuildConfig) -> list[Entry]:
                 if not batch:
                     log.warning("sources exhausted at %.1f of %.1f hours", total / 3600, config.hours)
                     break
-                args = [(spec, config.out, config.cache) for spec in batch]
+                args = [(spec, config.out, config.voice_cache) for spec in batch]
                 results = pool.imap(_run_job_args, args) if pool else map(_run_job_args, args)
                 for row in results:
                     if row is None:
