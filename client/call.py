@@ -226,7 +226,8 @@ class Call:
             if self._control is None or self._control.readyState != "open":
                 continue
             for sender, stream in list(self.streams.items()):
-                self._control.send(stream.buffer.report(sender).to_bytes())
+                if not stream.idle:
+                    self._control.send(stream.buffer.report(sender).to_bytes())
 
     def _decode_loop(self) -> None:
         while (item := self._decode_queue.get()) is not None:

@@ -21,6 +21,9 @@ OUTPUT_RATE = 16000
 # A live playout clock wakes up a few milliseconds late now and then (event loop, GC, a
 # busy core), and packets jitter: keep this much delay above one packet interval.
 LIVE_MARGIN_MS = 20.0
+# A sender silent this long past the deepest buffering has stopped (left, muted, or the
+# network is down): stop playing and reporting it, so its silence is not counted as loss.
+IDLE_AFTER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class RemoteStream:
         self.playout_start: float | None = None  # receiver clock time of the first played frame
         self.undecodable = 0
         self._next_pop: float | None = None
+        self._last_arrival: float | None = None
+        self._idle_after = IDLE_AFTER_S + self.buffer.config.max_delay_ms / 1000
         self._decoder = self.codec.decoder()
         self._played: list[np.ndarray] = []
         self._by_timestamp: dict[int, np.ndarray] = {}
@@ -62,15 +67,19 @@ class RemoteStream:
     # ------------------------------------------------------------- event loop
     def push(self, packet: Packet, arrival: float) -> None:
         """Hand a parsed packet of this sender (the first one too) to the jitter buffer."""
-        if self._next_pop is None:
+        if self._first_timestamp is None:
+            self._first_timestamp = packet.timestamp - len(packet.redundant)
+        if self._next_pop is None:  # first packet, or back from idle
             # Pop half a period out of phase with arrivals, so a pop never races a packet.
             self._next_pop = arrival + self.period / 2
-            self._first_timestamp = packet.timestamp - len(packet.redundant)
+        self._last_arrival = arrival
         self.buffer.push(packet, arrival)
 
     def due(self, now: float) -> list[Playout]:
         """The playout decisions of every frame period that has begun by ``now``."""
         out = []
+        if self._last_arrival is not None and now - self._last_arrival > self._idle_after:
+            self._next_pop = None  # the sender stopped: pause until its next packet
         while self._next_pop is not None and self._next_pop <= now:
             # Decide at the period's own time: a late wake-up must not look like extra delay.
             scheduled, self._next_pop = self._next_pop, self._next_pop + self.period
@@ -83,6 +92,11 @@ class RemoteStream:
             after = self.buffer.playout_timestamp
             out.append(Playout(None if frame is MISSING else frame, after - 1 if after != before else None))
         return out
+
+    @property
+    def idle(self) -> bool:
+        """Packets stopped coming: playout and reports are paused until they resume."""
+        return self._next_pop is None
 
     @property
     def next_due(self) -> float | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from functools import lru_cache
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server.config import ServerConfig
-from server.metrics import ServerMetrics, path_delay_estimate, report_from_message
+from server.metrics import ServerMetrics, path_delay_estimate, payload_type_label, report_from_message
 from server.peer import PeerConnection
 from server.rooms import Participant, RoomError, RoomRegistry
 from server.signaling import (MAX_MESSAGE_BYTES, ClientMessage, SignalingError, error_message,
@@ -18,6 +19,15 @@ from server.signaling import (MAX_MESSAGE_BYTES, ClientMessage, SignalingError, 
 from transport import PacketError, parse_packet
 
 logger = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=None)
+def codec_delay_seconds(pt: int) -> float:
+    """Algorithmic latency (frame + look-ahead) of the codec of payload type ``pt``."""
+    from codec.payload_types import decoder_codec_name
+    from codec.registry import get_codec
+
+    return get_codec(decoder_codec_name(pt)).algorithmic_latency_ms / 1000
 
 # aiohttp closes the socket on a message over its own limit; keep that well above ours so an
 # oversized message gets an error reply instead.
@@ -49,6 +59,7 @@ class CallServer:
         self.rooms = RoomRegistry(self.config.max_participants)
         self.metrics = ServerMetrics()
         self._endpoints: set[Endpoint] = set()
+        self._delay_lookups: set[Participant] = set()
 
     def make_app(self) -> web.Application:
         """The aiohttp application serving signaling, health, metrics and the web page."""
@@ -155,6 +166,8 @@ class CallServer:
             self.metrics.malformed_packets.labels("sender").inc()
             return
         self.metrics.observe_payload_type(sender, parsed.payload_type)
+        if self.metrics.codec_delay(sender) is None:
+            self._learn_codec_delay(sender, parsed.payload_type)
         self.metrics.packets_in.inc()
         self.metrics.bytes_in.inc(len(packet))
         for other in sender.room.others(sender):
@@ -165,6 +178,23 @@ class CallServer:
             else:
                 self.metrics.packets_not_relayed.inc()
         self.metrics.relay_seconds.observe(time.perf_counter() - started)
+
+    def _learn_codec_delay(self, sender: Participant, pt: int) -> None:
+        """Look up (off the event loop: a neural codec loads its model) the algorithmic delay
+        of ``sender``'s codec, for the mouth-to-ear estimate."""
+        if sender in self._delay_lookups:
+            return
+        self._delay_lookups.add(sender)
+
+        def done(future: asyncio.Future) -> None:
+            if future.exception() is not None:  # unknown codec: keep it in the set, don't retry
+                logger.info("no codec delay for payload type %d: %s", pt, future.exception())
+                return
+            self._delay_lookups.discard(sender)
+            if sender.room.participants.get(sender.id) is sender:
+                self.metrics.set_sender_codec(sender, payload_type_label(pt), future.result())
+
+        asyncio.get_running_loop().run_in_executor(None, codec_delay_seconds, pt).add_done_callback(done)
 
     def _control(self, participant: Participant, message: str | bytes) -> None:
         """Control-channel messages are receiver reports (binary or JSON): they feed the metrics
@@ -199,6 +229,7 @@ class CallServer:
         room = participant.room
         self.rooms.leave(participant)
         self.metrics.forget(participant)
+        self._delay_lookups.discard(participant)
         self._update_gauges()
         for other in room.others(participant):
             await other.endpoint.send({"type": "peer-left", "id": participant.id})

@@ -105,6 +105,10 @@ async def test_metrics_follow_the_call(speech_wav):
         assert metric_value(text, "focalcall_bytes_relayed_total") == a.stats.sent.wire_bytes
         assert metric_value(text, "focalcall_participants") == 0
         assert metric_value(text, "focalcall_rooms") == 0
+        # B's receiver reports reached the server (mouth-to-ear needs the codec delay it looked
+        # up from the payload type) and were forwarded to A, the sender they describe
+        assert metric_value(text, "focalcall_mouth_to_ear_seconds_count") > 0
+        assert a.stats.reports_received > 0
     finally:
         await runner.cleanup()
 

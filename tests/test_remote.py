@@ -67,3 +67,27 @@ def test_without_redundancy_lost_frames_are_silence_in_the_aligned_track():
     gap = slice(start, start + 2 * CODEC.frame_samples * 2)
     assert not np.allclose(lossy[gap], clean[gap], atol=0.05)  # concealed, not the original
     assert np.abs(lossy[: start - 400] - clean[: start - 400]).max() < 0.05  # same before the loss
+
+
+def test_a_sender_that_stops_pauses_playout_and_resumes_on_its_next_packet():
+    packetizer = Packetizer(PacketizerConfig(payload_type("codec2-3200"), sender=4))
+    frames = _payloads()
+    stream = None
+    for i, payload in enumerate(frames[:40]):
+        for packet in packetizer.push(payload):
+            parsed = parse_packet(packet)
+            stream = stream or RemoteStream(4, "A", parsed)
+            stream.push(parsed, (i + 1) * PERIOD)
+        if stream is not None:
+            stream.due((i + 1) * PERIOD)
+    assert not stream.idle
+    quiet_start = 40 * PERIOD
+    played = sum(len(stream.due(quiet_start + k * PERIOD)) for k in range(1, 200))
+    assert stream.idle and stream.due(quiet_start + 10.0) == []
+    assert played < (1.0 + 0.2) / PERIOD + 2  # it stopped pulling ~1.2 s after the last packet
+    later = quiet_start + 10.0
+    for j, payload in enumerate(frames[40:60]):
+        for packet in packetizer.push(payload):
+            stream.push(parse_packet(packet), later + (j + 1) * PERIOD)
+    assert not stream.idle
+    assert len(stream.due(later + 21 * PERIOD)) > 0
