@@ -45,12 +45,6 @@ class LoopCounter:
     def get(self) -> float:
         return self.value
 
-    @property
-    def _value(self) -> "LoopCounter":
-        """Where prometheus_client's ``Counter`` keeps its value (``._value.get()``), for callers
-        written against it."""
-        return self
-
     def collect(self) -> CounterMetricFamily:
         family = CounterMetricFamily(self.name, self.documentation)
         family.add_metric([], self.value)
