@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCDataChannel, RTCPeerConnection
 
+from client.connection import open_connection
 from client.remote import Playout, RemoteStream
-from client.signaling import SignalingClient, SignalingFailed
+from client.signaling import SignalingClient
 from client.sources import AudioSource
 from codec.base import Codec
 from codec.payload_types import UnknownPayloadType, payload_type
@@ -23,7 +24,6 @@ from transport import PacketError, Packetizer, PacketizerConfig, parse_packet, p
 
 logger = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 15.0
 IDLE_TICK = 0.02       # how often the playout loop looks for new streams, seconds
 REPORT_INTERVAL = 1.0  # receiver reports per stream, seconds
 QUIET_RMS = 10 ** (-50 / 20)  # below -50 dBFS a frame is "quiet": the receiver may drop it
@@ -107,22 +107,10 @@ class Call:
         joined = await self._signaling.join(self.room, self.name)
         self.id = joined["id"]
         self.names.update({p["id"]: p["name"] for p in joined["participants"]})
-        self._pc = RTCPeerConnection(self.ice.rtc_configuration())
+        connection = await open_connection(self._signaling, self.ice, self._audio_message,
+                                           self._control_message)
+        self._pc, self._audio, self._control = connection.pc, connection.audio, connection.control
         self._pc.on("connectionstatechange", self._connection_state)
-        self._audio = self._pc.createDataChannel("audio", ordered=False, maxRetransmits=0)
-        self._control = self._pc.createDataChannel("control")
-        self._audio.on("message", self._audio_message)
-        self._control.on("message", self._control_message)
-        opened = asyncio.Event()
-        self._audio.on("open", opened.set)
-        await self._pc.setLocalDescription(await self._pc.createOffer())
-        answer = await self._signaling.offer(self._pc.localDescription.sdp)
-        await self._pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        try:
-            await asyncio.wait_for(opened.wait(), CONNECT_TIMEOUT)
-        except asyncio.TimeoutError:
-            raise SignalingFailed(f"no media connection to the server within {CONNECT_TIMEOUT:g} s "
-                                  "(ICE failed: check --ice-host / --ice-server)") from None
         self._tasks = [asyncio.create_task(self._playout_loop()), asyncio.create_task(self._report_loop())]
 
     async def send(self, source: AudioSource) -> None:

@@ -17,8 +17,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCDataChannel, RTCPeerConnection
 
+from client.connection import open_connection
 from client.signaling import SignalingClient, SignalingFailed
 from focalcall.ice import IceSettings
 from transport.jitterbuffer import JitterBuffer, JitterBufferConfig
@@ -28,7 +29,6 @@ from transport.report import parse_report
 
 logger = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -100,20 +100,8 @@ class SyntheticPeer:
         self.ice.apply()
         await self._signaling.connect()
         self.id = (await self._signaling.join(self.room, self.name))["id"]
-        self._pc = RTCPeerConnection(self.ice.rtc_configuration())
-        self._audio = self._pc.createDataChannel("audio", ordered=False, maxRetransmits=0)
-        self._control = self._pc.createDataChannel("control")
-        self._control.on("message", self._report)
-        self._audio.on("message", self._message)
-        opened = asyncio.Event()
-        self._audio.on("open", opened.set)
-        await self._pc.setLocalDescription(await self._pc.createOffer())
-        answer = await self._signaling.offer(self._pc.localDescription.sdp)
-        await self._pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        try:
-            await asyncio.wait_for(opened.wait(), CONNECT_TIMEOUT)
-        except asyncio.TimeoutError:
-            raise SignalingFailed(f"{self.name}: no media connection within {CONNECT_TIMEOUT:g} s") from None
+        connection = await open_connection(self._signaling, self.ice, self._message, self._report)
+        self._pc, self._audio, self._control = connection.pc, connection.audio, connection.control
         if self.config.playout:
             self._playout = asyncio.create_task(self._playout_loop())
 

@@ -1,0 +1,46 @@
+"""Opening a participant's WebRTC connection to the server: the audio and control channels."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Callable
+
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+
+from client.signaling import SignalingClient, SignalingFailed
+from focalcall.ice import IceSettings
+
+CONNECT_TIMEOUT = 15.0
+
+
+@dataclass
+class CallConnection:
+    """The peer connection with its unordered, no-retransmit ``audio`` channel and its reliable
+    ``control`` channel."""
+
+    pc: RTCPeerConnection
+    audio: RTCDataChannel
+    control: RTCDataChannel
+
+
+async def open_connection(signaling: SignalingClient, ice: IceSettings,
+                          on_audio: Callable[[str | bytes], None],
+                          on_control: Callable[[str | bytes], None]) -> CallConnection:
+    """Offer both channels to the server (after ``join``) and wait until audio can flow."""
+    pc = RTCPeerConnection(ice.rtc_configuration())
+    audio = pc.createDataChannel("audio", ordered=False, maxRetransmits=0)
+    control = pc.createDataChannel("control")
+    audio.on("message", on_audio)
+    control.on("message", on_control)
+    opened = asyncio.Event()
+    audio.on("open", opened.set)
+    await pc.setLocalDescription(await pc.createOffer())
+    answer = await signaling.offer(pc.localDescription.sdp)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    try:
+        await asyncio.wait_for(opened.wait(), CONNECT_TIMEOUT)
+    except asyncio.TimeoutError:
+        await pc.close()
+        raise SignalingFailed(f"no media connection to the server within {CONNECT_TIMEOUT:g} s "
+                              "(ICE failed: check --ice-host / --ice-server)") from None
+    return CallConnection(pc, audio, control)
