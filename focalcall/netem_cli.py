@@ -56,15 +56,20 @@ def _spec(text: str):
         raise UserError(f"bad netem specification: {exc}") from None
 
 
+def _run_tc(command: str) -> str | None:
+    """Run a ``tc`` command line; its error message, or ``None`` when it succeeded."""
+    done = subprocess.run(command.split(), capture_output=True, text=True)
+    return done.stderr.strip() if done.returncode != 0 else None
+
+
 def apply(args: argparse.Namespace) -> int:
     """Put netem on the interface; explain the fallback where the kernel has none."""
     command = _spec(args.spec).to_tc_command(check_name(args.iface, "interface"))
     if args.dry_run:
         print(command)
         return 0
-    done = subprocess.run(command.split(), capture_output=True, text=True)
-    if done.returncode != 0:
-        error = done.stderr.strip()
+    error = _run_tc(command)
+    if error is not None:
         if NO_NETEM in error:
             raise UserError(
                 f"this kernel has no netem ({command!r}: {error}). Fallback for network namespaces: "
@@ -92,9 +97,8 @@ def clear(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(command)
         return 0
-    done = subprocess.run(command.split(), capture_output=True, text=True)
-    if done.returncode != 0:
-        error = done.stderr.strip()
+    error = _run_tc(command)
+    if error is not None:
         if "handle of zero" in error or "No such file or directory" in error:
             print(f"{args.iface} had no qdisc to remove")  # already clear: not an error
             return 0

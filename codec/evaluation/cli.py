@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from codec.evaluation.harness import METRICS
+from codec.evaluation.metric_names import METRICS
 
 
 def register_eval(codec_subparsers: argparse._SubParsersAction) -> None:

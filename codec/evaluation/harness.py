@@ -19,20 +19,12 @@ import numpy as np
 
 from codec.base import Codec
 from codec.data.manifest import Entry, read_manifest
+from codec.evaluation.metric_names import METRICS
 from codec.registry import get_codec
 from codec.roundtrip import run_roundtrip
 from codec.wavio import read_wav, write_wav
 
 RATE = 16000
-# metric name -> (module, class); each class has ``columns`` and ``score(ref, deg, clip)``.
-METRICS = {
-    "pesq": ("codec.evaluation.intrusive", "Pesq"),
-    "stoi": ("codec.evaluation.intrusive", "Stoi"),
-    "dnsmos": ("codec.evaluation.mos", "DnsMos"),
-    "distillmos": ("codec.evaluation.mos", "DistillMos"),
-    "speaker": ("codec.evaluation.speaker", "SpeakerSimilarity"),
-    "wer": ("codec.evaluation.wer", "WordErrorRate"),
-}
 RTF_SECONDS = 30.0  # audio timed for the real-time factors
 
 
