@@ -84,7 +84,6 @@ def test_cli_training_checkpoints_resumes_and_exports(tmp_path: Path, corpus: Pa
     config = tiny_config(tmp_path, corpus)
     config_path.write_text(json.dumps(config.to_dict()))
     run = tmp_path / "run"
-    # codec.neural.cli is wired under "codec" by the lead; call the training entry directly too.
     logs = train_from_config(config_path, max_steps=2)
     assert {"stft", "mel", "entropy", "total"} <= set(logs)
     ckpt = torch.load(run / "last.pt", weights_only=False)
@@ -95,10 +94,7 @@ def test_cli_training_checkpoints_resumes_and_exports(tmp_path: Path, corpus: Pa
     records = [json.loads(line) for line in (run / "losses.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4]
     assert "valid_mel" in records[-1] and (run / "best.pt").exists()
-    try:
-        status = main(["codec", "export", str(run / "last.pt"), "--out", str(tmp_path / "ship")])
-    except SystemExit:  # the lead has not wired codec.neural.cli into the codec group yet
-        pytest.skip("'focalcall codec export' is not wired yet")
+    status = main(["codec", "export", str(run / "last.pt"), "--out", str(tmp_path / "ship")])
     assert status == 0 and (tmp_path / "ship" / "focal_decoder.onnx").exists()
 
 
@@ -122,3 +118,21 @@ def test_crops_are_frame_aligned_unclipped_and_corrupted(tmp_path: Path, corpus:
         assert not torch.equal(clean, noisy)
     with pytest.raises(ValueError, match="no clips in split"):
         CropDataset(config.data, "test")
+
+
+def test_several_manifests_are_read_together_and_cached_apart(tmp_path: Path, corpus: Path):
+    """Two corpora may both hold ``c0.wav``: rows and teacher-cache files stay distinct."""
+    import shutil
+
+    from codec.neural.dataset import CropDataset, read_manifests, teacher_cache_path
+
+    other = tmp_path / "other"
+    shutil.copytree(corpus.parent, other)
+    rows = read_manifests([corpus, other / "manifest.jsonl"], "train")
+    assert [r["path"] for r in rows] == ["c0.wav", "c0.wav"]
+    assert rows[0]["file"] != rows[1]["file"] and all(r["file"].exists() for r in rows)
+    caches = {teacher_cache_path(tmp_path / "cache", r["file"]) for r in rows}
+    assert len(caches) == 2
+    config = tiny_config(tmp_path, corpus)
+    config.data.manifest = [str(corpus), str(other / "manifest.jsonl")]
+    assert len(CropDataset(config.data).rows) == 2

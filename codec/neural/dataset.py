@@ -1,7 +1,7 @@
 """Training data: random crops of corpus clips, a noisy/reverberant input and its clean target.
 
-Reads the corpus manifest ``DIR/manifest.jsonl`` (one JSON object per clip with at least
-``path`` relative to DIR, 16 kHz mono WAV, and ``split``). Crops start on frame boundaries
+Reads one or more corpus manifests ``DIR/manifest.jsonl`` (one JSON object per clip with at
+least ``path`` relative to DIR, 16 kHz mono WAV, and ``split``). Crops start on frame boundaries
 so cached teacher features (one 512-d vector per 320 samples of the whole clip) line up.
 
 Augmentation is pluggable: any ``fn(clean: np.ndarray, rng: np.random.Generator) -> noisy``
@@ -30,7 +30,7 @@ Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 class DataConfig:
     """Where the corpus is and how to cut and corrupt it."""
 
-    manifest: str = "data/corpus/manifest.jsonl"
+    manifest: str | list[str] = "data/corpus/manifest.jsonl"   # one path or a list of them
     segment_seconds: float = 2.0
     batch_size: int = 8
     augment: str | None = "codec.neural.dataset:corpus_augment"
@@ -54,8 +54,8 @@ class DataConfig:
         return int(self.segment_seconds * SAMPLE_RATE) // HOP
 
 
-def read_manifest(path: str | Path, split: str) -> tuple[Path, list[dict]]:
-    """Rows of ``split`` in a corpus manifest, and the directory their paths are relative to."""
+def read_manifest(path: str | Path, split: str) -> list[dict]:
+    """Rows of ``split`` in a corpus manifest; each gains ``file``, the clip's resolved path."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"corpus manifest {path} does not exist")
@@ -70,10 +70,17 @@ def read_manifest(path: str | Path, split: str) -> tuple[Path, list[dict]]:
         if "path" not in row or "split" not in row:
             raise ValueError(f"{path}:{n}: a manifest row needs 'path' and 'split'")
         if row["split"] == split:
-            rows.append(row)
+            rows.append({**row, "file": (path.parent / row["path"]).resolve()})
+    return rows
+
+
+def read_manifests(paths: str | Path | list, split: str) -> list[dict]:
+    """Rows of ``split`` from one manifest or several (concatenated); an empty split is an error."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    rows = [row for path in paths for row in read_manifest(path, split)]
     if not rows:
-        raise ValueError(f"{path}: no clips in split {split!r}")
-    return path.parent, rows
+        raise ValueError(f"{', '.join(map(str, paths))}: no clips in split {split!r}")
+    return rows
 
 
 def load_clip(path: Path) -> np.ndarray:
@@ -133,9 +140,12 @@ def corpus_augment(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return apply_recipe(clean, recipe, rng)
 
 
-def teacher_cache_path(cache_dir: Path, rel: str) -> Path:
-    """Cache file of a clip's teacher features (name from a hash of its relative path)."""
-    return cache_dir / (hashlib.sha1(rel.encode()).hexdigest()[:16] + ".npy")
+def teacher_cache_path(cache_dir: Path, clip: Path) -> Path:
+    """Cache file of a clip's teacher features, named from a hash of its resolved path.
+
+    The whole path, not the manifest-relative one: two corpora both hold ``train/0000001.wav``.
+    """
+    return cache_dir / (hashlib.sha1(str(Path(clip).resolve()).encode()).hexdigest()[:16] + ".npy")
 
 
 class CropDataset(torch.utils.data.Dataset):
@@ -144,7 +154,7 @@ class CropDataset(torch.utils.data.Dataset):
     def __init__(self, config: DataConfig, split: str = "train", seed: int = 0,
                  use_teacher: bool = False, length: int = 1 << 30) -> None:
         self.config = config
-        self.root, self.rows = read_manifest(config.manifest, split)
+        self.rows = read_manifests(config.manifest, split)
         self.augment = resolve_augment(config.augment)
         self.use_teacher = use_teacher
         self.cache_dir = Path(config.teacher_cache)
@@ -164,13 +174,13 @@ class CropDataset(torch.utils.data.Dataset):
     def clip(self, index: int) -> np.ndarray:
         """Whole clip ``index``, zero-padded to a whole number of frames (memoised)."""
         if index not in self._audio:
-            audio = load_clip(self.root / self.rows[index]["path"])
+            audio = load_clip(self.rows[index]["file"])
             pad = (-len(audio)) % HOP
             self._audio[index] = np.pad(audio, (0, pad))
         return self._audio[index]
 
     def teacher(self, index: int) -> np.ndarray:
-        path = teacher_cache_path(self.cache_dir, self.rows[index]["path"])
+        path = teacher_cache_path(self.cache_dir, self.rows[index]["file"])
         if not path.exists():
             raise FileNotFoundError(f"teacher features {path} missing: run the cache step first")
         return np.load(path)

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from codec.neural.config import HOP, ModelConfig, load_config_file
-from codec.neural.dataset import CropDataset, DataConfig, read_manifest, load_clip, teacher_cache_path
+from codec.neural.dataset import CropDataset, DataConfig, load_clip, read_manifests, teacher_cache_path
 from codec.neural.discriminator import MultiResolutionDiscriminator
 from codec.neural.losses import (MelLoss, MultiResolutionSTFTLoss, discriminator_loss,
                                  distillation_loss, feature_matching_loss, generator_loss)
@@ -164,21 +164,21 @@ def build_teacher_cache(config: RunConfig, device: torch.device) -> None:
     """Compute Whisper-base features of every clean train clip once (skips cached ones)."""
     from codec.neural.teacher import WhisperTeacher
 
-    root, rows = read_manifest(config.data.manifest, "train")
+    rows = read_manifests(config.data.manifest, "train")
     cache = Path(config.data.teacher_cache)
     cache.mkdir(parents=True, exist_ok=True)
-    todo = [r for r in rows if not teacher_cache_path(cache, r["path"]).exists()]
+    todo = [r for r in rows if not teacher_cache_path(cache, r["file"]).exists()]
     if not todo:
         return
     log.info("caching teacher features for %d clips in %s", len(todo), cache)
     teacher = WhisperTeacher.load().to(device)
     max_len = 1500 * HOP  # Whisper's 30 s position table
     for n, row in enumerate(todo):
-        audio = load_clip(root / row["path"])
+        audio = load_clip(row["file"])
         audio = np.pad(audio, (0, (-len(audio)) % HOP))
         feats = [teacher(torch.from_numpy(audio[i:i + max_len])[None].to(device))[0].cpu()
                  for i in range(0, len(audio), max_len)]
-        out = teacher_cache_path(cache, row["path"])
+        out = teacher_cache_path(cache, row["file"])
         tmp = out.with_suffix(".tmp.npy")
         np.save(tmp, torch.cat(feats).numpy().astype(np.float16))
         tmp.replace(out)
@@ -348,10 +348,10 @@ class Trainer:
         return {"valid_mel": float(np.mean(mel)), "valid_stft": float(np.mean(stft))}
 
     def valid_clips(self) -> list[np.ndarray]:
-        root, rows = read_manifest(self.config.data.manifest, "valid")
+        rows = read_manifests(self.config.data.manifest, "valid")
         clips = []
         for row in rows[: self.config.data.valid_clips]:
-            audio = load_clip(root / row["path"])[: 6 * 16000]
+            audio = load_clip(row["file"])[: 6 * 16000]
             clips.append(np.pad(audio, (0, (-len(audio)) % HOP + 4 * HOP)).astype(np.float32))
         return clips
 
