@@ -108,3 +108,17 @@ def test_runtime_does_not_import_torch():
     code = ("import sys, codec.neural.runtime, codec.registry; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_weights_directory_can_be_overridden(shipped: Path, monkeypatch: pytest.MonkeyPatch):
+    """$FOCALCALL_NEURAL_WEIGHTS points the registry's focal codecs at another export."""
+    from codec.neural import runtime
+
+    monkeypatch.setattr(runtime, "_shared", None)
+    monkeypatch.setenv(runtime.WEIGHTS_ENV, str(shipped))
+    codec = runtime.make_codec("focal-800")
+    assert codec.model.meta == json.loads((shipped / "focal.json").read_text())
+    monkeypatch.setattr(runtime, "_shared", None)
+    monkeypatch.setenv(runtime.WEIGHTS_ENV, str(shipped / "nope"))
+    with pytest.raises(CodecError, match="weights missing"):
+        runtime.make_codec("focal-800")

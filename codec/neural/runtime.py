@@ -1,7 +1,9 @@
 """The neural codec at call time: onnxruntime sessions, no torch.
 
 ``focal-800``, ``focal-600`` and ``focal-400`` share one model (the shipped ONNX files in
-``codec/neural/weights/``); they differ only in how many of the 16 code bits are sent.
+``codec/neural/weights/``, or the export directory named by ``$FOCALCALL_NEURAL_WEIGHTS``, e.g.
+to evaluate a candidate before shipping it); they differ only in how many of the 16 code bits
+are sent.
 
 Payload format (the browser implements the same): code bit i (i = 0 … bits-1, the i-th sign of
 the binary spherical code; 1 means +1, 0 means -1) is stored in byte ``i // 8`` at bit
@@ -12,6 +14,7 @@ Bits that are not sent reach the decoder as 0 (neither sign); a missing frame is
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,7 @@ from codec.base import Codec, CodecError, FrameDecoder, FrameEncoder
 from codec.neural.concealer import CodeConcealer, CodePredictorModel
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_ENV = "FOCALCALL_NEURAL_WEIGHTS"  # overrides WEIGHTS_DIR for the registry's codecs
 MODES = {"focal-800": 16, "focal-600": 12, "focal-400": 8}
 
 
@@ -136,5 +140,5 @@ def make_codec(name: str) -> Codec:
     """Registry factory: the three modes share one loaded model."""
     global _shared
     if _shared is None:
-        _shared = NeuralModel()
+        _shared = NeuralModel(Path(os.environ.get(WEIGHTS_ENV) or WEIGHTS_DIR))
     return FocalCodec(name, _shared)
