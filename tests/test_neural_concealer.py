@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from codec.neural.concealer import FADE_AFTER_FRAMES, FADE_FRAMES, CodeConcealer, CodePredictorModel  # noqa: E402
 from codec.neural.predictor import export_predictor, train_predictor  # noqa: E402
-from codec.neural.runtime import WEIGHTS_DIR, FocalCodec, NeuralModel, pack_bits  # noqa: E402
+from codec.neural.runtime import WEIGHTS_DIR, FocalCodec, NeuralModel, pack_codes  # noqa: E402
 
 BITS = 16
 
@@ -79,7 +79,7 @@ def test_decoder_conceals_with_predicted_codes(predictor_dir):
     for name, codec in (("plain", plain), ("predicted", predicted)):
         dec = codec.decoder()
         for code in seq[:10]:
-            dec.decode(pack_bits(code, BITS))
+            dec.decode(pack_codes(code, BITS))
         outs[name] = np.concatenate([dec.decode(None) for _ in range(3)])
     assert np.isfinite(outs["predicted"]).all() and outs["predicted"].shape == (3 * 320,)
     assert not np.allclose(outs["plain"], outs["predicted"])

@@ -12,7 +12,7 @@ import torch
 
 from codec.base import CodecError
 from codec.neural.export import load_model, ship
-from codec.neural.runtime import FocalCodec, NeuralModel, pack_bits, unpack_bits
+from codec.neural.runtime import FocalCodec, NeuralModel, codes_per_payload, pack_codes, unpack_codes
 from tests.test_neural_model import speechlike, stream, tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,44 +57,66 @@ def test_onnx_matches_pytorch(shipped: Path):
     assert np.abs(np.concatenate(pcm, 1) - ref_pcm.numpy()).max() < 1e-3
 
 
-@pytest.mark.parametrize("bits", [16, 12, 8])
-def test_payload_round_trip_and_bit_order(bits: int):
+@pytest.mark.parametrize("bits, count, nbytes", [(16, 1, 2), (12, 2, 3), (8, 1, 1)])
+def test_payload_round_trip_and_bit_order(bits: int, count: int, nbytes: int):
+    assert codes_per_payload(bits) == count
     rng = np.random.default_rng(bits)
-    signs = np.where(rng.random(16) > 0.5, 1.0, -1.0).astype(np.float32)
-    payload = pack_bits(signs, bits)
-    assert len(payload) == -(-bits // 8)
-    back = unpack_bits(payload, bits, 16)
-    assert np.array_equal(back[:bits], signs[:bits]) and not back[bits:].any()
-    first = np.full(16, -1.0, np.float32)
-    first[0] = 1.0
-    assert pack_bits(first, bits)[0] == 0x80  # bit 0 is the most significant bit of byte 0
+    codes = np.where(rng.random((count, 16)) > 0.5, 1.0, -1.0).astype(np.float32)
+    payload = pack_codes(codes, bits)
+    assert len(payload) == nbytes  # whole bytes, no padding: exactly bits × 50 bit/s
+    back = unpack_codes(payload, bits, 16, count)
+    assert np.array_equal(back[:, :bits], codes[:, :bits]) and not back[:, bits:].any()
+    first = np.full((count, 16), -1.0, np.float32)
+    first[0, 0] = 1.0
+    assert pack_codes(first, bits)[0] == 0x80  # bit 0 is the most significant bit of byte 0
+    if count == 2:  # the second code starts right after the first one's last bit
+        second = np.full((2, 16), -1.0, np.float32)
+        second[1, 0] = 1.0
+        assert pack_codes(second, bits) == bytes([0, 0x08, 0])
 
 
 def test_codec_interface_and_missing_frames(shipped: Path):
     model = NeuralModel(shipped)
     codecs = {name: FocalCodec(name, model) for name in ("focal-800", "focal-600", "focal-400")}
     assert [c.bitrate for c in codecs.values()] == [800.0, 600.0, 400.0]
+    assert [c.frame_samples for c in codecs.values()] == [320, 640, 320]
     c = codecs["focal-600"]
-    assert (c.sample_rate, c.frame_samples, c.delay_samples) == (16000, 320, 640)
-    assert c.algorithmic_latency_ms == 60.0
+    assert (c.sample_rate, c.frame_samples, c.delay_samples) == (16000, 640, 640)
+    assert c.algorithmic_latency_ms == 80.0 and codecs["focal-800"].algorithmic_latency_ms == 60.0
     enc, dec = c.encoder(), c.decoder()
     audio = speechlike(10)[0].numpy()
-    for t in range(10):
-        payload = enc.encode(audio[t * 320:(t + 1) * 320])
-        assert isinstance(payload, bytes) and len(payload) == 2 and payload[1] & 0x0F == 0
-        out = dec.decode(None if t == 4 else payload)
-        assert out.shape == (320,) and out.dtype == np.float32 and np.isfinite(out).all()
+    for t in range(5):
+        payload = enc.encode(audio[t * 640:(t + 1) * 640])
+        assert isinstance(payload, bytes) and len(payload) == 3
+        out = dec.decode(None if t == 2 else payload)
+        assert out.shape == (640,) and out.dtype == np.float32 and np.isfinite(out).all()
     assert len(codecs["focal-400"].encoder().encode(audio[:320])) == 1
+
+
+def test_focal_600_decodes_like_two_focal_800_frames_with_bits_dropped(shipped: Path):
+    """The 40 ms focal-600 frame is two 20 ms codes: same audio as feeding them one by one."""
+    model = NeuralModel(shipped)
+    enc600, dec600 = FocalCodec("focal-600", model).encoder(), FocalCodec("focal-600", model).decoder()
+    audio = speechlike(10)[0].numpy()
+    state = np.zeros((1, model.meta["decoder_state_size"]), np.float32)
+    for t in range(5):
+        payload = enc600.encode(audio[t * 640:(t + 1) * 640])
+        out = dec600.decode(payload)
+        ref = []
+        for code in unpack_codes(payload, 12, model.bits, 2):
+            y, state = model.decoder.run(None, {"code": code[None], "state": state})
+            ref.append(y[0])
+        assert np.array_equal(out, np.concatenate(ref))
 
 
 def test_bad_input_raises_codec_error(shipped: Path):
     c = FocalCodec("focal-600", NeuralModel(shipped))
     with pytest.raises(CodecError, match="shape"):
-        c.encoder().encode(np.zeros(100, np.float32))
-    with pytest.raises(CodecError, match="2 bytes"):
-        c.decoder().decode(b"\x00")
-    with pytest.raises(CodecError, match="beyond the first 12"):
-        c.decoder().decode(b"\xff\xff")
+        c.encoder().encode(np.zeros(320, np.float32))
+    with pytest.raises(CodecError, match="3 bytes"):
+        c.decoder().decode(b"\x00\x00")
+    with pytest.raises(CodecError, match="beyond 1 codes of 8 bits"):
+        unpack_codes(b"\xff\xff", 8, 16, 1)
     with pytest.raises(CodecError, match="unknown focal mode"):
         FocalCodec("focal-9000", c.model)
 

@@ -234,7 +234,7 @@ def decode_codes(weights: Path, codes: list[bytes]) -> np.ndarray:
 def test_page_codec_matches_python_onnxruntime(browser, server, weights, mic_wav) -> None:
     """onnxruntime-web in the page's worker gives the same codes and (to float rounding) the
     same audio as the Python runtime, frame by frame from fresh state."""
-    from codec.neural.runtime import NeuralModel, pack_bits
+    from codec.neural.runtime import NeuralModel, pack_codes
     from codec.wavio import read_wav
 
     page = open_page(browser, server.url, "?room=parity&name=p")
@@ -247,7 +247,7 @@ def test_page_codec_matches_python_onnxruntime(browser, server, weights, mic_wav
     expected = []
     for t in range(100):
         signs, state = model.encoder.run(None, {"pcm": clip[None, 320 * t:320 * (t + 1)], "state": state})
-        expected.append(pack_bits(signs[0], 16))
+        expected.append(pack_codes(signs, 16))
     assert [bytes(c) for c in codes] == expected
     decoded = b64_floats(result["decoded"])
     assert np.abs(decoded - decode_codes(weights, expected)).max() < 1e-4

@@ -5,15 +5,19 @@
 to evaluate a candidate before shipping it); they differ only in how many of the 16 code bits
 are sent.
 
-Payload format (the browser implements the same): code bit i (i = 0 … bits-1, the i-th sign of
-the binary spherical code; 1 means +1, 0 means -1) is stored in byte ``i // 8`` at bit
-``7 - i % 8`` (most significant bit first). The payload is ``ceil(bits / 8)`` bytes: 2 bytes
-for focal-800 and focal-600 (the last 4 bits of focal-600 are zero), 1 byte for focal-400.
-Bits that are not sent reach the decoder as 0 (neither sign); a missing frame is all zeros.
+Payload format (the browser implements it for focal-800 and focal-400): code bit i (i = 0 …
+bits-1, the i-th sign of the binary spherical code; 1 means +1, 0 means -1) of the k-th code in
+the payload is stored at bit position ``n = k * bits + i``: byte ``n // 8``, bit ``7 - n % 8``
+(most significant bit first). A payload carries as many consecutive codes as it takes to fill
+whole bytes, so no bit is wasted: focal-800 one 16-bit code (2 bytes per 20 ms), focal-400 one
+8-bit code (1 byte per 20 ms), focal-600 two 12-bit codes (3 bytes per 40 ms frame: 600 bit/s,
+20 ms more latency). Bits that are not sent reach the decoder as 0 (neither sign); a missing
+code is predicted by the concealer (all zeros without one).
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -27,21 +31,27 @@ WEIGHTS_ENV = "FOCALCALL_NEURAL_WEIGHTS"  # overrides WEIGHTS_DIR for the regist
 MODES = {"focal-800": 16, "focal-600": 12, "focal-400": 8}
 
 
-def pack_bits(signs: np.ndarray, bits: int) -> bytes:
-    """First ``bits`` signs (±1 floats) → ``ceil(bits/8)`` bytes, MSB first."""
-    ones = np.zeros(8 * (-(-bits // 8)), dtype=np.uint8)
-    ones[:bits] = signs[:bits] > 0
+def codes_per_payload(bits: int) -> int:
+    """Consecutive codes one payload carries so that it fills whole bytes (2 for 12 bits)."""
+    return 8 // math.gcd(bits, 8)
+
+
+def pack_codes(codes: np.ndarray, bits: int) -> bytes:
+    """``(k, total)`` ±1 codes → their first ``bits`` signs, concatenated, MSB first."""
+    codes = np.atleast_2d(codes)
+    ones = np.zeros(8 * -(-codes.shape[0] * bits // 8), dtype=np.uint8)
+    ones[:codes.shape[0] * bits] = (codes[:, :bits] > 0).reshape(-1)
     return np.packbits(ones).tobytes()
 
 
-def unpack_bits(payload: bytes, bits: int, total: int) -> np.ndarray:
-    """Inverse of :func:`pack_bits`: ``(total,)`` float32 of ±1 for sent bits, 0 for the rest."""
+def unpack_codes(payload: bytes, bits: int, total: int, count: int) -> np.ndarray:
+    """Inverse of :func:`pack_codes`: ``(count, total)`` float32, ±1 for sent bits, 0 beyond."""
     raw = np.unpackbits(np.frombuffer(payload, dtype=np.uint8))
-    if raw[bits:].any():
-        raise CodecError(f"payload has bits set beyond the first {bits}: wrong codec mode?")
-    signs = np.zeros(total, dtype=np.float32)
-    signs[:bits] = np.where(raw[:bits] == 1, 1.0, -1.0)
-    return signs
+    if raw[count * bits:].any():
+        raise CodecError(f"payload has bits set beyond {count} codes of {bits} bits: wrong codec mode?")
+    codes = np.zeros((count, total), dtype=np.float32)
+    codes[:, :bits] = np.where(raw[:count * bits].reshape(count, bits) == 1, 1.0, -1.0)
+    return codes
 
 
 class NeuralModel:
@@ -69,35 +79,40 @@ class NeuralModel:
 
 
 class FocalEncoder(FrameEncoder):
-    """320 samples in → one packed code out; keeps the encoder state between calls."""
+    """One frame (``codes × 320`` samples) in → its packed codes out; keeps the encoder state."""
 
     def __init__(self, model: NeuralModel, bits: int) -> None:
         self.model, self.bits = model, bits
+        self.codes = codes_per_payload(bits)
         self.state = np.zeros((1, model.meta["encoder_state_size"]), dtype=np.float32)
 
     def encode(self, pcm: np.ndarray) -> bytes:
         pcm = np.asarray(pcm)
-        if pcm.shape != (self.model.hop,):
-            raise CodecError(f"focal codecs encode frames of shape ({self.model.hop},), "
+        hop = self.model.hop
+        if pcm.shape != (self.codes * hop,):
+            raise CodecError(f"focal-{self.bits * 50} encodes frames of shape ({self.codes * hop},), "
                              f"got {pcm.shape}")
-        signs, self.state = self.model.encoder.run(
-            None, {"pcm": pcm.astype(np.float32)[None], "state": self.state})
-        return pack_bits(signs[0], self.bits)
+        codes = []
+        for k in range(self.codes):
+            signs, self.state = self.model.encoder.run(
+                None, {"pcm": pcm[k * hop:(k + 1) * hop].astype(np.float32)[None], "state": self.state})
+            codes.append(signs[0])
+        return pack_codes(np.stack(codes), self.bits)
 
 
 class FocalDecoder(FrameDecoder):
-    """One packed code (or ``None``: missing) in → 320 samples out, 40 ms behind the encoder."""
+    """A payload (or ``None``: missing) in → ``codes × 320`` samples out, 40 ms behind the encoder."""
 
     def __init__(self, model: NeuralModel, bits: int) -> None:
         self.model, self.bits = model, bits
-        self.nbytes = -(-bits // 8)
+        self.codes = codes_per_payload(bits)
+        self.nbytes = self.codes * bits // 8
         self.state = np.zeros((1, model.meta["decoder_state_size"]), dtype=np.float32)
         self.concealer = CodeConcealer(model.predictor, bits)
 
     def decode(self, payload: bytes | None) -> np.ndarray:
         if payload is None:
-            # The predicted next code, or all zeros (= no code) without a shipped predictor.
-            signs = self.concealer.conceal(self.model.bits)
+            codes = None
         else:
             if not isinstance(payload, (bytes, bytearray, memoryview)):
                 raise CodecError(f"focal payload must be bytes, got {type(payload).__name__}")
@@ -105,10 +120,18 @@ class FocalDecoder(FrameDecoder):
             if len(payload) != self.nbytes:
                 raise CodecError(f"focal-{self.bits * 50} payload must be {self.nbytes} bytes, "
                                  f"got {len(payload)}")
-            signs = unpack_bits(payload, self.bits, self.model.bits)
-            self.concealer.observe(signs)
-        pcm, self.state = self.model.decoder.run(None, {"code": signs[None], "state": self.state})
-        return pcm[0] * self.concealer.gain()
+            codes = unpack_codes(payload, self.bits, self.model.bits, self.codes)
+        out = []
+        for k in range(self.codes):
+            if codes is None:
+                # The predicted next code, or all zeros (= no code) without a shipped predictor.
+                signs = self.concealer.conceal(self.model.bits)
+            else:
+                signs = codes[k]
+                self.concealer.observe(signs)
+            pcm, self.state = self.model.decoder.run(None, {"code": signs[None], "state": self.state})
+            out.append(pcm[0] * self.concealer.gain())
+        return np.concatenate(out)
 
 
 class FocalCodec(Codec):
@@ -122,8 +145,8 @@ class FocalCodec(Codec):
         self.name, self.model, self.bits = name, model, MODES[name]
         if self.bits > model.bits:
             raise CodecError(f"{name} needs {self.bits} bits, the model has {model.bits}")
-        self.frame_samples = model.hop
-        self.bitrate = float(self.bits * self.sample_rate // self.frame_samples)
+        self.frame_samples = model.hop * codes_per_payload(self.bits)
+        self.bitrate = float(self.bits * self.sample_rate // model.hop)
         self.delay_samples = int(model.meta["delay_samples"])
 
     def encoder(self) -> FrameEncoder:

@@ -217,7 +217,7 @@ test("payload: bit i of the code is byte i>>3, bit 7-(i&7), 1 = positive", () =>
   assert.deepEqual([...unpackBits(null, 16, 16)], Array(16).fill(0));
   assert.throws(() => unpackBits(Uint8Array.of(0xff, 0xff), 12, 16), PayloadError);
   assert.throws(() => unpackBits(Uint8Array.of(1), 16, 16), /expected 2/);
-  assert.deepEqual(FOCAL_MODES, { "focal-800": 16, "focal-600": 12, "focal-400": 8 });
+  assert.deepEqual(FOCAL_MODES, { "focal-800": 16, "focal-400": 8 });
 });
 
 test("jitter buffer: receiver reports count each interval once", () => {

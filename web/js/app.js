@@ -7,7 +7,7 @@ import { Call } from "./call.js";
 import { FOCAL_MODES } from "./focal-payload.js";
 
 // Payload types of the packet header (the transport's table; one per codec mode).
-const PAYLOAD_TYPES = { "focal-800": 1, "focal-600": 2, "focal-400": 3 };
+const PAYLOAD_TYPES = { "focal-800": 1, "focal-400": 3 }; // codec/payload_types.py; focal-600 (2) is not played here
 const CODEC = "focal-800";
 
 const $ = (id) => document.getElementById(id);

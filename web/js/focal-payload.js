@@ -1,7 +1,8 @@
-// The neural codec's payload (codec/neural/runtime.py defines it; this is the same): code bit
-// i (the i-th sign of the binary spherical code, 1 = +1, 0 = -1) sits in byte i >> 3 at bit
-// 7 - (i & 7), most significant first; ceil(bits / 8) bytes. Unsent bits reach the decoder as
-// 0 (neither sign) and a missing frame is all zeros.
+// The neural codec's payload (codec/neural/runtime.py defines it; this is the same for the
+// modes with one code per 20 ms frame): code bit i (the i-th sign of the binary spherical code,
+// 1 = +1, 0 = -1) sits in byte i >> 3 at bit 7 - (i & 7), most significant first; ceil(bits / 8)
+// bytes. Unsent bits reach the decoder as 0 (neither sign) and a missing frame is all zeros.
+// focal-600 packs two 12-bit codes into 3 bytes per 40 ms frame; this page does not play it.
 
 export class PayloadError extends Error {
   constructor(message) {
@@ -34,5 +35,5 @@ export function unpackBits(payload, bits, total) {
   return signs;
 }
 
-/** Bits per frame of each mode of the focal model (50 frames/s). */
-export const FOCAL_MODES = { "focal-800": 16, "focal-600": 12, "focal-400": 8 };
+/** Bits per 20 ms frame of the focal modes this page sends and plays (one code per payload). */
+export const FOCAL_MODES = { "focal-800": 16, "focal-400": 8 };
