@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 IDLE_TICK = 0.02       # how often the playout loop looks for new streams, seconds
 REPORT_INTERVAL = 1.0  # receiver reports per stream, seconds
 QUIET_RMS = 10 ** (-50 / 20)  # below -50 dBFS a frame is "quiet": the receiver may drop it
+# The final packet has no successor to carry its frames' redundant copies: it is sent again this
+# many times, this far apart, so a loss at the very end of the input is still repaired.
+FINAL_REPEATS = 3
+FINAL_REPEAT_GAP_S = 0.04
 
 
 @dataclass
@@ -35,6 +39,7 @@ class SendStats:
 
     frames: int = 0
     packets: int = 0
+    repeats: int = 0  # extra copies of the final packet
     payload_bytes: int = 0
     wire_bytes: int = 0
     seconds: float = 0.0
@@ -93,6 +98,7 @@ class Call:
         self._audio: RTCDataChannel | None = None
         self._control: RTCDataChannel | None = None
         self._packetizer: Packetizer | None = None
+        self._last_packet: bytes | None = None
         self._tasks: list[asyncio.Task] = []
         self._encode_pool = ThreadPoolExecutor(1, thread_name_prefix="encode")
         self._decode_queue: queue.Queue[tuple[RemoteStream, Playout] | None] = queue.Queue()
@@ -135,7 +141,18 @@ class Call:
             self.stats.sent.frames += 1
             self.stats.sent.payload_bytes += len(payload)
             self.stats.sent.seconds += period
-        self._send_packets(self._packetizer.flush())
+        if self._send_packets(self._packetizer.flush()):
+            await self._repeat_final_packet()
+
+    async def _repeat_final_packet(self) -> None:
+        """Send the last packet again (:data:`FINAL_REPEATS` times): the receiver keeps one copy."""
+        for _ in range(FINAL_REPEATS):
+            await asyncio.sleep(FINAL_REPEAT_GAP_S)
+            if self._last_packet is None or self._audio is None or self._audio.readyState != "open":
+                return
+            self._audio.send(self._last_packet)
+            self.stats.sent.repeats += 1
+            self.stats.sent.wire_bytes += len(self._last_packet)
 
     async def stop(self) -> None:
         """Leave the call and finish decoding what was played; safe to call twice."""
@@ -162,6 +179,7 @@ class Call:
             return False
         for packet in packets:
             self._audio.send(packet)
+            self._last_packet = packet
             self.stats.sent.packets += 1
             self.stats.sent.wire_bytes += len(packet)
         return True

@@ -72,8 +72,8 @@ class RemoteStream:
         if self._next_pop is None:  # first packet, or back from idle
             # Pop half a period out of phase with arrivals, so a pop never races a packet.
             self._next_pop = arrival + self.period / 2
-        self._last_arrival = arrival
-        self.buffer.push(packet, arrival)
+        if self.buffer.push(packet, arrival):  # a duplicate does not keep an ended stream alive
+            self._last_arrival = arrival
 
     def due(self, now: float) -> list[Playout]:
         """The playout decisions of every frame period that has begun by ``now``."""

@@ -306,3 +306,12 @@ def test_config_validation() -> None:
     with pytest.raises(ValueError, match="min_delay_ms"):
         JitterBufferConfig(min_delay_ms=300)
     random.seed(0)
+
+
+def test_push_says_whether_the_packet_was_new() -> None:
+    """A duplicate (e.g. the sender's repeated final packet) is reported as bringing nothing."""
+    (t0, first), (t1, second) = sent(4, PacketizerConfig(payload_type=1, redundancy=0))[:2]
+    jb = JitterBuffer()
+    assert jb.push(first, t0) and jb.push(second, t1)
+    assert not jb.push(first, t1 + 0.01)
+    assert jb.stats.packets_duplicate == 1 and jb.stats.packets_received == 2

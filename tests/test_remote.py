@@ -91,3 +91,23 @@ def test_a_sender_that_stops_pauses_playout_and_resumes_on_its_next_packet():
             stream.push(parse_packet(packet), later + (j + 1) * PERIOD)
     assert not stream.idle
     assert len(stream.due(later + 21 * PERIOD)) > 0
+
+
+def test_repeats_of_the_final_packet_do_not_keep_the_stream_alive():
+    """The sender repeats its final packet; the stream still goes idle after the original."""
+    packetizer = Packetizer(PacketizerConfig(payload_type("codec2-3200"), sender=4))
+    stream, last = None, None
+    for i, payload in enumerate(_payloads()[:40]):
+        for packet in packetizer.push(payload):
+            last = parse_packet(packet)
+            stream = stream or RemoteStream(4, "A", last)
+            stream.push(last, (i + 1) * PERIOD)
+        if stream is not None:
+            stream.due((i + 1) * PERIOD)
+    end = 40 * PERIOD
+    for k in range(1, 4):  # three repeats, 0.3 s apart: long after the last new packet
+        stream.due(end + 0.3 * k)
+        stream.push(last, end + 0.3 * k)
+    assert stream.stats.packets_duplicate == 3
+    stream.due(end + 1.25)
+    assert stream.idle  # idle ~1.2 s after the last *new* packet, not after the last repeat

@@ -153,8 +153,10 @@ class JitterBuffer:
         self._off_direction, self._off_since = 0, 0.0
 
     # ---------------------------------------------------------------- push
-    def push(self, packet: bytes | Packet, arrival: float) -> None:
-        """Account one datagram (raw bytes or parsed). Malformed bytes raise PacketError."""
+    def push(self, packet: bytes | Packet, arrival: float) -> bool:
+        """Account one datagram (raw bytes or parsed); False when it brought nothing new (a
+        duplicate, or one far from the stream while a resync is pending). Malformed bytes
+        raise PacketError."""
         if not isinstance(packet, Packet):
             packet = parse_packet(packet)
         ts = packet.timestamp
@@ -164,11 +166,11 @@ class JitterBuffer:
         if anchor is not None and abs(ts - anchor) * self.config.frame_ms > self.config.resync_ms:
             self._far_streak += 1
             if self._far_streak < _RESYNC_STREAK:
-                return
+                return False
             self._resync(ts)
         self._far_streak = 0
         if not self._count_packet(packet.seq):
-            return
+            return False
         self._ts_ref = ts if self._ts_ref is None else max(self._ts_ref, ts)
         self._estimator.packet(arrival, ts * self._fs)
         if not self._started or self._rebuffering:
@@ -189,6 +191,7 @@ class JitterBuffer:
             found = recover(block, covered, self._known)
             if found is not None:  # rebuild now: the delay estimate learns when parity helps
                 self._store(found[0], found[1], _PARITY, arrival, False)
+        return True
 
     def _count_packet(self, seq: int) -> bool:
         """Sequence bookkeeping; False for a duplicate."""
