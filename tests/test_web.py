@@ -257,6 +257,36 @@ def test_page_codec_matches_python_onnxruntime(browser, server, weights, mic_wav
 
 @browser_needed
 @pytest.mark.network
+def test_page_conceals_lost_frames_like_python(browser, server, weights, mic_wav) -> None:
+    """Lost frames in the page go through the same next-code predictor and fade as in Python."""
+    from codec.neural.runtime import FocalCodec, NeuralModel
+    from codec.wavio import read_wav
+
+    if not (weights / "focal_predictor.json").exists():
+        pytest.skip("no next-code predictor shipped with these weights")
+    lost = [20, 41, 42, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70]  # single, pair, a 220 ms burst
+    page = open_page(browser, server.url, "?room=conceal&name=p")
+    page.wait_for_function("window.focalcall && window.focalcall.meta !== null", timeout=30000)
+    clip = read_wav(mic_wav, 16000)[16000:16000 + 320 * 100].astype("<f4")
+    result = page.evaluate("([x, lost]) => window.focalcall.roundtrip(x, lost)",
+                           [base64.b64encode(clip.tobytes()).decode(), lost])
+    page.context.close()
+    codes = np.frombuffer(base64.b64decode(result["codes"]), np.uint8).reshape(100, 2)
+    decoder = FocalCodec("focal-800", NeuralModel(weights)).decoder()
+    assert decoder.concealer.model is not None
+    expected = np.concatenate([decoder.decode(None if t in lost else bytes(c)) for t, c in enumerate(codes)])
+    decoded = b64_floats(result["decoded"])
+    assert np.abs(decoded - expected).max() < 1e-3
+    plain_model = NeuralModel(weights)
+    plain_model.predictor = None  # all-zero codes for lost frames
+    plain = FocalCodec("focal-800", plain_model).decoder()
+    zero_code = np.concatenate([plain.decode(None if t in lost else bytes(c)) for t, c in enumerate(codes)])
+    assert np.abs(decoded - zero_code).max() > 1e-2  # the page used the predictor
+    assert not decoded[320 * 70:320 * 71].any()  # faded out by the burst's end (6 + 4 frames)
+
+
+@browser_needed
+@pytest.mark.network
 @pytest.mark.slow
 def test_two_pages_talk(browser, server, weights, mic_wav) -> None:
     """Page A's microphone reaches page B's speakers through the server, neural codec in both."""

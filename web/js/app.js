@@ -276,10 +276,11 @@ window.focalcall = {
     return { played: toBase64(new Uint8Array(r.played.buffer)), playedStart: r.playedStart,
       captured: toBase64(new Uint8Array(r.captured.buffer)), capturedStart: r.capturedStart };
   },
-  // Codec parity check: base64 float32 16 kHz in, {codes, decoded} as base64 out.
-  roundtrip: async (pcmBase64) => {
+  // Codec parity check: base64 float32 16 kHz in (frames in `lost` decoded as missing),
+  // {codes, decoded} as base64 out.
+  roundtrip: async (pcmBase64, lost = []) => {
     const pcm = new Float32Array(Uint8Array.from(atob(pcmBase64), (c) => c.charCodeAt(0)).buffer);
-    const { codes, decoded } = await ui.engine.roundtrip(pcm);
+    const { codes, decoded } = await ui.engine.roundtrip(pcm, lost);
     return { codes: toBase64(codes), decoded: toBase64(new Uint8Array(decoded.buffer)) };
   },
   marks: async () => {

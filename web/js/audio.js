@@ -231,11 +231,12 @@ export class AudioEngine {
     });
   }
 
-  /** Encode and decode `pcm` (Float32Array, 16 kHz) from fresh codec states in the worker. */
-  roundtrip(pcm) {
+  /** Encode and decode `pcm` (Float32Array, 16 kHz) from fresh codec states in the worker;
+   * frames whose index is in `lost` are decoded as missing (concealed). */
+  roundtrip(pcm, lost = []) {
     return new Promise((resolve, reject) => {
       this.onRoundtrip = (data) => (data.error ? reject(new Error(data.error)) : resolve(data));
-      this.worker.postMessage({ type: "roundtrip", pcm });
+      this.worker.postMessage({ type: "roundtrip", pcm, lost });
     });
   }
 

@@ -15,14 +15,16 @@ import { JitterBuffer } from "./jitter.js";
 import { PacketError, buildReport, parsePacket, parseReport } from "./packet.js";
 import { Packetizer } from "./packetizer.js";
 import { packBits, unpackBits } from "./focal-payload.js";
+import { CodeConcealer, loadPredictor } from "./concealer.js";
 
 let ort = null;
 let meta = null;
 let encoderSession = null;
 let decoderSession = null;
+let predictor = null; // the next-code predictor for concealment (null: none shipped)
 let encoder = null; // {state, packetizer, bits, payloadType}
 let sender = null;
-const receivers = new Map(); // sender id -> {jitter, state, bits}
+const receivers = new Map(); // sender id -> {jitter, state, bits, concealer}
 let playout = null;
 let clockOffset = 0; // epoch ms = contextTime * 1000 + clockOffset (from the main thread)
 let queue = Promise.resolve(); // one-off jobs (init, roundtrip), one at a time
@@ -105,6 +107,7 @@ async function init({ modelUrl, ortUrl, payloadTypes, drop }) {
   const options = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
   encoderSession = await ort.InferenceSession.create(new URL(meta.encoder_onnx, base).href, options);
   decoderSession = await ort.InferenceSession.create(new URL(meta.decoder_onnx, base).href, options);
+  predictor = await loadPredictor(ort, base, options);
   // The first run of a session is far slower than the rest (kernels set up, weights packed):
   // pay it now, not when the first packet of a call arrives and playout is waiting.
   await encoderSession.run({ pcm: tensor(new Float32Array(meta.hop), [1, meta.hop]),
@@ -155,7 +158,8 @@ function receive(data, arrival) {
   let r = receivers.get(packet.sender);
   if (!r || r.bits !== bits) {
     // A new sender, or one that switched mode: fresh decoder state and buffer.
-    r = { jitter: new JitterBuffer(), state: null, primed: false, bits, log: [] }; // log: what was decoded
+    r = { jitter: new JitterBuffer(), state: null, primed: false, bits, log: [], // log: what was decoded
+      concealer: new CodeConcealer(predictor, bits) };
     receivers.set(packet.sender, r);
     decodedLogs.set(packet.sender, r.log); // kept after the sender leaves, for tests
   }
@@ -165,22 +169,33 @@ function receive(data, arrival) {
 async function decodeOne(id, r, payload, ts) {
   const started = performance.now();
   if (!r.state) r.state = tensor(new Float32Array(meta.decoder_state_size), [1, meta.decoder_state_size]);
-  let code;
-  try {
-    code = unpackBits(payload, r.bits, meta.bits);
-  } catch {
-    malformed += 1;
-    code = unpackBits(null, r.bits, meta.bits); // conceal a payload of the wrong size
-  }
+  const { pcm, state } = await decodeCode(payload, r.bits, r.concealer, r.state);
+  r.state = state;
   r.log.push([ts, payload ? Array.from(payload) : null]);
   if (r.log.length > 3000) r.log.shift();
-  const out = await decoderSession.run({ code: tensor(code, [1, meta.bits]), state: r.state });
-  r.state = out.state_out;
   record(timing.decodeMs, performance.now() - started);
   // The decoder's output lags its input by delay_samples (2 frames): tag with the frame it holds.
   const lag = Math.round(meta.delay_samples / meta.hop);
-  const pcm = out.pcm.data;
   playout.postMessage({ sender: id, pcm, ts: ts === null ? null : ts - lag }, [pcm.buffer]);
+}
+
+// One payload (null: missing) through the concealer and the decoder: {pcm, state}.
+async function decodeCode(payload, bits, concealer, state) {
+  let code = null;
+  if (payload !== null) {
+    try {
+      code = unpackBits(payload, bits, meta.bits);
+    } catch {
+      malformed += 1; // a payload of the wrong size: concealed like a lost one
+    }
+  }
+  if (code === null) code = await concealer.conceal(meta.bits);
+  else await concealer.observe(code);
+  const out = await decoderSession.run({ code: tensor(code, [1, meta.bits]), state });
+  const pcm = out.pcm.data;
+  const gain = concealer.gain();
+  if (gain !== 1) for (let i = 0; i < pcm.length; i++) pcm[i] *= gain;
+  return { pcm, state: out.state_out };
 }
 
 // One tick per frame played: pop every sender's next frame and decode it. A new sender gets
@@ -197,12 +212,15 @@ async function tick() {
   }
 }
 
-// Encode and decode a whole clip (16 kHz) from fresh states, as the offline round trip does:
-// lets a test compare this runtime with the Python one on identical input.
-async function roundtrip(pcm) {
+// Encode and decode a whole clip (16 kHz) from fresh states, as the offline round trip does,
+// with the frames whose index is in `lost` decoded as missing (concealed): lets a test compare
+// this runtime with the Python one on identical input.
+async function roundtrip(pcm, lost = []) {
   if (encoder || receivers.size) throw new Error("roundtrip() runs the codec sessions: only outside a call");
   let es = tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]);
   let ds = tensor(new Float32Array(meta.decoder_state_size), [1, meta.decoder_state_size]);
+  const concealer = new CodeConcealer(predictor, meta.bits);
+  const missing = new Set(lost);
   const frames = Math.floor(pcm.length / meta.hop);
   const codes = new Uint8Array(frames * Math.ceil(meta.bits / 8));
   const decoded = new Float32Array(frames * meta.hop);
@@ -212,10 +230,9 @@ async function roundtrip(pcm) {
     es = enc.state_out;
     const payload = packBits(enc.code.data, meta.bits);
     codes.set(payload, t * payload.length);
-    const dec = await decoderSession.run({ code: tensor(unpackBits(payload, meta.bits, meta.bits), [1, meta.bits]),
-      state: ds });
-    ds = dec.state_out;
-    decoded.set(dec.pcm.data, t * meta.hop);
+    const dec = await decodeCode(missing.has(t) ? null : payload, meta.bits, concealer, ds);
+    ds = dec.state;
+    decoded.set(dec.pcm, t * meta.hop);
   }
   postMessage({ type: "roundtrip", codes, decoded }, [codes.buffer, decoded.buffer]);
 }
@@ -321,7 +338,7 @@ onmessage = ({ data: m }) => {
       clockOffset = m.offset;
       break;
     case "roundtrip":
-      serial(() => roundtrip(m.pcm).catch((err) => postMessage({ type: "roundtrip", error: String(err.message) })));
+      serial(() => roundtrip(m.pcm, m.lost).catch((err) => postMessage({ type: "roundtrip", error: String(err.message) })));
       break;
     case "marks":
       postMessage({ type: "marks", capture: marks.capture.slice(), timing,
