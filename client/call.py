@@ -213,7 +213,7 @@ class Call:
             return
         if report.sender == self.id and self._packetizer is not None:
             self.stats.reports_received += 1
-            self.stats.redundancy = self._packetizer.adapt(report)
+            self.stats.redundancy = self._packetizer.adapt(report, receivers=max(1, len(self.names)))
 
     async def _playout_loop(self) -> None:
         """One playout decision per sender per frame period, decoded on the decode thread."""

@@ -121,3 +121,21 @@ def test_adapt_uses_reports() -> None:
     p = Packetizer(PacketizerConfig(payload_type=1, redundancy=4))
     assert p.adapt(ReceiverReport(0, 0, loss_fraction=0.2, max_burst=5)) == 10
     assert p.redundancy == 10
+
+
+def test_adapt_follows_the_worst_of_several_receivers() -> None:
+    """Reports of a lossy and a clean listener alternate: the lossy one's need holds."""
+    lossy = ReceiverReport(0, 0, loss_fraction=0.2, max_burst=5)
+    clean = ReceiverReport(0, 0)
+    together = Packetizer(PacketizerConfig(payload_type=1, redundancy=2))
+    alone = Packetizer(PacketizerConfig(payload_type=1, redundancy=2))
+    for _ in range(10):
+        together.adapt(lossy, receivers=2)
+        together.adapt(clean, receivers=2)
+        alone.adapt(lossy)
+        alone.adapt(clean)
+    assert together.redundancy == 10  # 5 lost packets of 2 frames
+    assert alone.redundancy == 9      # one receiver assumed: the clean report steps it down
+    for _ in range(20):
+        together.adapt(clean, receivers=2)
+    assert together.redundancy == 2   # never below the configured amount

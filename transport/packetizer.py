@@ -46,6 +46,7 @@ class Packetizer:
     def __init__(self, config: PacketizerConfig) -> None:
         self.config = config
         self._redundancy = config.redundancy
+        self._targets: list[int] = []  # what the latest reports asked for, newest last
         self._seq = config.first_seq
         self._next_ts = config.first_timestamp  # timestamp of the next frame pushed
         self._pending: list[bytes] = []
@@ -85,14 +86,19 @@ class Packetizer:
             self._group = []
         return [packet]
 
-    def adapt(self, report: ReceiverReport) -> int:
+    def adapt(self, report: ReceiverReport, receivers: int = 1) -> int:
         """Set the redundancy from a receiver report (see :func:`redundancy_for`); returns it.
 
         It never drops below the configured redundancy: a loss burst right after a calm
         spell must still be covered, and the configured amount is the price already agreed.
+        With ``receivers`` listeners, whose reports arrive in turn (one a second each; a report
+        does not say who sent it), it covers the worst of the last ``receivers`` reports, so
+        one clean listener cannot talk the protection of a lossy one away.
         """
-        self.redundancy = redundancy_for(report, self._redundancy, self.config.frames_per_packet,
-                                         floor=self.config.redundancy)
+        target = redundancy_for(report, self._redundancy, self.config.frames_per_packet,
+                                floor=self.config.redundancy)
+        self._targets = (self._targets + [target])[-max(1, receivers):]
+        self.redundancy = max(self._targets)
         return self._redundancy
 
     def _build(self) -> bytes:

@@ -46,10 +46,17 @@ test("packetizer: redundancy follows receiver reports", () => {
   assert.equal(redundancyFor({ lossFraction: 0.2, residualLoss: 0, maxBurst: 6 }, 8, 2), 12);
   assert.equal(redundancyFor({ lossFraction: 0.2, residualLoss: 0.01, maxBurst: 1 }, 8, 2), 10);
   assert.equal(redundancyFor({ lossFraction: 0.5, residualLoss: 0.3, maxBurst: 20 }, 8, 2), 15);
-  const p = new Packetizer({ payloadType: 1 });
+  const p = new Packetizer({ payloadType: 1, redundancy: 4 });
   assert.equal(p.adapt({ lossFraction: 0.1, residualLoss: 0, maxBurst: 5 }), 10);
   for (let i = 0; i < 20; i++) p.adapt(clean);
-  assert.equal(p.redundancy, 2);
+  assert.equal(p.redundancy, 4); // never below the configured amount
+  const lossy = { lossFraction: 0.2, residualLoss: 0, maxBurst: 5 };
+  const two = new Packetizer({ payloadType: 1, redundancy: 2 });
+  for (let i = 0; i < 10; i++) {
+    two.adapt(lossy, 2);
+    two.adapt(clean, 2);
+  }
+  assert.equal(two.redundancy, 10); // the worst of two listeners' reports
 });
 
 test("packetizer: quiet only when every primary frame is quiet", () => {

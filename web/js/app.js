@@ -33,6 +33,12 @@ function setState(state, detail) {
   else if (state === "failed") showMessage(`Could not join: ${detail}`);
 }
 
+// The list on screen, and the listener count the sender's redundancy adapts over.
+function participantsChanged() {
+  renderParticipants();
+  ui.engine.setListeners(ui.call.participants.size);
+}
+
 function renderParticipants() {
   const list = $("participants");
   list.replaceChildren();
@@ -151,12 +157,12 @@ async function join(event) {
     $("room-name").textContent = room;
     history.replaceState(null, "", `?room=${encodeURIComponent(room)}`);
     ui.engine.stopCall(); // a rejoin after a lost connection starts fresh streams
-    renderParticipants();
+    participantsChanged();
   });
-  call.on("peer-joined", renderParticipants);
+  call.on("peer-joined", participantsChanged);
   call.on("peer-left", (msg) => {
     ui.engine.forget(msg.id);
-    renderParticipants();
+    participantsChanged();
   });
   call.on("audio-open", (id) => {
     debug.audioOpenAt = performance.timeOrigin + performance.now();

@@ -68,6 +68,7 @@ export class AudioEngine {
       onMarks });
     this.context = null;
     this.worker = null;
+    this.listeners = 1;
     this.source = null;
     this.stream = null;
     this.meta = null;
@@ -91,6 +92,7 @@ export class AudioEngine {
     this.playout.port.postMessage({ codecPort: toPlayout.port1 }, [toPlayout.port1]);
     this.worker.postMessage({ type: "ports", capture: toCapture.port2, playout: toPlayout.port2 },
       [toCapture.port2, toPlayout.port2]);
+    this.worker.postMessage({ type: "listeners", count: this.listeners });
     this.capture.port.onmessage = ({ data }) => {
       if (data.captured) this.captured = { samples: data.captured, start: data.start * 1000 + this.clockOffset };
       else this.selfLevel = data.level;
@@ -188,6 +190,12 @@ export class AudioEngine {
 
   forget(id) {
     this.worker.postMessage({ type: "forget", sender: id });
+  }
+
+  /** How many others hear this page: its redundancy covers the worst of their reports. */
+  setListeners(count) {
+    this.listeners = count;
+    this.worker?.postMessage({ type: "listeners", count });
   }
 
   setMuted(muted) {

@@ -6,7 +6,7 @@
 // Main thread -> worker: {type: "init", modelUrl, ortUrl, payloadTypes: {pt: bits}} · {type: "ports", capture, playout}
 //   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy} · {type: "stop"}
 //   · {type: "packet", data, arrival} · {type: "control", data} (a receiver report about us)
-//   · {type: "forget", sender} · {type: "clock", offset}
+//   · {type: "forget", sender} · {type: "clock", offset} · {type: "listeners", count}
 // Worker -> main: {type: "ready", meta, loadMs} · {type: "packet", data} · {type: "stats", ...}
 //   · {type: "report", data} (a receiver report for the control channel)
 //   · {type: "error", message}
@@ -39,6 +39,7 @@ let sentBytes = 0;
 let sentPayloadBytes = 0;
 let malformed = 0;
 let muted = false;
+let listeners = 1; // others in the room: the redundancy covers the worst of their reports
 let payloadBits = {}; // payload type -> code bits of that focal mode
 const unsupported = {}; // sender id -> payload type this page cannot decode
 let dropPattern = null; // {k, n}: a test hook, see receive()
@@ -247,7 +248,7 @@ function adapt(data) {
     malformed += 1;
     return;
   }
-  if (encoder && report.sender === sender) encoder.packetizer.adapt(report);
+  if (encoder && report.sender === sender) encoder.packetizer.adapt(report, listeners);
 }
 
 function record(list, value) {
@@ -323,6 +324,9 @@ onmessage = ({ data: m }) => {
       break;
     case "mute":
       muted = m.muted;
+      break;
+    case "listeners":
+      listeners = Math.max(1, m.count);
       break;
     case "packet":
       receive(m.data, m.arrival);

@@ -21,6 +21,7 @@ export class Packetizer {
     }
     this.config = c;
     this.redundancy = c.redundancy;
+    this._targets = []; // what the latest reports asked for, newest last
     this._seq = c.firstSeq;
     this._nextTs = c.firstTimestamp;
     this._pending = [];
@@ -42,10 +43,13 @@ export class Packetizer {
     this._redundancy = frames;
   }
 
-  /** Set the redundancy from a receiver report about this stream (see redundancyFor). */
-  adapt(report) {
-    this.redundancy = redundancyFor(report, this._redundancy, this.config.framesPerPacket,
-      Math.min(this.config.redundancy, 2));
+  /** Set the redundancy from a receiver report about this stream (see redundancyFor), never
+   * below the configured amount; with `receivers` listeners (reports arrive in turn and do not
+   * say who sent them) follow the worst of the last `receivers` reports. As in Python. */
+  adapt(report, receivers = 1) {
+    const target = redundancyFor(report, this._redundancy, this.config.framesPerPacket, this.config.redundancy);
+    this._targets = [...this._targets, target].slice(-Math.max(1, receivers));
+    this.redundancy = Math.max(...this._targets);
     return this._redundancy;
   }
 
