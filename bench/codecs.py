@@ -17,9 +17,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from codec.data.devset import ensure_devset  # noqa: E402
 from codec.evaluation import harness, report  # noqa: E402
+from mdsection import update_section  # noqa: E402
 
 BASELINES = ("codec2-450", "codec2-700c", "codec2-1200", "codec2-3200", "opus-6k", "opus-8k", "opus-12k")
 HEADING = "## Baseline codecs on the dev set"
@@ -61,20 +63,6 @@ def by_language(results: dict, columns=(("stoi", "STOI", "{:.3f}"), ("pesq_nb", 
     return "\n".join(lines)
 
 
-def update_section(markdown_path: Path, body: str) -> None:
-    """Replace (or append) this script's section of BENCHMARKS.md, keeping the others."""
-    text = markdown_path.read_text(encoding="utf-8") if markdown_path.exists() else \
-        "# Benchmarks\n\nLatest figures, each with the exact command, date and machine that produced them.\n"
-    section = f"{HEADING}\n\n{body.strip()}\n"
-    start = text.find(HEADING)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("" if end < 0 else text[end:])
-    markdown_path.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--codec", action="append", help="codec (repeat); default: the baselines")
@@ -96,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             f" {shlex.quote(a)}" for a in (argv if argv is not None else sys.argv[1:]))
         report.write_json(results, args.json)
     print(report.table(results))
-    update_section(args.markdown, f"""\
+    update_section(args.markdown, HEADING, f"""\
 Command: `{results.get('command', 'python bench/codecs.py')}`
 Date: {results['date']} · Machine: {results['machine']} · {results['clips']} clips, \
 {results['seconds']:.0f} s

@@ -120,19 +120,20 @@ def test_cli_errors_are_clear(speech_set, tmp_path):
 def test_benchmark_replaces_only_its_own_section(tmp_path):
     import importlib.util
     from pathlib import Path
-    spec = importlib.util.spec_from_file_location("bench_codecs", Path(__file__).parents[1] / "bench" / "codecs.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    spec = importlib.util.spec_from_file_location("mdsection", Path(__file__).parents[1] / "bench" / "mdsection.py")
+    mdsection = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mdsection)
+    heading = "## Baseline codecs on the dev set"
     md = tmp_path / "BENCHMARKS.md"
     md.write_text("# Benchmarks\n\n## Transport\n\nkeep me\n")
-    bench.update_section(md, "table one")
-    bench.update_section(md, "table two")
+    mdsection.update_section(md, heading, "table one")
+    mdsection.update_section(md, heading, "table two")
     text = md.read_text()
     assert "keep me" in text and "table two" in text and "table one" not in text
-    assert text.count(bench.HEADING) == 1
-    md.write_text(f"# B\n\n{bench.HEADING}\n\nold\n\n## Later\n\nstays\n")
-    bench.update_section(md, "new")
-    assert md.read_text() == f"# B\n\n{bench.HEADING}\n\nnew\n\n## Later\n\nstays\n"
+    assert text.count(heading) == 1
+    md.write_text(f"# B\n\n{heading}\n\nold\n\n## Later\n\nstays\n")
+    mdsection.update_section(md, heading, "new")
+    assert md.read_text() == f"# B\n\n{heading}\n\nnew\n\n## Later\n\nstays\n"
 
 
 def test_benchmark_breaks_results_down_by_language(results):
