@@ -13,7 +13,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,25 +41,6 @@ Against the baselines in NOTES (real speech, 11 clips): on the English clips STO
 0.2-0.8 lower for every codec (the `pesq` package's P.862.1 MOS-LQO, on different material
 than NOTES used), so compare codecs within this table, not with NOTES' PESQ. The Fillets clips (game dialogue,
 Czech/Dutch) are harder for every codec and pull the pooled means down."""
-
-
-def by_language(results: dict, columns=(("stoi", "STOI", "{:.3f}"), ("pesq_nb", "PESQ-NB", "{:.2f}"),
-                                          ("dnsmos", "DNSMOS", "{:.2f}"))) -> str:
-    """Markdown table of a few metrics per codec and clip language (en: Asterisk, cs/nl: Fillets)."""
-    languages = sorted({row["language"] for c in results["codecs"].values() for row in c["clips"]},
-                       key=lambda lang: (lang != "en", lang))
-    counts = {lang: sum(r["language"] == lang for r in next(iter(results["codecs"].values()))["clips"])
-              for lang in languages}
-    header = ["codec"] + [f"{title} {lang} ({counts[lang]})" for _, title, _ in columns for lang in languages]
-    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
-    for name, codec in results["codecs"].items():
-        cells = [name]
-        for key, _, fmt in columns:
-            for lang in languages:
-                values = [r[key] for r in codec["clips"] if r["language"] == lang and r.get(key) is not None]
-                cells.append(fmt.format(float(np.mean(values))) if values else "-")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +73,7 @@ Date: {results['date']} · Machine: {results['machine']} · {results['clips']} c
 
 By clip language (number of clips in brackets):
 
-{by_language(results)}
+{report.by_language(results)}
 
 {NOTES}
 """)

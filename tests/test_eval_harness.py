@@ -137,14 +137,30 @@ def test_benchmark_replaces_only_its_own_section(tmp_path):
 
 
 def test_benchmark_breaks_results_down_by_language(results):
-    import importlib.util
-    from pathlib import Path
-    spec = importlib.util.spec_from_file_location("bench_codecs", Path(__file__).parents[1] / "bench" / "codecs.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    from codec.evaluation.report import by_language
+
     res, _ = results
-    lines = bench.by_language(res).splitlines()
+    lines = by_language(res).splitlines()
     assert lines[0].startswith("| codec | STOI en (2) |") and "DNSMOS en (2)" in lines[0]
     opus = lines[2].strip("| ").split(" | ")
     assert opus[0] == "opus-8k" and float(opus[1]) == pytest.approx(res["codecs"]["opus-8k"]["mean"]["stoi"], abs=1e-3)
     assert opus[3] == "-"  # DNSMOS was not measured
+
+
+def test_neural_bench_merges_baselines_and_renders_the_ablation(results):
+    import copy
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("bench_neural", Path(__file__).parents[1] / "bench" / "neural.py")
+    neural = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(neural)
+    res, _ = results
+    row = res["codecs"]["opus-8k"]
+    earlier = dict(copy.deepcopy(res), codecs={name: row for name in neural.BASELINES + ("opus-12k",)})
+    fresh = dict(copy.deepcopy(res), codecs={"focal-800": row})
+    merged = neural.merge_baselines(copy.deepcopy(fresh), earlier)
+    assert list(merged["codecs"]) == ["focal-800", *neural.BASELINES]
+    with pytest.raises(ValueError, match="other metrics"):
+        neural.merge_baselines(copy.deepcopy(fresh), dict(earlier, metrics=["stoi"]))
+    table = neural.ablation_table(fresh, fresh)
+    assert "| focal-800, with teacher |" in table and "| focal-800, no teacher |" in table

@@ -63,6 +63,25 @@ def markdown(results: dict) -> str:
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
+def by_language(results: dict, columns=(("stoi", "STOI", "{:.3f}"), ("pesq_nb", "PESQ-NB", "{:.2f}"),
+                                          ("dnsmos", "DNSMOS", "{:.2f}"))) -> str:
+    """Markdown table of a few metrics per codec and clip language (en: Asterisk, cs/nl: Fillets)."""
+    languages = sorted({row["language"] for c in results["codecs"].values() for row in c["clips"]},
+                       key=lambda lang: (lang != "en", lang))
+    counts = {lang: sum(r["language"] == lang for r in next(iter(results["codecs"].values()))["clips"])
+              for lang in languages}
+    header = ["codec"] + [f"{title} {lang} ({counts[lang]})" for _, title, _ in columns for lang in languages]
+    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
+    for name, codec in results["codecs"].items():
+        cells = [name]
+        for key, _, fmt in columns:
+            for lang in languages:
+                values = [r[key] for r in codec["clips"] if r["language"] == lang and r.get(key) is not None]
+                cells.append(fmt.format(sum(values) / len(values)) if values else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def write_json(results: dict, path: Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,106 @@
+"""The neural codec on the dev set, against the baselines, plus the distillation ablation.
+
+Usage::
+
+    python bench/neural.py [--baselines-from runs/bench-codecs.json]
+                           [--ablation TEACHER.json NO_TEACHER.json] [--json runs/bench-neural.json]
+
+Evaluates focal-800/600/400 (the shipped weights, or ``$FOCALCALL_NEURAL_WEIGHTS``) with
+``focalcall codec eval``'s harness. Baseline rows (Codec2 700C/1200/3200, Opus 6k) are evaluated
+too, or taken from an earlier ``bench/codecs.py`` result on the same set and metrics. The
+ablation rows come from two ``focalcall codec eval --out`` results of the runs being compared.
+Replaces the section under :data:`HEADING` in BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from codec.data.devset import ensure_devset  # noqa: E402
+from codec.evaluation import harness, report  # noqa: E402
+from mdsection import update_section  # noqa: E402
+
+FOCAL = ("focal-800", "focal-600", "focal-400")
+BASELINES = ("codec2-700c", "codec2-1200", "codec2-3200", "opus-6k")
+HEADING = "## Neural codec on the dev set"
+
+
+def merge_baselines(results: dict, earlier: dict) -> dict:
+    """``results`` with the baseline rows of ``earlier`` (same clips and metrics) appended."""
+    if earlier["set"] != results["set"] or earlier["metrics"] != results["metrics"]:
+        raise ValueError("the baseline results were computed on another set or with other metrics")
+    missing = [name for name in BASELINES if name not in earlier["codecs"]]
+    if missing:
+        raise ValueError(f"the baseline results lack {', '.join(missing)}")
+    results["codecs"].update({name: earlier["codecs"][name] for name in BASELINES})
+    results["baselines_date"] = earlier["date"]
+    return results
+
+
+def ablation_table(with_teacher: dict, without: dict) -> str:
+    """Markdown: focal-800 of the two runs, overall and by language."""
+    both = dict(with_teacher, codecs={"focal-800, with teacher": with_teacher["codecs"]["focal-800"],
+                                      "focal-800, no teacher": without["codecs"]["focal-800"]})
+    both.pop("reference", None)
+    return report.markdown(both) + "\n\n" + report.by_language(both)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", type=Path, default=None, dest="set_dir", help="evaluation set")
+    parser.add_argument("--baselines-from", type=Path, default=None, metavar="JSON",
+                        help="take the baseline rows from this bench/codecs.py result")
+    parser.add_argument("--ablation", type=Path, nargs=2, default=None, metavar=("TEACHER", "NO_TEACHER"),
+                        help="focalcall codec eval results of the runs with and without the teacher")
+    parser.add_argument("--json", type=Path, default=ROOT / "runs" / "bench-neural.json")
+    parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--notes", type=Path, default=None,
+                        help="a Markdown file whose text goes under the tables (training details)")
+    args = parser.parse_args(argv)
+    note = lambda msg: print(msg, file=sys.stderr)
+
+    earlier = json.loads(args.baselines_from.read_text()) if args.baselines_from else None
+    codecs = FOCAL if earlier else FOCAL + BASELINES
+    results = harness.evaluate(harness.EvalConfig(codecs=codecs, set_dir=ensure_devset(args.set_dir, note)),
+                               progress=note)
+    if earlier:
+        results = merge_baselines(results, earlier)
+    results["command"] = "python bench/neural.py" + "".join(
+        f" {shlex.quote(a)}" for a in (argv if argv is not None else sys.argv[1:]))
+    report.write_json(results, args.json)
+    print(report.table(results))
+    baselines = (f"Baseline rows from `bench/codecs.py` ({results['baselines_date']}), same clips and "
+                 "metrics." if earlier else "")
+    ablation = ""
+    if args.ablation:
+        with_teacher, without = (json.loads(p.read_text()) for p in args.ablation)
+        ablation = (f"### Distillation ablation\n\nSame student, data and step count, with and without "
+                    f"the Whisper-base teacher (`{args.ablation[0]}`, `{args.ablation[1]}`):\n\n"
+                    f"{ablation_table(with_teacher, without)}\n")
+    update_section(args.markdown, HEADING, f"""\
+Command: `{results['command']}`
+Date: {results['date']} · Machine: {results['machine']} · {results['clips']} clips, \
+{results['seconds']:.0f} s. {baselines}
+
+{report.markdown(results)}
+
+By clip language (en: Asterisk Allison, 37 clips with WER; cs/nl: Fillets):
+
+{report.by_language(results)}
+
+{ablation}
+{args.notes.read_text() if args.notes else ""}
+""")
+    note(f"{args.markdown} updated; full results in {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
