@@ -36,3 +36,19 @@ def test_build_rejects_bad_numbers(tmp_path):
     args = parse(["data", "build", "--out", str(tmp_path), "--hours", "1", "--workers", "0"])
     with pytest.raises(ValueError, match="workers"):
         args.func(args)
+
+
+def test_build_rejects_an_unknown_kokoro_language(tmp_path):
+    args = parse(["data", "build", "--out", str(tmp_path / "c"), "--hours", "1",
+                  "--kokoro-languages", "en,xx"])
+    with pytest.raises(ValueError, match="choose from .*en"):
+        args.func(args)
+    assert not (tmp_path / "c").exists()
+
+
+def test_kokoro_languages_pick_the_voices_of_those_languages(monkeypatch):
+    from codec.data import synth
+
+    monkeypatch.setattr(synth, "kokoro_voices", lambda cache=None: ["af_heart", "bm_lewis", "ff_siwis"])
+    assert cli._kokoro_voices("en") == ("af_heart", "bm_lewis")
+    assert cli._kokoro_voices(None) is None

@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="worker processes (default: 2, one per core)")
     build.add_argument("--real-fraction", type=float, default=0.4,
                        help="share of real speech in the audio while it lasts (default 0.4)")
+    build.add_argument("--kokoro-languages", default=None, metavar="LANGS",
+                       help="only Kokoro voices of these languages, comma-separated (e.g. en); "
+                            "default: every voice")
     build.add_argument("--no-augment", action="store_true", help="store no augmentation recipes")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.set_defaults(func=_guarded(_build))
@@ -49,11 +52,25 @@ def _guarded(command):
     return run
 
 
+def _kokoro_voices(languages: str | None) -> tuple[str, ...] | None:
+    """The Kokoro voices speaking one of ``languages`` (comma-separated), or None for all."""
+    if languages is None:
+        return None
+    from codec.data import synth
+
+    wanted = {lang.strip() for lang in languages.split(",") if lang.strip()}
+    known = set(synth.VOICE_LANGUAGES.values())
+    if not wanted or wanted - known:
+        raise ValueError(f"--kokoro-languages {languages!r}: choose from {', '.join(sorted(known))}")
+    return tuple(v for v in synth.kokoro_voices() if synth.voice_language(v) in wanted)
+
+
 def _build(args: argparse.Namespace) -> int:
     config = builder.BuildConfig(
         out=args.out, hours=args.hours, seed=args.seed,
         sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
         workers=args.workers, real_fraction=args.real_fraction,
+        kokoro_voices=_kokoro_voices(args.kokoro_languages),
         augment=not args.no_augment, progress=not args.no_progress)
     entries = builder.build(config)
     hours = sum(e.duration for e in entries) / 3600
