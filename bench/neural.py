@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     ablation = ""
     if args.ablation:
         with_teacher, without = (json.loads(p.read_text()) for p in args.ablation)
-        ablation = (f"### Distillation ablation\n\nSame student, data and step count, with and without "
+        ablation = (f"### Distillation ablation\n\nSame student, data and step count (see the runs' configs), with and without "
                     f"the Whisper-base teacher (`{args.ablation[0]}`, `{args.ablation[1]}`):\n\n"
                     f"{ablation_table(with_teacher, without)}\n")
     update_section(args.markdown, HEADING, f"""\
