@@ -4,7 +4,7 @@ import numpy as np
 from client.remote import RemoteStream
 from codec.payload_types import payload_type
 from codec.registry import get_codec
-from transport import Packetizer, PacketizerConfig, parse_packet
+from transport import Packet, Packetizer, PacketizerConfig, parse_packet
 
 CODEC = get_codec("codec2-3200")
 PERIOD = CODEC.frame_ms / 1000
@@ -69,17 +69,24 @@ def test_without_redundancy_lost_frames_are_silence_in_the_aligned_track():
     assert np.abs(lossy[: start - 400] - clean[: start - 400]).max() < 0.05  # same before the loss
 
 
+def _talk(packetizer: Packetizer, payloads: list[bytes]) -> tuple[RemoteStream, Packet]:
+    """Send ``payloads`` on time into a fresh stream, popping as a receiver would; the stream
+    and the last packet sent."""
+    stream, last = None, None
+    for i, payload in enumerate(payloads):
+        for packet in packetizer.push(payload):
+            last = parse_packet(packet)
+            stream = stream or RemoteStream(4, "A", last)
+            stream.push(last, (i + 1) * PERIOD)
+        if stream is not None:
+            stream.due((i + 1) * PERIOD)
+    return stream, last
+
+
 def test_a_sender_that_stops_pauses_playout_and_resumes_on_its_next_packet():
     packetizer = Packetizer(PacketizerConfig(payload_type("codec2-3200"), sender=4))
     frames = _payloads()
-    stream = None
-    for i, payload in enumerate(frames[:40]):
-        for packet in packetizer.push(payload):
-            parsed = parse_packet(packet)
-            stream = stream or RemoteStream(4, "A", parsed)
-            stream.push(parsed, (i + 1) * PERIOD)
-        if stream is not None:
-            stream.due((i + 1) * PERIOD)
+    stream, _ = _talk(packetizer, frames[:40])
     assert not stream.idle
     quiet_start = 40 * PERIOD
     played = sum(len(stream.due(quiet_start + k * PERIOD)) for k in range(1, 200))
@@ -96,14 +103,7 @@ def test_a_sender_that_stops_pauses_playout_and_resumes_on_its_next_packet():
 def test_repeats_of_the_final_packet_do_not_keep_the_stream_alive():
     """The sender repeats its final packet; the stream still goes idle after the original."""
     packetizer = Packetizer(PacketizerConfig(payload_type("codec2-3200"), sender=4))
-    stream, last = None, None
-    for i, payload in enumerate(_payloads()[:40]):
-        for packet in packetizer.push(payload):
-            last = parse_packet(packet)
-            stream = stream or RemoteStream(4, "A", last)
-            stream.push(last, (i + 1) * PERIOD)
-        if stream is not None:
-            stream.due((i + 1) * PERIOD)
+    stream, last = _talk(packetizer, _payloads()[:40])
     end = 40 * PERIOD
     for k in range(1, 4):  # three repeats, 0.3 s apart: long after the last new packet
         stream.due(end + 0.3 * k)
