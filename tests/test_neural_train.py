@@ -51,6 +51,7 @@ def test_all_shipped_configs_parse():
     (lambda d: d["stages"][0].update(train=["nothing"]), "subset"),
     (lambda d: d["stages"][0].update(weights={"stft": 0.0}), "positive loss"),
     (lambda d: d["stages"][0].update(weights={"psnr": 1.0}), "unknown losses"),
+    (lambda d: d["stages"][0].update(lr_end=1.5), "lr_end"),
     (lambda d: d["train"].update(bit_probs=[1.0]), "bit_probs"),
     (lambda d: d["train"].update(learning_rate=1.0), "bad config"),
     (lambda d: d.update(extra={}), "unknown config sections"),
@@ -60,6 +61,23 @@ def test_bad_run_config_is_rejected(edit, message):
     edit(data)
     with pytest.raises(ValueError, match=message):
         RunConfig.from_dict(data)
+
+
+def test_learning_rate_warms_up_then_decays_within_a_stage(tmp_path: Path):
+    data = load_config_file(CONFIGS / "tiny.yaml")
+    data["train"].update(run_dir=str(tmp_path / "run"), warmup_steps=4)
+    data["stages"] = [{"name": "flat", "steps": 10, "weights": {"stft": 1.0}},
+                      {"name": "anneal", "steps": 10, "weights": {"stft": 1.0}, "lr_end": 0.1}]
+    trainer = Trainer(RunConfig.from_dict(data))
+    scales = []
+    for step in range(20):
+        trainer.step = step
+        scales.append(trainer._lr_scale())
+    assert scales[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert scales[4:11] == pytest.approx([1.0] * 7)  # flat stage, then the anneal's first step
+    assert all(a > b for a, b in zip(scales[10:], scales[11:]))
+    assert scales[15] == pytest.approx(0.1 + 0.9 * 0.5)  # half-way down the cosine
+    assert 0.1 < scales[19] < 0.13  # the last step is one short of the end
 
 
 def test_a_few_steps_lower_the_loss(tmp_path: Path, speech_wav: Path):

@@ -8,6 +8,8 @@ trains (``encoder``, ``quantizer``, ``decoder``) and the weights of its losses:
   encoder features of the *clean* clip, frame by frame;
 - ``stft``, ``mel``: multi-resolution STFT and log-mel L1 between the decoded audio of the
   (possibly noisy) input and the clean target (joint denoising);
+- ``phase``: magnitude-weighted instantaneous-frequency and group-delay match between decoded
+  audio and clean target (coherent phase without asking for absolute phase);
 - ``adv``, ``fm``: hinge adversarial and feature-matching losses from the spectrogram
   discriminator (which is trained whenever either weight is non-zero);
 - ``entropy``: BSQ per-frame bit entropy minus bit-usage entropy.
@@ -36,15 +38,16 @@ from torch import nn
 from codec.neural.config import HOP, ModelConfig, load_config_file
 from codec.neural.dataset import CropDataset, DataConfig, load_clip, read_manifests, teacher_cache_path
 from codec.neural.discriminator import MultiResolutionDiscriminator
-from codec.neural.losses import (MelLoss, MultiResolutionSTFTLoss, discriminator_loss,
-                                 distillation_loss, feature_matching_loss, generator_loss)
+from codec.neural.losses import (MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss,
+                                 discriminator_loss, distillation_loss, feature_matching_loss,
+                                 generator_loss)
 from codec.neural.model import DELAY_SAMPLES, FocalCodecModel
 from codec.neural.quantizer import bits_mask
 
 log = logging.getLogger(__name__)
 
 PARTS = ("encoder", "quantizer", "decoder")
-LOSSES = ("distill", "stft", "mel", "adv", "fm", "entropy")
+LOSSES = ("distill", "stft", "mel", "phase", "adv", "fm", "entropy")
 
 
 @dataclass
@@ -55,10 +58,13 @@ class StageConfig:
     steps: int
     train: list[str] = field(default_factory=lambda: list(PARTS))
     weights: dict[str, float] = field(default_factory=dict)
+    lr_end: float = 1.0  # learning-rate multiplier reached at the stage's end (cosine from 1)
 
     def __post_init__(self) -> None:
         if self.steps < 0:
             raise ValueError(f"stage {self.name}: steps must be >= 0")
+        if not 0.0 <= self.lr_end <= 1.0:
+            raise ValueError(f"stage {self.name}: lr_end must lie in [0, 1]")
         bad = set(self.train) - set(PARTS)
         if bad or not self.train:
             raise ValueError(f"stage {self.name}: train must be a non-empty subset of {PARTS}")
@@ -73,7 +79,7 @@ class StageConfig:
 
     @property
     def decodes(self) -> bool:
-        return any(self.w(n) > 0 for n in ("stft", "mel", "adv", "fm"))
+        return any(self.w(n) > 0 for n in ("stft", "mel", "phase", "adv", "fm"))
 
 
 @dataclass
@@ -147,11 +153,15 @@ class RunConfig:
 
     def stage_at(self, step: int) -> StageConfig:
         """The stage that step ``step`` (0-based) belongs to."""
+        return self.stage_progress(step)[0]
+
+    def stage_progress(self, step: int) -> tuple[StageConfig, float]:
+        """The stage of step ``step`` (0-based) and how far into it the step lies (0..1)."""
         for stage in self.stages:
             if step < stage.steps:
-                return stage
+                return stage, step / stage.steps
             step -= stage.steps
-        return self.stages[-1]
+        return self.stages[-1], 1.0
 
 
 def pick_device(name: str) -> torch.device:
@@ -203,6 +213,7 @@ class Trainer:
                                      weight_decay=t.weight_decay)
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=t.lr_disc, betas=(0.8, 0.99))
         self.stft_loss = MultiResolutionSTFTLoss().to(self.device)
+        self.phase_loss = PhaseDerivativeLoss().to(self.device)
         self.mel_loss = MelLoss().to(self.device)
         self.step = 0
         self.best = math.inf
@@ -239,8 +250,12 @@ class Trainer:
     # ---- one step ------------------------------------------------------------------------
 
     def _lr_scale(self) -> float:
+        """Linear warm-up over the run's first steps, then the stage's cosine decay to ``lr_end``."""
         warm = self.config.train.warmup_steps
-        return min(1.0, (self.step + 1) / warm) if warm > 0 else 1.0
+        warmup = min(1.0, (self.step + 1) / warm) if warm > 0 else 1.0
+        stage, progress = self.config.stage_progress(self.step)
+        decay = stage.lr_end + (1.0 - stage.lr_end) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return warmup * decay
 
     def _set_trainable(self, stage: StageConfig) -> None:
         parts = {"encoder": [self.model.frontend, self.model.encoder_in, self.model.encoder,
@@ -298,6 +313,10 @@ class Trainer:
                 loss = self.stft_loss(estimate, target)
                 logs["stft"] = float(loss.detach())
                 total = total + stage.w("stft") * loss
+            if stage.w("phase") > 0:
+                loss = self.phase_loss(estimate, target)
+                logs["phase"] = float(loss.detach())
+                total = total + stage.w("phase") * loss
             if stage.w("mel") > 0:
                 loss = self.mel_loss(estimate, target)
                 logs["mel"] = float(loss.detach())

@@ -1,0 +1,46 @@
+"""Training losses: each is zero-ish on a perfect estimate and grows with the error it measures."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from codec.neural.losses import MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss
+
+RATE = 16000
+
+
+def harmonic_tone(phases: torch.Tensor, seconds: float = 1.0, f0: float = 150.0) -> torch.Tensor:
+    """A (1, N) sum of harmonics of ``f0`` with the given starting phases."""
+    t = torch.arange(int(RATE * seconds)) / RATE
+    k = torch.arange(1, len(phases) + 1)[:, None]
+    return (torch.cos(2 * math.pi * f0 * k * t + phases[:, None]) / k).sum(0, keepdim=True) * 0.1
+
+
+def test_phase_loss_is_near_zero_for_the_target_and_blind_to_gain():
+    target = harmonic_tone(torch.zeros(12))
+    loss = PhaseDerivativeLoss()
+    assert float(loss(target, target)) < 0.02
+    assert float(loss(0.3 * target, target)) < 0.02  # magnitude errors are the other losses' job
+
+
+def test_phase_loss_sees_incoherent_phase_that_magnitude_losses_barely_see():
+    torch.manual_seed(0)
+    target = harmonic_tone(torch.zeros(12))
+    # Same harmonics, same magnitudes, but each 20 ms block restarts with random phases: the
+    # roughness of a decoder whose frames do not join up.
+    blocks = [harmonic_tone(2 * math.pi * torch.rand(12), 0.02) for _ in range(50)]
+    rough = torch.cat(blocks, dim=1)
+    phase, stft = PhaseDerivativeLoss(), MultiResolutionSTFTLoss()
+    assert float(phase(rough, target)) > 0.2
+    assert float(phase(rough, target)) > 10 * float(phase(target, target))
+    assert float(stft(target, target)) < 1e-3
+    assert float(MelLoss()(target, target)) < 1e-3
+
+
+def test_phase_loss_has_gradients():
+    target = harmonic_tone(torch.zeros(6))
+    estimate = (target + 0.01 * torch.randn_like(target)).requires_grad_(True)
+    PhaseDerivativeLoss()(estimate, target).backward()
+    assert estimate.grad is not None and torch.isfinite(estimate.grad).all()
+    assert float(estimate.grad.abs().sum()) > 0
