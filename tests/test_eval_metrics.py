@@ -50,6 +50,16 @@ def test_dnsmos_prefers_clean_speech(clean, noisy):
     assert 1.0 <= bad < good - 0.5 and good <= 5.0
 
 
+def test_dnsmos_components_blame_noise_on_the_background(clean, noisy):
+    pytest.importorskip("speechmos")
+    from codec.evaluation.mos import DnsMos
+    metric = DnsMos()
+    good, bad = metric.components(clean), metric.components(noisy)
+    assert good["ovrl"] == pytest.approx(metric.score(None, clean)["dnsmos"])
+    assert all(1.0 <= v <= 5.0 for v in (*good.values(), *bad.values()))
+    assert good["bak"] - bad["bak"] > good["sig"] - bad["sig"]
+
+
 def test_distillmos_prefers_clean_speech(clean, noisy):
     if importlib.util.find_spec("distillmos") is None:  # importing it needs DistillMos's stand-in
         pytest.skip("distillmos not installed (scripts/setup.sh installs it --no-deps)")

@@ -22,7 +22,10 @@ class DnsMos:
     columns = ("dnsmos",)
     reference_free = True
     WINDOW = int(9.01 * RATE)
-    OVRL_POLY = (-0.06766283, 1.11546468, 0.04602535)  # raw -> calibrated OVRL (P.835)
+    # raw -> calibrated P.835 scores (Microsoft's reference script, non-personalised model)
+    SIG_POLY = (-0.08397278, 1.22083953, 0.0052439)
+    BAK_POLY = (-0.13166888, 1.60915514, -0.39604546)
+    OVRL_POLY = (-0.06766283, 1.11546468, 0.04602535)
 
     def __init__(self) -> None:
         import os
@@ -33,7 +36,8 @@ class DnsMos:
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
-    def score(self, ref: np.ndarray | None, deg: np.ndarray, clip=None) -> dict[str, float | None]:
+    def components(self, deg: np.ndarray) -> dict[str, float]:
+        """P.835 signal (``sig``), background (``bak``) and overall (``ovrl``) quality of ``deg``."""
         audio = np.clip(np.asarray(deg, dtype=np.float32), -1.0, 1.0)
         if len(audio) == 0:
             raise ValueError("DNSMOS needs a non-empty signal")
@@ -46,8 +50,13 @@ class DnsMos:
             if len(window) < self.WINDOW:
                 continue
             raw = self._session.run(None, {"input_1": window[np.newaxis, :]})[0][0]
-            scores.append(np.polyval(self.OVRL_POLY, raw[2]))
-        return {"dnsmos": float(np.mean(scores))}
+            scores.append([np.polyval(poly, value) for poly, value
+                           in zip((self.SIG_POLY, self.BAK_POLY, self.OVRL_POLY), raw)])
+        sig, bak, ovrl = np.mean(scores, axis=0)
+        return {"sig": float(sig), "bak": float(bak), "ovrl": float(ovrl)}
+
+    def score(self, ref: np.ndarray | None, deg: np.ndarray, clip=None) -> dict[str, float | None]:
+        return {"dnsmos": self.components(deg)["ovrl"]}
 
 
 class DistillMos:
