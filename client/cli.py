@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from client.call import Call, SendOptions
     from client.sources import AudioSource
 
-DEFAULT_CODEC = "codec2-700c"
+DEFAULT_CODEC = "focal-800"
 DEFAULT_SERVER = "http://127.0.0.1:8080/"
 LINGER_SECONDS = 1.0  # after a file ends, keep listening for audio still in flight
 
