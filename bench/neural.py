@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from codec.data.devset import ensure_devset  # noqa: E402
 from codec.evaluation import harness, report  # noqa: E402
-from codec.neural.runtime import WEIGHTS_DIR, WEIGHTS_ENV  # noqa: E402
+from codec.neural.runtime import weights_dir  # noqa: E402
 from mdsection import update_section  # noqa: E402
 
 FOCAL = ("focal-800", "focal-600", "focal-400")
@@ -84,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(results))
     baselines = (f"Baseline rows from `bench/codecs.py` ({results['baselines_date']}), same clips and "
                  "metrics." if earlier else "")
-    weights = Path(os.environ.get(WEIGHTS_ENV) or WEIGHTS_DIR)
+    weights = weights_dir()
     meta = json.loads((weights / "focal.json").read_text())
     ablation = ""
     if args.ablation:

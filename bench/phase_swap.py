@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from codec.data.devset import ensure_devset  # noqa: E402
 from codec.evaluation.harness import machine  # noqa: E402
 from codec.evaluation.mos import DnsMos  # noqa: E402
+from codec.neural.runtime import weights_dir  # noqa: E402
 from codec.registry import get_codec  # noqa: E402
 from codec.roundtrip import roundtrip  # noqa: E402
 from codec.wavio import read_wav  # noqa: E402
@@ -70,7 +71,11 @@ def run(codec_name: str, compare: list[str], every: int) -> dict:
             scores.setdefault(other, []).append(mos.components(roundtrip(get_codec(other), pcm, RATE)))
     mean = {name: {k: float(np.mean([s[k] for s in rows_])) for k in ("sig", "bak", "ovrl")}
             for name, rows_ in scores.items()}
-    return {"codec": codec_name, "clips": len(rows), "mean": mean,
+    weights = ""
+    if codec_name.startswith("focal-"):
+        meta = json.loads((weights_dir() / "focal.json").read_text())
+        weights = f"training step {meta.get('training_step')}: {meta.get('note', '')}"
+    return {"codec": codec_name, "weights": weights, "clips": len(rows), "mean": mean,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": machine()}
 
@@ -80,7 +85,8 @@ def markdown(result: dict, command: str) -> str:
              "",
              f"DNSMOS P.835 of {result['codec']}'s lossless output and of two resyntheses from a "
              f"{WINDOW // 16} ms / {HOP // 16} ms STFT: the decoded magnitude with the reference's "
-             "phase, and the reference's magnitude with the decoded phase.",
+             "phase, and the reference's magnitude with the decoded phase."
+             + (f" Weights: {result['weights']}." if result["weights"] else ""),
              "",
              "| audio | SIG | BAK | OVRL |", "|---|---|---|---|"]
     for name, m in result["mean"].items():

@@ -159,9 +159,14 @@ class FocalCodec(Codec):
 _shared: NeuralModel | None = None
 
 
+def weights_dir() -> Path:
+    """The weights the registry's focal codecs load: ``$FOCALCALL_NEURAL_WEIGHTS`` or the shipped ones."""
+    return Path(os.environ.get(WEIGHTS_ENV) or WEIGHTS_DIR)
+
+
 def make_codec(name: str) -> Codec:
     """Registry factory: the three modes share one loaded model."""
     global _shared
     if _shared is None:
-        _shared = NeuralModel(Path(os.environ.get(WEIGHTS_ENV) or WEIGHTS_DIR))
+        _shared = NeuralModel(weights_dir())
     return FocalCodec(name, _shared)
