@@ -3,13 +3,14 @@
 Usage::
 
     python bench/phase_swap.py [--codec focal-800] [--compare codec2-700c] [--every 1]
-                               [--json runs/phase-swap.json]
+                               [--json runs/phase-swap.json] [--earlier OLD.json]
 
 Each dev-set clip is coded lossless through the streaming interface. Its STFT (40 ms Hann
 window, 10 ms hop) and the reference's are then recombined: decoded magnitude with reference
 phase, and reference magnitude with decoded phase. DNSMOS P.835 (signal, background, overall)
 of each resynthesis says which half of the decoded spectrum costs the score. Replaces the
-section under :data:`HEADING` in BENCHMARKS.md.
+section under :data:`HEADING` in BENCHMARKS.md; ``--earlier`` adds the rows of an earlier
+``--json`` result (other weights, same clips) below the new ones.
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def run(codec_name: str, compare: list[str], every: int) -> dict:
             "machine": machine()}
 
 
-def markdown(result: dict, command: str) -> str:
+def markdown(result: dict, command: str, earlier: tuple[Path, dict] | None = None) -> str:
     lines = [f"`{command}` — {result['clips']} dev-set clips, {result['date']}, {result['machine']}.",
              "",
              f"DNSMOS P.835 of {result['codec']}'s lossless output and of two resyntheses from a "
@@ -91,6 +92,14 @@ def markdown(result: dict, command: str) -> str:
              "| audio | SIG | BAK | OVRL |", "|---|---|---|---|"]
     for name, m in result["mean"].items():
         lines.append(f"| {name} | {m['sig']:.2f} | {m['bak']:.2f} | {m['ovrl']:.2f} |")
+    if earlier is not None:
+        path, old = earlier
+        for name, m in old["mean"].items():
+            if name not in result["mean"] or name == "reference":
+                continue
+            lines.append(f"| {name}, earlier | {m['sig']:.2f} | {m['bak']:.2f} | {m['ovrl']:.2f} |")
+        lines += ["", f"Earlier rows: `{path}` ({old['clips']} clips, {old['date']}), "
+                      f"{old.get('weights') or 'other weights'}."]
     return "\n".join(lines) + "\n"
 
 
@@ -101,13 +110,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="codecs whose plain decoded output is scored alongside")
     parser.add_argument("--every", type=int, default=1, help="use every N-th dev clip")
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--earlier", type=Path, metavar="OLD.json",
+                        help="an earlier --json result to show below the new rows")
     parser.add_argument("--no-markdown", action="store_true", help="leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     if args.every < 1:
         parser.error("--every must be >= 1")
+    earlier = (args.earlier, json.loads(args.earlier.read_text())) if args.earlier else None
     result = run(args.codec, args.compare, args.every)
+    if earlier and earlier[1]["clips"] != result["clips"]:
+        parser.error(f"{args.earlier} holds {earlier[1]['clips']} clips, this run {result['clips']}: "
+                     "use the same --every")
     command = "python bench/phase_swap.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    text = markdown(result, command.strip())
+    text = markdown(result, command.strip(), earlier)
     print(text)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

@@ -34,3 +34,15 @@ def test_each_swap_keeps_the_magnitude_of_one_and_the_phase_of_the_other():
     agree_ref = np.mean(np.cos(np.angle(mixed) - np.angle(spec(ref))))
     agree_dec = np.mean(np.cos(np.angle(mixed) - np.angle(spec(decoded))))
     assert agree_ref > 0.5 > agree_dec
+
+
+def test_the_table_shows_earlier_rows_below_the_new_ones():
+    def result(ovrl, weights):
+        rows = {name: {"sig": ovrl, "bak": ovrl, "ovrl": ovrl}
+                for name in ("reference", "decoded", "codec2-700c")}
+        return {"codec": "focal-800", "weights": weights, "clips": 3, "date": "d", "machine": "m",
+                "mean": rows}
+    text = swap.markdown(result(2.5, "step 2"), "cmd", (Path("old.json"), result(2.0, "step 1")))
+    lines = text.splitlines()
+    assert lines.index("| decoded | 2.50 | 2.50 | 2.50 |") < lines.index("| decoded, earlier | 2.00 | 2.00 | 2.00 |")
+    assert "| reference, earlier" not in text and "`old.json`" in text and "step 1" in text
