@@ -70,8 +70,8 @@ def run(codec_name: str, compare: list[str], every: int) -> dict:
             scores.setdefault(name, []).append(mos.components(audio))
         for other in compare:
             scores.setdefault(other, []).append(mos.components(roundtrip(get_codec(other), pcm, RATE)))
-    mean = {name: {k: float(np.mean([s[k] for s in rows_])) for k in ("sig", "bak", "ovrl")}
-            for name, rows_ in scores.items()}
+    mean = {name: {k: float(np.mean([s[k] for s in per_clip])) for k in ("sig", "bak", "ovrl")}
+            for name, per_clip in scores.items()}
     weights = ""
     if codec_name.startswith("focal-"):
         meta = json.loads((weights_dir() / "focal.json").read_text())
