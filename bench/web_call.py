@@ -159,10 +159,11 @@ def report(r: dict, weights: Path, seconds: float, settle: float, command: str) 
         f"- Mouth-to-ear from the audio alone (level contour of A's capture tap aligned with B's "
         f"playout tap, 10 ms steps): {r['acoustic_ms']:.0f} ms — a cross-check of the timestamp markers.",
         "",
-        f"- On this machine the delay is dominated by CPU starvation (other jobs keep the load average "
-        f"near 7 on 2 cores): worker and audio-thread stalls of 0.1–4 s make the jitter buffer grow "
-        f"and the p95 long. The fixed part is about 140 ms: 60 ms algorithmic, 20 ms for the second "
-        f"frame of each packet, 40 ms of decoded frames queued at playout, decode and resampling.",
+        "- The fixed part of the delay is about 140 ms: 60 ms algorithmic, 20 ms for the second "
+        "frame of each packet, 40 ms of decoded frames queued at playout, decode and resampling. "
+        "The rest is the jitter buffer, which grows when other jobs starve the pages of CPU "
+        "(worker and audio-thread stalls): a run at load average 9 on these 2 cores had a "
+        "p95 of 772 ms.",
         f"- Encode + decode of one frame, one page alone (no call, 250 frames after a warm-up): "
         f"{r['solo_codec_ms_per_frame']:.2f} ms.",
         f"- Mouth-to-ear marker: every captured frame's packet timestamp; A records when its last sample "
