@@ -52,6 +52,8 @@ def test_all_shipped_configs_parse():
     (lambda d: d["stages"][0].update(weights={"stft": 0.0}), "positive loss"),
     (lambda d: d["stages"][0].update(weights={"psnr": 1.0}), "unknown losses"),
     (lambda d: d["stages"][0].update(lr_end=1.5), "lr_end"),
+    (lambda d: d["stages"][0].update(lr_start=-0.1), "lr_start"),
+    (lambda d: d["train"].update(disc_input="waveform"), "disc_input"),
     (lambda d: d["train"].update(bit_probs=[1.0]), "bit_probs"),
     (lambda d: d["train"].update(learning_rate=1.0), "bad config"),
     (lambda d: d.update(extra={}), "unknown config sections"),
@@ -78,6 +80,22 @@ def test_learning_rate_warms_up_then_decays_within_a_stage(tmp_path: Path):
     assert all(a > b for a, b in zip(scales[10:], scales[11:]))
     assert scales[15] == pytest.approx(0.1 + 0.9 * 0.5)  # half-way down the cosine
     assert 0.1 < scales[19] < 0.13  # the last step is one short of the end
+
+
+def test_a_stage_can_restart_below_the_base_learning_rate(tmp_path: Path):
+    data = load_config_file(CONFIGS / "tiny.yaml")
+    data["train"].update(run_dir=str(tmp_path / "run"), warmup_steps=0)
+    data["stages"] = [{"name": "first", "steps": 4, "weights": {"stft": 1.0}, "lr_end": 0.1},
+                      {"name": "again", "steps": 10, "weights": {"stft": 1.0},
+                       "lr_start": 0.3, "lr_end": 0.05}]
+    trainer = Trainer(RunConfig.from_dict(data))
+    scales = []
+    for step in range(14):
+        trainer.step = step
+        scales.append(trainer._lr_scale())
+    assert scales[4] == pytest.approx(0.3)
+    assert scales[9] == pytest.approx(0.05 + 0.25 * 0.5)
+    assert all(a > b for a, b in zip(scales[4:], scales[5:]))
 
 
 def test_a_few_steps_lower_the_loss(tmp_path: Path, speech_wav: Path):
@@ -114,6 +132,28 @@ def test_cli_training_checkpoints_resumes_and_exports(tmp_path: Path, corpus: Pa
     assert "valid_mel" in records[-1] and (run / "best.pt").exists()
     status = main(["codec", "export", str(run / "last.pt"), "--out", str(tmp_path / "ship")])
     assert status == 0 and (tmp_path / "ship" / "focal_decoder.onnx").exists()
+
+
+def test_run_goes_on_with_a_new_discriminator_and_keeps_snapshots(tmp_path: Path, corpus: Path):
+    config = tiny_config(tmp_path, corpus)
+    first = Trainer(config)
+    first.run(max_steps=2)
+    saved = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    config.train.disc_input = "complex"
+    config.train.snapshot_every = 1
+    second = Trainer(config)
+    assert second.resume() and second.step == 2
+    for name, value in saved["model"].items():
+        assert torch.equal(second.model.state_dict()[name], value), name
+    logs = second.run()  # the tiny config's GAN stage, now with the complex discriminator
+    assert {"adv", "fm", "disc"} <= set(logs)
+    snapshot = torch.load(tmp_path / "run" / "step-00004.pt", weights_only=False)
+    assert snapshot["step"] == 4 and "disc" not in snapshot and "opt" not in snapshot
+    assert snapshot["config"]["train"]["disc_input"] == "complex"
+    resumed = Trainer(config)
+    assert resumed.resume() and resumed.step == 4  # same discriminator kind: its state loads
+    assert all(torch.equal(resumed.disc.state_dict()[k], v)
+               for k, v in second.disc.state_dict().items())
 
 
 def test_missing_manifest_is_a_clear_error(tmp_path: Path):

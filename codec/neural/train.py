@@ -11,14 +11,18 @@ trains (``encoder``, ``quantizer``, ``decoder``) and the weights of its losses:
 - ``phase``: magnitude-weighted instantaneous-frequency and group-delay match between decoded
   audio and clean target (coherent phase without asking for absolute phase);
 - ``adv``, ``fm``: hinge adversarial and feature-matching losses from the spectrogram
-  discriminator (which is trained whenever either weight is non-zero);
+  discriminator (which is trained whenever either weight is non-zero; ``train.disc_input``
+  picks whether it sees log-magnitude or compressed complex spectra);
 - ``entropy``: BSQ per-frame bit entropy minus bit-usage entropy.
 
 Bit dropout: each crop keeps the first k of B bits with k drawn from ``bit_options``; single
 frames are dropped entirely (all bits zero = "missing") with ``missing_prob``, so the decoder
-learns to conceal. Checkpoints (``last.pt`` every ``checkpoint_every`` steps, ``best.pt`` by
-validation mel loss) carry the model, optimisers, step and the full config; a run resumes
-from ``last.pt`` automatically. Losses are appended to ``losses.jsonl``.
+learns to conceal. Each stage's learning rate follows a cosine from ``lr_start`` to ``lr_end``
+(multipliers of ``train.lr``). Checkpoints (``last.pt`` every ``checkpoint_every`` steps,
+``best.pt`` by validation mel loss) carry the model, optimisers, step and the full config; a
+run resumes from ``last.pt`` automatically. ``snapshot_every`` also keeps ``step-NNNNN.pt``
+(model and config only) to pick from later, since the mel loss cannot judge an adversarial
+stage. Losses are appended to ``losses.jsonl``.
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ from torch import nn
 
 from codec.neural.config import HOP, ModelConfig, load_config_file
 from codec.neural.dataset import CropDataset, DataConfig, load_clip, read_manifests, teacher_cache_path
-from codec.neural.discriminator import MultiResolutionDiscriminator
+from codec.neural.discriminator import INPUTS, MultiResolutionDiscriminator
 from codec.neural.losses import (MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss,
                                  discriminator_loss, distillation_loss, feature_matching_loss,
                                  generator_loss)
@@ -58,13 +62,15 @@ class StageConfig:
     steps: int
     train: list[str] = field(default_factory=lambda: list(PARTS))
     weights: dict[str, float] = field(default_factory=dict)
-    lr_end: float = 1.0  # learning-rate multiplier reached at the stage's end (cosine from 1)
+    lr_start: float = 1.0  # learning-rate multiplier at the stage's first step
+    lr_end: float = 1.0    # multiplier reached at the stage's end (cosine from lr_start)
 
     def __post_init__(self) -> None:
         if self.steps < 0:
             raise ValueError(f"stage {self.name}: steps must be >= 0")
-        if not 0.0 <= self.lr_end <= 1.0:
-            raise ValueError(f"stage {self.name}: lr_end must lie in [0, 1]")
+        for name in ("lr_start", "lr_end"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"stage {self.name}: {name} must lie in [0, 1]")
         bad = set(self.train) - set(PARTS)
         if bad or not self.train:
             raise ValueError(f"stage {self.name}: train must be a non-empty subset of {PARTS}")
@@ -95,8 +101,10 @@ class OptimConfig:
     bit_probs: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])
     missing_prob: float = 0.03
     disc_channels: int = 16
+    disc_input: str = "magnitude"  # or "complex": see codec/neural/discriminator.py
     log_every: int = 10
     checkpoint_every: int = 100
+    snapshot_every: int = 0  # 0: no step-NNNNN.pt snapshots
     valid_every: int = 200
     seed: int = 0
     threads: int = 1
@@ -109,6 +117,8 @@ class OptimConfig:
             raise ValueError("train.missing_prob must lie in [0, 1)")
         if any(p < 0 for p in self.bit_probs) or sum(self.bit_probs) <= 0:
             raise ValueError("train.bit_probs must be non-negative with a positive sum")
+        if self.disc_input not in INPUTS:
+            raise ValueError(f"train.disc_input must be one of {INPUTS}")
 
 
 @dataclass
@@ -208,7 +218,7 @@ class Trainer:
             torch.set_num_threads(t.threads)
         torch.manual_seed(t.seed)
         self.model = FocalCodecModel(config.model).to(self.device)
-        self.disc = MultiResolutionDiscriminator(t.disc_channels).to(self.device)
+        self.disc = MultiResolutionDiscriminator(t.disc_channels, t.disc_input).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=t.lr, betas=(0.8, 0.99),
                                      weight_decay=t.weight_decay)
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=t.lr_disc, betas=(0.8, 0.99))
@@ -223,13 +233,17 @@ class Trainer:
 
     # ---- checkpoints ---------------------------------------------------------------------
 
-    def save(self, name: str) -> Path:
+    def save(self, name: str, model_only: bool = False) -> Path:
+        """Write a checkpoint atomically; ``model_only`` leaves out discriminator and optimisers."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / name
         tmp = path.with_suffix(".tmp")
-        torch.save({"model": self.model.state_dict(), "disc": self.disc.state_dict(),
-                    "opt": self.opt.state_dict(), "opt_d": self.opt_d.state_dict(),
-                    "step": self.step, "best": self.best, "config": self.config.to_dict()}, tmp)
+        ckpt = {"model": self.model.state_dict(), "step": self.step, "best": self.best,
+                "config": self.config.to_dict()}
+        if not model_only:
+            ckpt.update(disc=self.disc.state_dict(), opt=self.opt.state_dict(),
+                        opt_d=self.opt_d.state_dict())
+        torch.save(ckpt, tmp)
         tmp.replace(path)
         return path
 
@@ -240,9 +254,14 @@ class Trainer:
             return False
         ckpt = torch.load(path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(ckpt["model"])
-        self.disc.load_state_dict(ckpt["disc"])
         self.opt.load_state_dict(ckpt["opt"])
-        self.opt_d.load_state_dict(ckpt["opt_d"])
+        saved_input = ckpt["config"]["train"].get("disc_input", "magnitude")
+        if saved_input == self.config.train.disc_input:
+            self.disc.load_state_dict(ckpt["disc"])
+            self.opt_d.load_state_dict(ckpt["opt_d"])
+        else:  # the run goes on with another kind of discriminator: it starts untrained
+            log.info("discriminator input changed from %s to %s: starting it afresh",
+                     saved_input, self.config.train.disc_input)
         self.step, self.best = int(ckpt["step"]), float(ckpt["best"])
         log.info("resumed %s at step %d", path, self.step)
         return True
@@ -250,11 +269,13 @@ class Trainer:
     # ---- one step ------------------------------------------------------------------------
 
     def _lr_scale(self) -> float:
-        """Linear warm-up over the run's first steps, then the stage's cosine decay to ``lr_end``."""
+        """Linear warm-up over the run's first steps, then the stage's cosine from ``lr_start``
+        to ``lr_end``."""
         warm = self.config.train.warmup_steps
         warmup = min(1.0, (self.step + 1) / warm) if warm > 0 else 1.0
         stage, progress = self.config.stage_progress(self.step)
-        decay = stage.lr_end + (1.0 - stage.lr_end) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+        decay = stage.lr_end + (stage.lr_start - stage.lr_end) * cosine
         return warmup * decay
 
     def _set_trainable(self, stage: StageConfig) -> None:
@@ -409,6 +430,8 @@ class Trainer:
                     log.info("%s", record)
                 if self.step % cfg.train.checkpoint_every == 0 or self.step == end:
                     self.save("last.pt")
+                if cfg.train.snapshot_every and self.step % cfg.train.snapshot_every == 0:
+                    self.save(f"step-{self.step:05d}.pt", model_only=True)
         return logs
 
 
