@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer
+if TYPE_CHECKING:  # aiortc takes a second to import; only calls need it, not `focalcall --help`
+    from aiortc import RTCConfiguration
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ class IceSettings:
 
     def rtc_configuration(self) -> RTCConfiguration:
         """An aiortc configuration with exactly these servers (never aiortc's default STUN)."""
+        from aiortc import RTCConfiguration, RTCIceServer
+
         return RTCConfiguration(iceServers=[
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
             for s in self.servers
@@ -78,6 +80,8 @@ class IceSettings:
 
 def restrict_host_addresses(addresses: tuple[str, ...]) -> None:
     """Make aioice gather host candidates only from ``addresses`` (process-wide)."""
+    import aioice.ice
+
     chosen = list(addresses)
 
     def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
