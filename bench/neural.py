@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from codec.data.devset import ensure_devset  # noqa: E402
 from codec.evaluation import harness, report  # noqa: E402
+from codec.evaluation.paired import paired_difference  # noqa: E402
 from codec.neural.runtime import weights_dir  # noqa: E402
 from mdsection import update_section  # noqa: E402
 
@@ -49,6 +50,23 @@ def merge_baselines(results: dict, earlier: dict) -> dict:
     results["codecs"].update({name: earlier["codecs"][name] for name in BASELINES})
     results["baselines_date"] = earlier["date"]
     return results
+
+
+BAR = (("pesq_nb", "PESQ-NB", 1.0, "{:+.2f}", "higher"), ("stoi", "STOI", 1.0, "{:+.3f}", "higher"),
+       ("dnsmos", "DNSMOS", 1.0, "{:+.2f}", "higher"), ("wer", "WER (points)", 100.0, "{:+.1f}", "lower"))
+
+
+def bar_table(results: dict, ours: str = "focal-800", theirs: str = "codec2-700c") -> str:
+    """Markdown: ``ours − theirs`` on the bar's metrics, each with a 95 % paired-bootstrap interval."""
+    lines = [f"| metric | {ours} − {theirs} | 95 % interval | better is | clips |",
+             "| --- | ---: | ---: | --- | ---: |"]
+    for key, name, scale, fmt, better in BAR:
+        d = paired_difference(results["codecs"][ours]["clips"], results["codecs"][theirs]["clips"], key)
+        if d is None:
+            continue
+        cells = [fmt.format(scale * v) for v in (d.difference, d.low, d.high)]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} … {cells[2]} | {better} | {d.clips} |")
+    return "\n".join(lines)
 
 
 def ablation_table(with_teacher: dict, without: dict) -> str:
@@ -98,6 +116,12 @@ Date: {results['date']} · Machine: {results['machine']} · {results['clips']} c
 Weights: `{weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weights}`, training step {meta.get('training_step')}: {meta.get('note', '')}.
 
 {report.markdown(results)}
+
+The bar's four metrics, paired clip by clip (bootstrap over clips, 2000 resamples; WER pooled
+over words in each resample). An interval that spans zero is a difference this set cannot
+resolve:
+
+{bar_table(results)}
 
 By clip language (en: Asterisk Allison, 37 clips with WER; cs/nl: Fillets):
 
