@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from codec.data.devset import ensure_devset  # noqa: E402
 from codec.evaluation import harness, report  # noqa: E402
 from codec.evaluation.paired import paired_difference  # noqa: E402
-from codec.neural.runtime import weights_dir  # noqa: E402
+from codec.neural.runtime import weights_description, weights_dir  # noqa: E402
 from mdsection import update_section  # noqa: E402
 
 FOCAL = ("focal-800", "focal-600", "focal-400")
@@ -102,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     baselines = (f"Baseline rows from `bench/codecs.py` ({results['baselines_date']}), same clips and "
                  "metrics." if earlier else "")
     weights = weights_dir()
-    meta = json.loads((weights / "focal.json").read_text())
     ablation = ""
     if args.ablation:
         with_teacher, without = (json.loads(p.read_text()) for p in args.ablation)
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 Command: `{results['command']}`
 Date: {results['date']} · Machine: {results['machine']} · {results['clips']} clips, \
 {results['seconds']:.0f} s. {baselines}
-Weights: `{weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weights}`, training step {meta.get('training_step')}: {meta.get('note', '')}.
+Weights: `{weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weights}`, {weights_description(weights)}.
 
 {report.markdown(results)}
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from codec.data.devset import ensure_devset  # noqa: E402
 from codec.evaluation.harness import machine  # noqa: E402
 from codec.evaluation.mos import DnsMos  # noqa: E402
-from codec.neural.runtime import weights_dir  # noqa: E402
+from codec.neural.runtime import weights_description  # noqa: E402
 from codec.registry import get_codec  # noqa: E402
 from codec.roundtrip import roundtrip  # noqa: E402
 from codec.wavio import read_wav  # noqa: E402
@@ -40,6 +40,8 @@ from mdsection import update_section  # noqa: E402
 HEADING = "## What costs the neural codec its DNSMOS"
 RATE = 16000
 WINDOW, HOP = 640, 160
+# The rows that depend on the codec's weights (an earlier result's are shown beside them).
+DECODED = ("decoded", "decoded magnitude + reference phase", "reference magnitude + decoded phase")
 
 
 def spectrum(audio: np.ndarray) -> np.ndarray:
@@ -53,9 +55,9 @@ def resynth(spec: np.ndarray, length: int) -> np.ndarray:
 def variants(ref: np.ndarray, decoded: np.ndarray) -> dict[str, np.ndarray]:
     """Reference, decoded, and the two magnitude/phase recombinations."""
     a, b = spectrum(ref), spectrum(decoded)
-    return {"reference": ref, "decoded": decoded,
-            "decoded magnitude + reference phase": resynth(np.abs(b) * np.exp(1j * np.angle(a)), len(ref)),
-            "reference magnitude + decoded phase": resynth(np.abs(a) * np.exp(1j * np.angle(b)), len(ref))}
+    return {"reference": ref, DECODED[0]: decoded,
+            DECODED[1]: resynth(np.abs(b) * np.exp(1j * np.angle(a)), len(ref)),
+            DECODED[2]: resynth(np.abs(a) * np.exp(1j * np.angle(b)), len(ref))}
 
 
 def run(codec_name: str, compare: list[str], every: int) -> dict:
@@ -72,10 +74,7 @@ def run(codec_name: str, compare: list[str], every: int) -> dict:
             scores.setdefault(other, []).append(mos.components(roundtrip(get_codec(other), pcm, RATE)))
     mean = {name: {k: float(np.mean([s[k] for s in per_clip])) for k in ("sig", "bak", "ovrl")}
             for name, per_clip in scores.items()}
-    weights = ""
-    if codec_name.startswith("focal-"):
-        meta = json.loads((weights_dir() / "focal.json").read_text())
-        weights = f"training step {meta.get('training_step')}: {meta.get('note', '')}"
+    weights = weights_description() if codec_name.startswith("focal-") else ""
     return {"codec": codec_name, "weights": weights, "clips": len(rows), "mean": mean,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": machine()}
@@ -95,7 +94,7 @@ def markdown(result: dict, command: str, earlier: tuple[Path, dict] | None = Non
     if earlier is not None:
         path, old = earlier
         for name, m in old["mean"].items():
-            if name not in result["mean"] or name == "reference":
+            if name not in DECODED:  # reference and compared codecs do not change with the weights
                 continue
             lines.append(f"| {name}, earlier | {m['sig']:.2f} | {m['bak']:.2f} | {m['ovrl']:.2f} |")
         lines += ["", f"Earlier rows: `{path}` ({old['clips']} clips, {old['date']}), "

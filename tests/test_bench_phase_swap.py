@@ -46,3 +46,4 @@ def test_the_table_shows_earlier_rows_below_the_new_ones():
     lines = text.splitlines()
     assert lines.index("| decoded | 2.50 | 2.50 | 2.50 |") < lines.index("| decoded, earlier | 2.00 | 2.00 | 2.00 |")
     assert "| reference, earlier" not in text and "`old.json`" in text and "step 1" in text
+    assert "| codec2-700c | 2.50" in text and "| codec2-700c, earlier" not in text  # same either way

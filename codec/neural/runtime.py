@@ -164,6 +164,12 @@ def weights_dir() -> Path:
     return Path(os.environ.get(WEIGHTS_ENV) or WEIGHTS_DIR)
 
 
+def weights_description(weights: Path | None = None) -> str:
+    """``"training step N: note"`` from an export's ``focal.json`` (default: :func:`weights_dir`)."""
+    meta = json.loads(((weights or weights_dir()) / "focal.json").read_text())
+    return f"training step {meta.get('training_step')}: {meta.get('note', '')}"
+
+
 def make_codec(name: str) -> Codec:
     """Registry factory: the three modes share one loaded model."""
     global _shared
