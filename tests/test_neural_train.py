@@ -47,6 +47,24 @@ def test_all_shipped_configs_parse():
         assert config.total_steps > 0, path
 
 
+def test_a_config_can_extend_another(tmp_path: Path):
+    (tmp_path / "parent.json").write_text(json.dumps(
+        {"model": {"dim": 32, "bits": 16}, "train": {"run_dir": "a", "lr": 0.001},
+         "stages": [{"name": "one", "steps": 5, "weights": {"stft": 1.0}}]}))
+    (tmp_path / "child.yaml").write_text(
+        "extends: parent.json\ntrain:\n  run_dir: b\n"
+        "extra_stages:\n  - {name: two, steps: 3, weights: {mel: 1.0}}\n")
+    data = load_config_file(tmp_path / "child.yaml")
+    assert data["train"] == {"run_dir": "b", "lr": 0.001} and data["model"]["dim"] == 32
+    assert [s["name"] for s in data["stages"]] == ["one", "two"]
+    (tmp_path / "loop.yaml").write_text("extends: loop.yaml\n")
+    with pytest.raises(ValueError, match="loop"):
+        load_config_file(tmp_path / "loop.yaml")
+    (tmp_path / "orphan.yaml").write_text("extra_stages:\n  - {name: x, steps: 1}\n")
+    with pytest.raises(ValueError, match="extra_stages needs extends"):
+        load_config_file(tmp_path / "orphan.yaml")
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["stages"][0].update(train=["nothing"]), "subset"),
     (lambda d: d["stages"][0].update(weights={"stft": 0.0}), "positive loss"),

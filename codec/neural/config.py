@@ -61,11 +61,18 @@ class ModelConfig:
         return cls(**data)
 
 
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Parse a YAML (``.yaml``/``.yml``) or JSON config file into a dict."""
-    path = Path(path)
+def load_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Parse a YAML (``.yaml``/``.yml``) or JSON config file into a dict.
+
+    A file may say ``extends: OTHER`` (a path relative to it) to start from OTHER's settings:
+    its sections' keys override OTHER's, and its ``extra_stages`` are appended to OTHER's
+    stages. A run that goes on from another then states only what it changes.
+    """
+    path = Path(path).resolve()
     if not path.exists():
         raise FileNotFoundError(f"config file {path} does not exist")
+    if path in _seen:
+        raise ValueError(f"{path}: config files extend each other in a loop")
     text = path.read_text()
     if path.suffix in (".yaml", ".yml"):
         import yaml  # training-only dependency: imported when a YAML file is actually read
@@ -74,4 +81,17 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         data = json.loads(text)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a config file must hold a mapping at its top level")
-    return data
+    parent = data.pop("extends", None)
+    extra_stages = data.pop("extra_stages", [])
+    if parent is None:
+        if extra_stages:
+            raise ValueError(f"{path}: extra_stages needs extends")
+        return data
+    merged = load_config_file(path.parent / parent, _seen + (path,))
+    for section, value in data.items():
+        if isinstance(value, dict) and isinstance(merged.get(section), dict):
+            merged[section] = {**merged[section], **value}
+        else:
+            merged[section] = value
+    merged["stages"] = list(merged.get("stages", [])) + list(extra_stages)
+    return merged
