@@ -37,6 +37,16 @@ def test_help_describes_every_command(args):
             assert command in result.stdout
 
 
+def test_building_the_parser_loads_no_heavy_library():
+    """``focalcall --help`` stays quick: scipy, torch, aiortc and onnxruntime load on use."""
+    probe = ("import sys; from focalcall.cli import build_parser; build_parser(); "
+             "print(' '.join(m for m in ('scipy', 'torch', 'aiortc', 'onnxruntime') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == []
+
+
 def test_join_with_a_bad_wav_prints_one_line_not_a_traceback(tmp_path):
     garbage = tmp_path / "garbage.wav"
     garbage.write_bytes(b"this is not audio at all")

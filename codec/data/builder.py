@@ -19,12 +19,12 @@ import soundfile as sf
 
 from codec.data import audio, augment, devset, sources, synth
 from codec.data.debs import check_not_reserved
+from codec.data.layout import SOURCES
 from codec.data.manifest import Entry, ManifestWriter, read_manifest
 from codec.wavio import write_wav
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("kokoro", "piper", "asterisk", "fillets")
 SYNTHETIC = ("kokoro", "piper")
 BATCH = 32  # jobs handed to the pool at a time; the stream is otherwise unbounded
 CHARS_PER_SECOND = 14.0  # rough speaking rate, only used to balance real and synthetic audio

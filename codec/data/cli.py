@@ -6,9 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from codec.data import builder, devset
-from codec.data.debs import PackageFetchError
-from codec.data.synth import SynthesisUnavailable
+from codec.data.layout import DEVSET_DIR, SOURCES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--out", type=Path, required=True, help="corpus directory")
     build.add_argument("--hours", type=float, required=True, help="hours of audio to reach")
     build.add_argument("--seed", type=int, default=0, help="seed of the job stream (default 0)")
-    build.add_argument("--sources", default=",".join(builder.SOURCES),
-                       help=f"comma-separated subset of {','.join(builder.SOURCES)}")
+    build.add_argument("--sources", default=",".join(SOURCES),
+                       help=f"comma-separated subset of {','.join(SOURCES)}")
     build.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                        help="worker processes (default: 2, one per core)")
     build.add_argument("--real-fraction", type=float, default=0.4,
@@ -36,14 +34,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.set_defaults(func=_guarded(_build))
 
     dev = sub.add_parser("devset", help="build the dev evaluation set (held-out real speakers)")
-    dev.add_argument("--out", type=Path, default=devset.DEFAULT_DIR,
-                     help=f"directory (default {devset.DEFAULT_DIR})")
+    dev.add_argument("--out", type=Path, default=DEVSET_DIR,
+                     help=f"directory (default {DEVSET_DIR})")
     dev.set_defaults(func=_guarded(_devset))
 
 
 def _guarded(command):
     """Missing tools or packages are one-line errors (exit 2), not tracebacks."""
     def run(args: argparse.Namespace) -> int:
+        # Imported here: the builders load scipy (~1 s), which no other command needs.
+        from codec.data.debs import PackageFetchError
+        from codec.data.synth import SynthesisUnavailable
         try:
             return command(args)
         except (PackageFetchError, SynthesisUnavailable) as exc:
@@ -66,6 +67,7 @@ def _kokoro_voices(languages: str | None) -> tuple[str, ...] | None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from codec.data import builder
     config = builder.BuildConfig(
         out=args.out, hours=args.hours, seed=args.seed,
         sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
@@ -80,6 +82,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _devset(args: argparse.Namespace) -> int:
+    from codec.data import devset
     entries = devset.build_devset(args.out)
     print(f"{args.out}: {len(entries)} clips, {sum(e.duration for e in entries):.0f} s")
     return 0

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from codec.data import audio, sources
+from codec.data.layout import DEVSET_DIR
 from codec.data.manifest import MANIFEST, Entry, ManifestWriter, read_manifest
 from codec.wavio import write_wav
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "devset"
 HELD_OUT_ASTERISK = ("en_US_f_Allison", "es_MX_f_Allison")
 # Whole scenes are held out: minor roles of one level may share an actor.
 HELD_OUT_PREFIXES = ("asterisk-allison", "fillets-cs-corridor-", "fillets-cs-bathyscaph-",
@@ -38,7 +38,7 @@ def is_held_out(speaker: str) -> bool:
     return speaker.startswith(HELD_OUT_PREFIXES)
 
 
-def build_devset(out: Path = DEFAULT_DIR, cache: Path | None = None) -> list[Entry]:
+def build_devset(out: Path = DEVSET_DIR, cache: Path | None = None) -> list[Entry]:
     """Write the dev set into ``out`` (idempotent: an existing complete set is returned as is)."""
     out = Path(out)
     if (out / ".complete").exists():
@@ -76,11 +76,11 @@ def build_devset(out: Path = DEFAULT_DIR, cache: Path | None = None) -> list[Ent
 
 
 def ensure_devset(path: Path | None = None, announce=print) -> Path:
-    """``path`` (default :data:`DEFAULT_DIR`) holding a dev set; the default is built if missing."""
-    path = Path(path) if path is not None else DEFAULT_DIR
-    if (path / MANIFEST).exists() and ((path / ".complete").exists() or path != DEFAULT_DIR):
+    """``path`` (default :data:`DEVSET_DIR`) holding a dev set; the default is built if missing."""
+    path = Path(path) if path is not None else DEVSET_DIR
+    if (path / MANIFEST).exists() and ((path / ".complete").exists() or path != DEVSET_DIR):
         return path
-    if path != DEFAULT_DIR:
+    if path != DEVSET_DIR:
         raise FileNotFoundError(f"{path}: no {MANIFEST} here (not a dev set directory)")
     announce(f"dev set not found in {path}: building it from Debian packages (about a minute)...")
     entries = build_devset(path)
