@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from codec.neural.losses import MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss
@@ -36,6 +37,29 @@ def test_phase_loss_sees_incoherent_phase_that_magnitude_losses_barely_see():
     assert float(phase(rough, target)) > 10 * float(phase(target, target))
     assert float(stft(target, target)) < 1e-3
     assert float(MelLoss()(target, target)) < 1e-3
+
+
+def test_phase_loss_weight_power_lets_the_weak_upper_harmonics_count():
+    torch.manual_seed(0)
+    target = harmonic_tone(torch.zeros(24))  # amplitudes fall as 1/k: the upper half is weak
+    # Only the upper twelve harmonics restart with random phases every 20 ms.
+    rough = torch.cat([harmonic_tone(torch.cat([torch.zeros(12), 2 * math.pi * torch.rand(12)]), 0.02)
+                       for _ in range(50)], dim=1)
+    resolutions = ((256, 64), (512, 128), (1024, 256))
+    linear = PhaseDerivativeLoss(resolutions, weight_power=1.0)
+    root = PhaseDerivativeLoss(resolutions, weight_power=0.5)
+    # Near-silent bins between harmonics weigh more under the root too, so the floor rises a little.
+    assert float(root(target, target)) < 0.05
+    rise = {name: float(loss(rough, target) - loss(target, target))
+            for name, loss in (("linear", linear), ("root", root))}
+    assert rise["root"] > 1.5 * rise["linear"] > 0
+
+
+@pytest.mark.parametrize("kwargs", [{"resolutions": ()}, {"resolutions": ((256, 512),)},
+                                    {"weight_power": 0.0}])
+def test_phase_loss_rejects_bad_settings(kwargs):
+    with pytest.raises(ValueError, match="phase loss"):
+        PhaseDerivativeLoss(**kwargs)
 
 
 def test_phase_loss_has_gradients():

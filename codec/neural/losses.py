@@ -57,20 +57,36 @@ class PhaseDerivativeLoss(nn.Module):
     predicts phases that do not join up from frame to frame, which listeners hear as roughness.
     Comparing phase *differences* (along time: instantaneous frequency; along frequency: group
     delay) asks for coherent harmonics without asking for the absolute phase a 16-bit code cannot
-    carry. Each difference is a unit phasor; the loss is the magnitude-weighted mean of
-    ``1 - cos(estimate - target)``, which needs no phase unwrapping.
+    carry. Each difference is a unit phasor; the loss is the weighted mean of
+    ``1 - cos(estimate - target)``, which needs no phase unwrapping. The weight is the target's
+    magnitude raised to ``weight_power`` (1: loud low harmonics dominate; 0.5 spreads the weight
+    towards the weaker upper bands), averaged over the STFT ``resolutions``.
     """
 
-    def __init__(self, n_fft: int = 512, hop: int = 128) -> None:
+    def __init__(self, resolutions: tuple[tuple[int, int], ...] = ((512, 128),),
+                 weight_power: float = 1.0) -> None:
         super().__init__()
-        self.n_fft, self.hop = n_fft, hop
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        if not resolutions or any(hop <= 0 or hop > n_fft for n_fft, hop in resolutions):
+            raise ValueError("phase loss resolutions must be (n_fft, hop) pairs with 0 < hop <= n_fft")
+        if weight_power <= 0:
+            raise ValueError("phase loss weight_power must be positive")
+        self.resolutions = tuple((int(n), int(h)) for n, h in resolutions)
+        self.weight_power = weight_power
+        for n_fft, _ in self.resolutions:
+            self.register_buffer(f"win{n_fft}", torch.hann_window(n_fft), persistent=False)
 
     def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``(B, N)`` audio pair → scalar in [0, 2]."""
-        e = torch.stft(estimate, self.n_fft, self.hop, window=self.window, return_complex=True)
-        t = torch.stft(target, self.n_fft, self.hop, window=self.window, return_complex=True)
-        weight = t.abs()
+        total = estimate.new_zeros(())
+        for n_fft, hop in self.resolutions:
+            total = total + self._one(estimate, target, n_fft, hop)
+        return total / len(self.resolutions)
+
+    def _one(self, estimate: torch.Tensor, target: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+        window = getattr(self, f"win{n_fft}")
+        e = torch.stft(estimate, n_fft, hop, window=window, return_complex=True)
+        t = torch.stft(target, n_fft, hop, window=window, return_complex=True)
+        weight = t.abs() ** self.weight_power
         total = estimate.new_zeros(())
         for dim in (1, 2):  # 1: along frequency (group delay), 2: along time (inst. frequency)
             n = e.shape[dim] - 1

@@ -105,6 +105,8 @@ class OptimConfig:
     log_every: int = 10
     checkpoint_every: int = 100
     snapshot_every: int = 0  # 0: no step-NNNNN.pt snapshots
+    phase_resolutions: list[list[int]] = field(default_factory=lambda: [[512, 128]])
+    phase_weight_power: float = 1.0  # the phase loss weighs bins by |target| ** this
     valid_every: int = 200
     seed: int = 0
     threads: int = 1
@@ -119,6 +121,11 @@ class OptimConfig:
             raise ValueError("train.bit_probs must be non-negative with a positive sum")
         if self.disc_input not in INPUTS:
             raise ValueError(f"train.disc_input must be one of {INPUTS}")
+        if not self.phase_resolutions or any(len(r) != 2 or not 0 < r[1] <= r[0]
+                                             for r in self.phase_resolutions):
+            raise ValueError("train.phase_resolutions must be [n_fft, hop] pairs with 0 < hop <= n_fft")
+        if self.phase_weight_power <= 0:
+            raise ValueError("train.phase_weight_power must be positive")
 
 
 @dataclass
@@ -223,7 +230,8 @@ class Trainer:
                                      weight_decay=t.weight_decay)
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=t.lr_disc, betas=(0.8, 0.99))
         self.stft_loss = MultiResolutionSTFTLoss().to(self.device)
-        self.phase_loss = PhaseDerivativeLoss().to(self.device)
+        self.phase_loss = PhaseDerivativeLoss(tuple(map(tuple, t.phase_resolutions)),
+                                              t.phase_weight_power).to(self.device)
         self.mel_loss = MelLoss().to(self.device)
         self.step = 0
         self.best = math.inf
