@@ -13,9 +13,14 @@ from codec.neural.model import DELAY_SAMPLES, FocalCodecModel, algorithmic_laten
 CONFIGS = Path(__file__).resolve().parent.parent / "codec" / "neural" / "configs"
 
 
-def tiny_model(seed: int = 0) -> FocalCodecModel:
+def tiny_model(seed: int = 0, phase_hidden: int = 0) -> FocalCodecModel:
+    """The tiny random model; ``phase_hidden`` adds the head's phase MLP, its output made non-zero."""
     torch.manual_seed(seed)
-    return FocalCodecModel(ModelConfig.from_dict(load_config_file(CONFIGS / "tiny.yaml")["model"])).eval()
+    config = load_config_file(CONFIGS / "tiny.yaml")["model"]
+    model = FocalCodecModel(ModelConfig.from_dict({**config, "phase_hidden": phase_hidden})).eval()
+    if phase_hidden:
+        torch.nn.init.normal_(model.head.phase_mlp[2].weight, std=0.5)
+    return model
 
 
 def speechlike(frames: int, seed: int = 1) -> torch.Tensor:
@@ -40,8 +45,9 @@ def stream(model: FocalCodecModel, audio: torch.Tensor, codes: torch.Tensor | No
 
 
 @torch.no_grad()
-def test_streaming_equals_whole_utterance():
-    model, audio = tiny_model(), speechlike(40)
+@pytest.mark.parametrize("phase_hidden", [0, 8])
+def test_streaming_equals_whole_utterance(phase_hidden: int):
+    model, audio = tiny_model(phase_hidden=phase_hidden), speechlike(40)
     codes = model.encode(audio)
     assert codes.shape == (1, 40, 16) and set(codes.unique().tolist()) == {-1.0, 1.0}
     whole = model.decode(codes)
@@ -94,6 +100,20 @@ def test_overlap_add_of_hann_frames_reconstructs_constant():
     assert torch.allclose(y[:, HOP:], torch.ones(1, 5 * HOP), atol=1e-6)
 
 
+@torch.no_grad()
+def test_phase_mlp_starts_as_the_linear_head_it_grows_from():
+    linear = tiny_model(seed=2)
+    torch.manual_seed(2)
+    config = ModelConfig.from_dict({**linear.config.to_dict(), "phase_hidden": 8})
+    grown = FocalCodecModel(config).eval()
+    missing = grown.load_state_dict(linear.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("head.phase_mlp.") for k in missing)
+    codes = linear.encode(speechlike(12))
+    assert torch.equal(grown.decode(codes), linear.decode(codes))
+    extra = grown.macs_per_frame()["decoder"] - linear.macs_per_frame()["decoder"]
+    assert extra == 8 * (config.dim + 321)
+
+
 def test_base_config_fits_the_budget():
     config = ModelConfig.from_dict(load_config_file(CONFIGS / "base.yaml")["model"])
     macs = FocalCodecModel(config).macs_per_frame()
@@ -104,7 +124,7 @@ def test_base_config_fits_the_budget():
 
 @pytest.mark.parametrize("bad, message", [
     ({"dim": 0}, "dim"), ({"focal_kernel": 4}, "odd"), ({"bit_options": [16, 20]}, "bit_options"),
-    ({"bogus": 1}, "unknown"),
+    ({"bogus": 1}, "unknown"), ({"phase_hidden": -1}, "phase_hidden"),
 ])
 def test_bad_model_config_is_rejected(bad, message):
     with pytest.raises(ValueError, match=message):

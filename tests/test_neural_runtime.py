@@ -18,11 +18,11 @@ from tests.test_neural_model import speechlike, stream, tiny_model
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random model saved as a checkpoint and exported like the real one."""
+@pytest.fixture(scope="module", params=[0, 8], ids=["linear-phase", "phase-mlp"])
+def shipped(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """A tiny random model (with and without the head's phase MLP) exported like the real one."""
     d = tmp_path_factory.mktemp("focal")
-    model = tiny_model(seed=3)
+    model = tiny_model(seed=3, phase_hidden=request.param)
     torch.save({"model": model.state_dict(), "config": {"model": model.config.to_dict()}, "step": 7},
                d / "ckpt.pt")
     ship(d / "ckpt.pt", d / "out", note="test")

@@ -177,6 +177,33 @@ def test_run_goes_on_with_a_new_discriminator_and_keeps_snapshots(tmp_path: Path
                for k, v in second.disc.state_dict().items())
 
 
+def test_a_new_run_grows_from_another_runs_model(tmp_path: Path, corpus: Path):
+    parent = Trainer(tiny_config(tmp_path, corpus))
+    parent.run(max_steps=2)
+    config = tiny_config(tmp_path, corpus)
+    config.model.phase_hidden = 8
+    config.train.run_dir = str(tmp_path / "grown")
+    config.train.init_from = str(tmp_path / "run" / "last.pt")
+    grown = Trainer(config)
+    assert grown.resume() and grown.step == 2
+    state = grown.model.state_dict()
+    for name, value in parent.model.state_dict().items():
+        assert torch.equal(state[name], value), name
+    assert float(state["head.phase_mlp.2.weight"].abs().sum()) == 0  # fresh, starts at zero
+    grown.run()
+    assert torch.load(tmp_path / "grown" / "last.pt", weights_only=False)["step"] == config.total_steps
+    assert Trainer(config).resume()  # from now on it resumes its own last.pt
+    # Shrinking instead is refused: the checkpoint holds weights the model has no place for.
+    config = tiny_config(tmp_path, corpus)
+    config.train.run_dir = str(tmp_path / "shrunk")
+    config.train.init_from = str(tmp_path / "grown" / "last.pt")
+    with pytest.raises(ValueError, match="phase_mlp"):
+        Trainer(config).resume()
+    config.train.init_from = str(tmp_path / "nothing.pt")
+    with pytest.raises(FileNotFoundError, match="init_from"):
+        Trainer(config).resume()
+
+
 def test_missing_manifest_is_a_clear_error(tmp_path: Path):
     trainer = Trainer(tiny_config(tmp_path, tmp_path / "nope" / "manifest.jsonl"))
     with pytest.raises(FileNotFoundError, match="manifest"):

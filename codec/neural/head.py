@@ -18,13 +18,24 @@ MAX_LOG_MAG = math.log(100.0)  # clip as Vocos does: keeps early training from e
 
 
 class ISTFTHead(nn.Module):
-    """``(…, C)`` features → ``(…, WINDOW)`` windowed time-domain synthesis frames."""
+    """``(…, C)`` features → ``(…, WINDOW)`` windowed time-domain synthesis frames.
 
-    def __init__(self, dim: int) -> None:
+    Log-magnitude and phase are linear in the features; ``phase_hidden > 0`` adds a small MLP
+    to the phase (phase wraps, so a linear map serves it worse than the magnitude). Its output
+    layer starts at zero, so a trained linear head grows the MLP without changing its output.
+    """
+
+    def __init__(self, dim: int, phase_hidden: int = 0) -> None:
         super().__init__()
         self.dim = dim
         self.bins = WINDOW // 2 + 1
+        self.phase_hidden = phase_hidden
         self.out = nn.Linear(dim, 2 * self.bins)
+        if phase_hidden:
+            self.phase_mlp = nn.Sequential(nn.Linear(dim, phase_hidden), nn.GELU(),
+                                           nn.Linear(phase_hidden, self.bins))
+            nn.init.zeros_(self.phase_mlp[2].weight)
+            nn.init.zeros_(self.phase_mlp[2].bias)
         cos, sin = dft_bases()
         # Inverse real DFT: x[n] = (1/N) Σ_k w_k (Re_k cos − Im_k sin), w = 1 at DC/Nyquist else 2.
         weight = torch.full((self.bins, 1), 2.0)
@@ -39,13 +50,16 @@ class ISTFTHead(nn.Module):
         # digits); the waveform needs fp32, and this is a small share of the compute.
         with torch.autocast(device_type=x.device.type, enabled=False):
             log_mag, phase = torch.split(self.out(x.float()), [self.bins, self.bins], dim=-1)
+            if self.phase_hidden:
+                phase = phase + self.phase_mlp(x.float())
             mag = torch.exp(torch.clamp(log_mag, max=MAX_LOG_MAG))
             frames = ((mag * torch.cos(phase)) @ self.idft_cos
                       - (mag * torch.sin(phase)) @ self.idft_sin)
             return frames * self.window
 
     def macs_per_frame(self) -> int:
-        return self.dim * 2 * self.bins + 2 * self.bins * WINDOW
+        mlp = self.phase_hidden * (self.dim + self.bins)
+        return self.dim * 2 * self.bins + mlp + 2 * self.bins * WINDOW
 
 
 def overlap_add(frames: torch.Tensor) -> torch.Tensor:

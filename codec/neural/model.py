@@ -56,7 +56,7 @@ class FocalCodecModel(nn.Module):
         self.quantizer = BinarySphericalQuantizer(c.dim, c.bits)
         self.decoder = FocalStack(c.dim, c.hidden, c.decoder_blocks, c.focal_levels,
                                   c.focal_kernel, c.layer_scale)
-        self.head = ISTFTHead(c.dim)
+        self.head = ISTFTHead(c.dim, c.phase_hidden)
         # Training only: maps encoder features to the teacher's space for distillation.
         self.distill_head = nn.Linear(c.dim, TEACHER_DIM)
 

@@ -105,6 +105,7 @@ class OptimConfig:
     log_every: int = 10
     checkpoint_every: int = 100
     snapshot_every: int = 0  # 0: no step-NNNNN.pt snapshots
+    init_from: str = ""  # checkpoint starting a run that has no last.pt yet (see Trainer.resume)
     phase_resolutions: list[list[int]] = field(default_factory=lambda: [[512, 128]])
     phase_weight_power: float = 1.0  # the phase loss weighs bins by |target| ** this
     valid_every: int = 200
@@ -256,10 +257,11 @@ class Trainer:
         return path
 
     def resume(self) -> bool:
-        """Load ``last.pt`` of the run directory if there is one."""
+        """Load ``last.pt`` of the run directory if there is one, else ``train.init_from``'s model."""
         path = self.run_dir / "last.pt"
         if not path.exists():
-            return False
+            init = self.config.train.init_from
+            return self._start_from(Path(init)) if init else False
         ckpt = torch.load(path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(ckpt["model"])
         self.opt.load_state_dict(ckpt["opt"])
@@ -272,6 +274,24 @@ class Trainer:
                      saved_input, self.config.train.disc_input)
         self.step, self.best = int(ckpt["step"]), float(ckpt["best"])
         log.info("resumed %s at step %d", path, self.step)
+        return True
+
+    def _start_from(self, path: Path) -> bool:
+        """A new run from another run's model weights and step; optimisers start afresh.
+
+        Parameters the checkpoint lacks (a module this config adds) keep their initialisation;
+        parameters this model lacks are an error.
+        """
+        if not path.exists():
+            raise FileNotFoundError(f"train.init_from: {path} does not exist")
+        ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        result = self.model.load_state_dict(ckpt["model"], strict=False)
+        if result.unexpected_keys:
+            raise ValueError(f"train.init_from: {path} holds weights this model lacks: "
+                             f"{', '.join(result.unexpected_keys)}")
+        self.step = int(ckpt["step"])
+        log.info("started from %s at step %d; fresh: %s", path, self.step,
+                 ", ".join(result.missing_keys) or "nothing")
         return True
 
     # ---- one step ------------------------------------------------------------------------
