@@ -31,8 +31,9 @@ transcripts; Fillets Czech/Dutch roles), 16 kHz, levels normalized; built by
 (`codec.roundtrip.run_roundtrip`, the path of `focalcall codec roundtrip`); no packet loss.
 PESQ-NB compares both signals resampled to 8 kHz. DNSMOS is the P.835 overall score. Speaker
 similarity is the cosine of resemblyzer embeddings of decoded and clean speech. WER: Whisper
-base (faster-whisper, int8, greedy) on the English clips, pooled over words; the clean
-reference row shows the recognizer's own error. kbit/s is the measured payload rate (codec
+base (faster-whisper, int8, greedy) on the English clips, pooled over words; a clip whose
+greedy transcript loops (a segment's text compresses better than 2.4:1) is transcribed again
+with repeated 3-grams forbidden. The clean reference row shows the recognizer's own error. kbit/s is the measured payload rate (codec
 frames only, no packet headers). RTF: compute time / audio time on one thread (encode,
 decode), measured while other jobs shared the machine.
 
@@ -70,6 +71,8 @@ Date: {results['date']} · Machine: {results['machine']} · {results['clips']} c
 {results['seconds']:.0f} s
 
 {report.markdown(results)}
+
+{report.loop_retries(results)}
 
 By clip language (number of clips in brackets):
 

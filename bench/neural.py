@@ -116,6 +116,8 @@ Weights: `{weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weight
 
 {report.markdown(results)}
 
+{report.loop_retries(results)}
+
 The bar's four metrics, paired clip by clip (bootstrap over clips, 2000 resamples; WER pooled
 over words in each resample). An interval that spans zero is a difference this set cannot
 resolve:

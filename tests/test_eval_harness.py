@@ -83,6 +83,16 @@ def test_table_markdown_and_json(results, tmp_path):
     assert json.loads((tmp_path / "r.json").read_text())["codecs"].keys() == res["codecs"].keys()
 
 
+def test_loop_retries_are_counted_per_codec():
+    clips = lambda *flags: {"clips": [{"asr_loop_retry": f} for f in flags]}
+    res = {"codecs": {"a": clips(False, True, True), "b": clips(False, False), "c": clips()},
+           "reference": clips(True)}
+    assert report.loop_retries(res) == ("Clips Whisper looped on and transcribed again: a 2, "
+                                        "reference (clean) 1; none for the others.")
+    res = {"codecs": {"b": clips(False)}}
+    assert report.loop_retries(res) == "Whisper looped on no clip of any codec."
+
+
 def test_summary_pools_wer_over_words():
     rows = [{"wer": 1.0, "wer_errors": 1, "wer_words": 1}, {"wer": 0.0, "wer_errors": 0, "wer_words": 9},
             {"wer": None}]

@@ -98,5 +98,9 @@ def test_whisper_transcribes_clean_english(clean):
     row = metric.score(None, clean, clip)
     assert row["wer"] <= 0.25, row["asr_text"]
     assert row["wer_words"] == len(SENTENCES[0].split())
+    assert row["asr_loop_retry"] is False  # clean speech does not loop
+    metric.loop_ratio = 0.0  # take the loop path on every clip: it still transcribes
+    retried = metric.score(None, clean, clip)
+    assert retried["asr_loop_retry"] is True and retried["wer"] <= 0.25, retried["asr_text"]
     cs = Entry(path="x.wav", speaker="x", source="test", language="cs", duration=1.0, text="Ahoj.", split="dev")
     assert metric.score(None, clean, cs) == {"wer": None}  # not an ASR language: not scored

@@ -82,6 +82,18 @@ def by_language(results: dict, columns=(("stoi", "STOI", "{:.3f}"), ("pesq_nb", 
     return "\n".join(lines)
 
 
+def loop_retries(results: dict) -> str:
+    """One sentence: on how many clips per codec Whisper looped and transcribed again."""
+    clips = {name: codec["clips"] for name, codec in results["codecs"].items()}
+    if "reference" in results:
+        clips["reference (clean)"] = results["reference"]["clips"]
+    counts = {name: sum(bool(r.get("asr_loop_retry")) for r in rows) for name, rows in clips.items()}
+    looped = [f"{name} {n}" for name, n in counts.items() if n]
+    if not looped:
+        return "Whisper looped on no clip of any codec."
+    return f"Clips Whisper looped on and transcribed again: {', '.join(looped)}; none for the others."
+
+
 def write_json(results: dict, path: Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
