@@ -40,6 +40,23 @@ def test_export_writes_consistent_metadata(shipped: Path):
                if v.is_floating_point())
 
 
+def test_export_averages_several_checkpoints_of_one_model(tmp_path: Path):
+    models = {"a": (tiny_model(seed=1), 10), "b": (tiny_model(seed=2), 20),
+              "grown": (tiny_model(seed=1, phase_hidden=8), 30)}
+    for name, (model, step) in models.items():
+        torch.save({"model": model.state_dict(), "config": {"model": model.config.to_dict()},
+                    "step": step}, tmp_path / f"{name}.pt")
+    meta = ship([tmp_path / "a.pt", tmp_path / "b.pt"], tmp_path / "out")
+    assert meta["training_step"] == 20 and meta["averaged_steps"] == [10, 20]
+    assert json.loads((tmp_path / "out" / "focal.json").read_text())["averaged_steps"] == [10, 20]
+    averaged, _ = load_model(tmp_path / "out" / "focal.pt")
+    a, b = (models[n][0].state_dict() for n in ("a", "b"))
+    for name, value in averaged.state_dict().items():
+        assert torch.equal(value, ((a[name] + b[name]) / 2).half().float()), name
+    with pytest.raises(ValueError, match="another model"):
+        ship([tmp_path / "a.pt", tmp_path / "grown.pt"], tmp_path / "bad")
+
+
 def test_onnx_matches_pytorch(shipped: Path):
     model, _ = load_model(shipped / "focal.pt")
     onnx = NeuralModel(shipped)

@@ -26,8 +26,11 @@ def register_train(codec_subparsers: argparse._SubParsersAction) -> None:
     ex = codec_subparsers.add_parser(
         "export", help="ship a checkpoint: fp16 weights + streaming ONNX encoder/decoder",
         description="Round a training checkpoint to fp16 and write focal.pt, "
-                    "focal_encoder.onnx, focal_decoder.onnx and focal.json into OUT_DIR.")
-    ex.add_argument("checkpoint", metavar="CHECKPOINT", help="a .pt from a training run")
+                    "focal_encoder.onnx, focal_decoder.onnx and focal.json into OUT_DIR. "
+                    "Several checkpoints of one model are averaged first (stochastic weight "
+                    "averaging of a run's snapshots).")
+    ex.add_argument("checkpoint", nargs="+", metavar="CHECKPOINT",
+                    help="a .pt from a training run, or several to average")
     ex.add_argument("--out", default=str(Path(__file__).parent / "weights"), metavar="OUT_DIR",
                     help="target directory (default: the shipped codec/neural/weights)")
     ex.add_argument("--note", default="", help="free text stored in focal.json")
@@ -47,11 +50,13 @@ def run_train(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from codec.neural.export import ship
 
-    path = Path(args.checkpoint)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    meta = ship(path, Path(args.out), args.note)
-    print(f"exported step {meta['training_step']} to {args.out}: "
+    paths = [Path(p) for p in args.checkpoint]
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"checkpoint {path} does not exist")
+    meta = ship(paths, Path(args.out), args.note)
+    averaged = f" (mean of steps {meta['averaged_steps']})" if "averaged_steps" in meta else ""
+    print(f"exported step {meta['training_step']}{averaged} to {args.out}: "
           f"{meta['macs_per_frame']['total'] / 1e6:.1f} M MACs/frame, "
           f"{meta['algorithmic_latency_ms']:g} ms algorithmic latency")
     return 0

@@ -85,14 +85,41 @@ def export_onnx(model: FocalCodecModel, out_dir: Path) -> tuple[Path, Path]:
     return enc_path, dec_path
 
 
-def ship(checkpoint: Path, out_dir: Path, note: str = "") -> dict:
-    """Round ``checkpoint``'s model to fp16, save it, export ONNX, write ``focal.json``."""
-    model, ckpt = load_model(checkpoint)
+def load_average(paths: list[Path]) -> tuple[FocalCodecModel, dict]:
+    """The mean of several checkpoints' model weights (stochastic weight averaging).
+
+    The checkpoints must hold the same parameters; the result carries the first one's config,
+    the latest step and ``averaged_steps``. One path is :func:`load_model` itself.
+    """
+    model, ckpt = load_model(paths[0])
+    if len(paths) == 1:
+        return model, ckpt
+    first = model.state_dict()
+    states, steps = [first], [ckpt.get("step")]
+    for path in paths[1:]:
+        other, other_ckpt = load_model(path)
+        state = other.state_dict()
+        if state.keys() != first.keys() or any(state[k].shape != first[k].shape for k in first):
+            raise ValueError(f"{path} holds another model than {paths[0]}: cannot average them")
+        states.append(state)
+        steps.append(other_ckpt.get("step"))
+    model.load_state_dict({k: torch.stack([s[k] for s in states]).mean(0)
+                           if first[k].is_floating_point() else first[k] for k in first})
+    known = [s for s in steps if s is not None]
+    return model, {**ckpt, "step": max(known) if known else None, "averaged_steps": steps}
+
+
+def ship(checkpoints: Path | list[Path], out_dir: Path, note: str = "") -> dict:
+    """Round the model of ``checkpoints`` (one, or several averaged) to fp16, save it, export
+    ONNX, write ``focal.json``."""
+    paths = [checkpoints] if isinstance(checkpoints, Path) else list(checkpoints)
+    model, ckpt = load_average(paths)
     half = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     model.load_state_dict({k: v.float() for k, v in half.items()})
     config = ckpt["config"]
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": half, "config": config, "step": ckpt.get("step")}, out_dir / WEIGHTS_FILE)
+    torch.save({"model": half, "config": config, "step": ckpt.get("step"),
+                "averaged_steps": ckpt.get("averaged_steps")}, out_dir / WEIGHTS_FILE)
     enc, dec = export_onnx(model, out_dir)
     macs = model.macs_per_frame()
     meta = {
@@ -105,5 +132,7 @@ def ship(checkpoint: Path, out_dir: Path, note: str = "") -> dict:
         "algorithmic_latency_ms": algorithmic_latency_ms(), "macs_per_frame": macs,
         "opset": OPSET, "training_step": ckpt.get("step"), "note": note,
     }
+    if "averaged_steps" in ckpt:
+        meta["averaged_steps"] = ckpt["averaged_steps"]
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return meta
