@@ -33,9 +33,11 @@ PESQ-NB compares both signals resampled to 8 kHz. DNSMOS is the P.835 overall sc
 similarity is the cosine of resemblyzer embeddings of decoded and clean speech. WER: Whisper
 base (faster-whisper, int8, greedy) on the English clips, pooled over words; a clip whose
 greedy transcript loops (a segment's text compresses better than 2.4:1) is transcribed again
-with repeated 3-grams forbidden. The clean reference row shows the recognizer's own error. kbit/s is the measured payload rate (codec
-frames only, no packet headers). RTF: compute time / audio time on one thread (encode,
-decode), measured while other jobs shared the machine.
+with repeated 3-grams forbidden. The clean reference row shows the recognizer's own error.
+kbit/s is the measured payload rate (codec frames only, no packet headers). RTF: compute time /
+audio time on one thread (encode, decode), measured while other jobs shared the machine.
+Codec2's decoders draw random phases (C `rand()`), so their output depends on what ran before
+in the process; Codec2 450's row moved a little between two runs of this bench.
 
 Against the baselines in NOTES (real speech, 11 clips): on the English clips STOI agrees
 (Codec2 700C 0.74 vs 0.76, Opus 6k 0.91 vs 0.92, Opus 8k 0.96 vs 0.96). PESQ-NB here is
