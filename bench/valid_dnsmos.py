@@ -1,0 +1,102 @@
+"""DNSMOS of candidate neural-codec weights on a training corpus's held-out split.
+
+Usage::
+
+    python bench/valid_dnsmos.py NAME=CKPT[+CKPT...] ... [--manifest M] [--split valid] [--json OUT]
+
+Picks checkpoints without looking at the dev set: each candidate (one checkpoint, or several
+``+``-joined and averaged as ``focalcall codec export`` would) decodes every clip of the split
+losslessly at 16 bits, and DNSMOS P.835 scores the output. The table gives each candidate's
+means and its paired difference in overall score from the first candidate, with a 95 %
+interval (normal approximation over clips). The split's clips are short, so the absolute
+scores sit below the dev set's; compare candidates within one table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from codec.evaluation.mos import DnsMos  # noqa: E402
+from codec.neural.config import HOP  # noqa: E402
+from codec.neural.dataset import load_clip, read_manifest  # noqa: E402
+from codec.neural.export import load_average  # noqa: E402
+
+DEFAULT_MANIFEST = ROOT / "data" / "corpus-real" / "manifest.jsonl"
+
+
+def parse_candidate(text: str) -> tuple[str, list[Path]]:
+    """``NAME=A.pt+B.pt`` → ``("NAME", [A.pt, B.pt])``; every file must exist."""
+    name, sep, paths = text.partition("=")
+    if not sep or not name or not paths:
+        raise ValueError(f"{text!r}: a candidate is NAME=CHECKPOINT[+CHECKPOINT...]")
+    files = [Path(p) for p in paths.split("+")]
+    missing = [str(p) for p in files if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"{name}: no such checkpoint {', '.join(missing)}")
+    return name, files
+
+
+@torch.inference_mode()
+def score(checkpoints: list[Path], clips: list[np.ndarray], mos: DnsMos) -> list[dict[str, float]]:
+    """DNSMOS components of each clip decoded by the (averaged) model."""
+    model, _ = load_average(checkpoints)
+    rows = []
+    for pcm in clips:
+        audio = torch.from_numpy(pcm[: len(pcm) // HOP * HOP])[None]
+        rows.append(mos.components(model.decode(model.encode(audio))[0].numpy()))
+    return rows
+
+
+def table(results: dict[str, list[dict[str, float]]]) -> str:
+    """Markdown: mean SIG/BAK/OVRL per candidate and OVRL paired against the first."""
+    names = list(results)
+    base = np.array([r["ovrl"] for r in results[names[0]]])
+    lines = ["| candidate | SIG | BAK | OVRL | OVRL − first (95 %) |", "|---|---|---|---|---|"]
+    for name in names:
+        rows = results[name]
+        diff = np.array([r["ovrl"] for r in rows]) - base
+        half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+        means = [np.mean([r[k] for r in rows]) for k in ("sig", "bak", "ovrl")]
+        lines.append(f"| {name} | {means[0]:.3f} | {means[1]:.3f} | {means[2]:.3f} | "
+                     f"{diff.mean():+.3f} ± {half:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("candidates", nargs="+", metavar="NAME=CKPT[+CKPT...]")
+    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    parser.add_argument("--split", default="valid")
+    parser.add_argument("--json", type=Path, help="also write every clip's scores here")
+    args = parser.parse_args(argv)
+    try:
+        candidates = [parse_candidate(c) for c in args.candidates]
+        rows = read_manifest(args.manifest, args.split)
+    except (ValueError, FileNotFoundError) as exc:
+        parser.error(str(exc))
+    if not rows:
+        parser.error(f"{args.manifest} has no clips in split {args.split!r}")
+    torch.set_num_threads(1)
+    clips = [load_clip(row["file"]) for row in rows]
+    mos = DnsMos()
+    results = {}
+    for name, checkpoints in candidates:
+        results[name] = score(checkpoints, clips, mos)
+        print(f"{name}: OVRL {np.mean([r['ovrl'] for r in results[name]]):.3f}", file=sys.stderr)
+    print(f"{len(clips)} clips of {args.manifest} ({args.split})\n\n{table(results)}")
+    if args.json:
+        args.json.write_text(json.dumps({"manifest": str(args.manifest), "split": args.split,
+                                         "clips": [r["path"] for r in rows], "scores": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

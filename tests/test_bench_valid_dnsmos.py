@@ -1,0 +1,61 @@
+"""bench/valid_dnsmos.py: candidates score on a corpus split, averaged ones included, bad input refused."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+
+from codec.resample import resample
+from tests.test_neural_model import tiny_model
+from tests.utils import read_wav
+
+SPEC = importlib.util.spec_from_file_location(
+    "bench_valid_dnsmos", Path(__file__).resolve().parent.parent / "bench" / "valid_dnsmos.py")
+bench = sys.modules["bench_valid_dnsmos"] = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(bench)
+
+
+@pytest.fixture(scope="module")
+def setup(speech_wav: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two valid clips of real speech and two tiny random checkpoints."""
+    d = tmp_path_factory.mktemp("valid")
+    pcm, rate = read_wav(speech_wav)
+    pcm = resample(pcm, rate, 16000)
+    rows = []
+    for i, clip in enumerate((pcm[: len(pcm) // 2], pcm[len(pcm) // 2:])):
+        sf.write(d / f"c{i}.wav", clip, 16000, subtype="PCM_16")
+        rows.append({"path": f"c{i}.wav", "split": "valid"})
+    rows.append({"path": "c0.wav", "split": "train"})
+    (d / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for seed in (1, 2):
+        model = tiny_model(seed=seed)
+        torch.save({"model": model.state_dict(), "config": {"model": model.config.to_dict()},
+                    "step": seed}, d / f"m{seed}.pt")
+    return d
+
+
+def test_candidates_single_and_averaged_are_scored_and_paired(setup: Path, capsys):
+    out = setup / "scores.json"
+    assert bench.main([f"one={setup / 'm1.pt'}", f"mean={setup / 'm1.pt'}+{setup / 'm2.pt'}",
+                       "--manifest", str(setup / "manifest.jsonl"), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("2 clips of") and "| one |" in text and "| mean |" in text
+    assert "| +0.000 ± 0.000 |" in text.splitlines()[-2]  # the first candidate against itself
+    saved = json.loads(out.read_text())
+    assert saved["clips"] == ["c0.wav", "c1.wav"]
+    for name in ("one", "mean"):
+        assert len(saved["scores"][name]) == 2
+        assert all(0 < row["ovrl"] < 5 for row in saved["scores"][name])
+    assert saved["scores"]["one"] != saved["scores"]["mean"]
+
+
+@pytest.mark.parametrize("candidate, message", [("m1.pt", "NAME=CHECKPOINT"),
+                                                ("x=nothing.pt", "no such checkpoint")])
+def test_bad_candidates_are_refused(setup: Path, candidate: str, message: str, capsys):
+    with pytest.raises(SystemExit):
+        bench.main([candidate.replace("nothing.pt", str(setup / "nothing.pt")),
+                    "--manifest", str(setup / "manifest.jsonl")])
+    assert message in capsys.readouterr().err
