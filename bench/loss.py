@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{(time.time() - started) / 60:.0f} min.",
         "",
         "The dev-set clips play back to back as one call (0.3 s apart). Default sender settings: "
-        "2 frames per packet, redundancy 160 ms (Codec2) / 40 ms (Opus) adapted upwards by the "
+        "2 frames per packet, redundancy 160 ms (Codec2, focal) / 40 ms (Opus) adapted upwards by the "
         "receiver's reports, no parity; the jitter buffer adapts between one packet interval + 20 ms "
         "and 200 ms (mean shown). On the wire counts IPv4/UDP/DTLS/SCTP. Packet loss is what the impairment "
         "dropped; residual frame loss is frames concealed after redundancy and parity. STOI and "
