@@ -94,6 +94,9 @@ def measure(weights: Path, seconds: float, settle: float, mic: Path) -> dict:
             a.evaluate("window.focalcall.startRecording()")
             b.evaluate("window.focalcall.startRecording()")
             b.wait_for_timeout(seconds * 1000)
+            # Counters first: collecting the taps and marks below stalls both pages, and the
+            # jitter buffer would report that stall instead of the measured stretch.
+            debug = {n: p.evaluate("window.focalcall.debug") for n, p in pages.items()}
             tap_a = a.evaluate("window.focalcall.stopRecording()")
             tap_b = b.evaluate("window.focalcall.stopRecording()")
             out["acoustic_ms"] = acoustic_delay(tap_a, tap_b, b.evaluate("window.focalcall.sampleRate"))
@@ -101,7 +104,7 @@ def measure(weights: Path, seconds: float, settle: float, mic: Path) -> dict:
             play = b.evaluate("window.focalcall.marks()")["play"]
             marks_a = a.evaluate("window.focalcall.marks()")
             marks_b = b.evaluate("window.focalcall.marks()")
-            out["debug"] = {n: p.evaluate("window.focalcall.debug") for n, p in pages.items()}
+            out["debug"] = debug
             out["latency"] = b.evaluate("window.focalcall.latency")
             out["rate"] = b.evaluate("window.focalcall.sampleRate")
             out["encode_ms"] = stats(marks_a["timing"]["encodeMs"])  # the last 500 frames
@@ -169,8 +172,9 @@ def report(r: dict, weights: Path, seconds: float, settle: float, command: str) 
         f"- Mouth-to-ear marker: every captured frame's packet timestamp; A records when its last sample "
         f"left the capture worklet, B when the first sample of the decoded frame with that timestamp "
         f"entered its output (both on the wall clock). Includes the 60 ms algorithmic latency "
-        f"(20 ms frame + 40 ms codec delay), 2-frame packets (+20 ms), the jitter buffer (B's mean "
-        f"wait {buf['bufferDelayMs']:.0f} ms, target {buf['targetDelayMs']:.0f} ms, {buf['underruns']} underruns, "
+        f"(20 ms frame + 40 ms codec delay), 2-frame packets (+20 ms), the jitter buffer (at the end of "
+        f"the measured stretch B's frames had waited {buf['bufferDelayMs']:.0f} ms on average over "
+        f"the last 50, target {buf['targetDelayMs']:.0f} ms; since the call began {buf['underruns']} underruns, "
         f"{buf['framesDropped']} frames skipped to follow the playout clock; page A skipped "
         f"{r['dropped_capture_frames']} captured frames when its worker fell behind) and the playout queue "
         f"(2 decoded frames; it ran dry {r['playout_queue'][0]} times and had a backlog trimmed "
