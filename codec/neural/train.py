@@ -9,7 +9,8 @@ trains (``encoder``, ``quantizer``, ``decoder``) and the weights of its losses:
 - ``stft``, ``mel``: multi-resolution STFT and log-mel L1 between the decoded audio of the
   (possibly noisy) input and the clean target (joint denoising);
 - ``phase``: magnitude-weighted instantaneous-frequency and group-delay match between decoded
-  audio and clean target (coherent phase without asking for absolute phase);
+  audio and clean target (coherent phase without asking for absolute phase; STFT sizes and
+  weight power from ``train.phase_resolutions`` and ``train.phase_weight_power``);
 - ``adv``, ``fm``: hinge adversarial and feature-matching losses from the spectrogram
   discriminator (which is trained whenever either weight is non-zero; ``train.disc_input``
   picks whether it sees log-magnitude or compressed complex spectra);
@@ -20,7 +21,8 @@ frames are dropped entirely (all bits zero = "missing") with ``missing_prob``, s
 learns to conceal. Each stage's learning rate follows a cosine from ``lr_start`` to ``lr_end``
 (multipliers of ``train.lr``). Checkpoints (``last.pt`` every ``checkpoint_every`` steps,
 ``best.pt`` by validation mel loss) carry the model, optimisers, step and the full config; a
-run resumes from ``last.pt`` automatically. ``snapshot_every`` also keeps ``step-NNNNN.pt``
+run resumes from ``last.pt`` automatically, and a run without one may start from another
+run's model and step (``train.init_from``). ``snapshot_every`` also keeps ``step-NNNNN.pt``
 (model and config only) to pick from later, since the mel loss cannot judge an adversarial
 stage. Losses are appended to ``losses.jsonl``.
 """
