@@ -50,6 +50,15 @@ class MelLoss(nn.Module):
         return F.l1_loss(torch.log(e + 1e-5), torch.log(t + 1e-5))
 
 
+def check_phase_settings(resolutions, weight_power: float) -> None:
+    """Refuse phase-loss settings (``train.phase_resolutions``/``phase_weight_power``) it cannot use."""
+    if not resolutions or any(len(r) != 2 or not 0 < r[1] <= r[0] for r in resolutions):
+        raise ValueError("phase loss: train.phase_resolutions must be [n_fft, hop] pairs with "
+                         "0 < hop <= n_fft")
+    if weight_power <= 0:
+        raise ValueError("phase loss: train.phase_weight_power must be positive")
+
+
 class PhaseDerivativeLoss(nn.Module):
     """Instantaneous-frequency and group-delay match, weighted by the target's magnitude.
 
@@ -66,10 +75,7 @@ class PhaseDerivativeLoss(nn.Module):
     def __init__(self, resolutions: tuple[tuple[int, int], ...] = ((512, 128),),
                  weight_power: float = 1.0) -> None:
         super().__init__()
-        if not resolutions or any(hop <= 0 or hop > n_fft for n_fft, hop in resolutions):
-            raise ValueError("phase loss resolutions must be (n_fft, hop) pairs with 0 < hop <= n_fft")
-        if weight_power <= 0:
-            raise ValueError("phase loss weight_power must be positive")
+        check_phase_settings(resolutions, weight_power)
         self.resolutions = tuple((int(n), int(h)) for n, h in resolutions)
         self.weight_power = weight_power
         for n_fft, _ in self.resolutions:

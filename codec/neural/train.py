@@ -45,8 +45,8 @@ from codec.neural.config import HOP, ModelConfig, load_config_file
 from codec.neural.dataset import CropDataset, DataConfig, load_clip, read_manifests, teacher_cache_path
 from codec.neural.discriminator import INPUTS, MultiResolutionDiscriminator
 from codec.neural.losses import (MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss,
-                                 discriminator_loss, distillation_loss, feature_matching_loss,
-                                 generator_loss)
+                                 check_phase_settings, discriminator_loss, distillation_loss,
+                                 feature_matching_loss, generator_loss)
 from codec.neural.model import DELAY_SAMPLES, FocalCodecModel
 from codec.neural.quantizer import bits_mask
 
@@ -124,11 +124,7 @@ class OptimConfig:
             raise ValueError("train.bit_probs must be non-negative with a positive sum")
         if self.disc_input not in INPUTS:
             raise ValueError(f"train.disc_input must be one of {INPUTS}")
-        if not self.phase_resolutions or any(len(r) != 2 or not 0 < r[1] <= r[0]
-                                             for r in self.phase_resolutions):
-            raise ValueError("train.phase_resolutions must be [n_fft, hop] pairs with 0 < hop <= n_fft")
-        if self.phase_weight_power <= 0:
-            raise ValueError("train.phase_weight_power must be positive")
+        check_phase_settings(self.phase_resolutions, self.phase_weight_power)
 
 
 @dataclass
