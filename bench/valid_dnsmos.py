@@ -7,8 +7,8 @@ Usage::
 Picks checkpoints without looking at the dev set: each candidate (one checkpoint, or several
 ``+``-joined and averaged as ``focalcall codec export`` would) decodes every clip of the split
 losslessly at 16 bits, and DNSMOS P.835 scores the output. The table gives each candidate's
-means and its paired difference in overall score from the first candidate, with a 95 %
-interval (normal approximation over clips). The split's clips are short, so the absolute
+means and its paired difference in overall score from the first candidate, with the 95 %
+paired-bootstrap interval of :mod:`codec.evaluation.paired`. The split's clips are short, so the absolute
 scores sit below the dev set's; compare candidates within one table.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from codec.evaluation.mos import DnsMos  # noqa: E402
+from codec.evaluation.paired import paired_difference  # noqa: E402
 from codec.neural.config import HOP  # noqa: E402
 from codec.neural.dataset import load_clip, read_manifest  # noqa: E402
 from codec.neural.export import load_average  # noqa: E402
@@ -45,28 +46,25 @@ def parse_candidate(text: str) -> tuple[str, list[Path]]:
 
 
 @torch.inference_mode()
-def score(checkpoints: list[Path], clips: list[np.ndarray], mos: DnsMos) -> list[dict[str, float]]:
-    """DNSMOS components of each clip decoded by the (averaged) model."""
+def score(checkpoints: list[Path], clips: dict[str, np.ndarray], mos: DnsMos) -> list[dict]:
+    """Per clip (``path`` → audio): its path and the DNSMOS components of the decoded audio."""
     model, _ = load_average(checkpoints)
     rows = []
-    for pcm in clips:
+    for path, pcm in clips.items():
         audio = torch.from_numpy(pcm[: len(pcm) // HOP * HOP])[None]
-        rows.append(mos.components(model.decode(model.encode(audio))[0].numpy()))
+        rows.append({"path": path, **mos.components(model.decode(model.encode(audio))[0].numpy())})
     return rows
 
 
-def table(results: dict[str, list[dict[str, float]]]) -> str:
+def table(results: dict[str, list[dict]]) -> str:
     """Markdown: mean SIG/BAK/OVRL per candidate and OVRL paired against the first."""
-    names = list(results)
-    base = np.array([r["ovrl"] for r in results[names[0]]])
-    lines = ["| candidate | SIG | BAK | OVRL | OVRL − first (95 %) |", "|---|---|---|---|---|"]
-    for name in names:
-        rows = results[name]
-        diff = np.array([r["ovrl"] for r in rows]) - base
-        half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+    first = next(iter(results.values()))
+    lines = ["| candidate | SIG | BAK | OVRL | OVRL − first | 95 % interval |", "|---|---|---|---|---|---|"]
+    for name, rows in results.items():
         means = [np.mean([r[k] for r in rows]) for k in ("sig", "bak", "ovrl")]
-        lines.append(f"| {name} | {means[0]:.3f} | {means[1]:.3f} | {means[2]:.3f} | "
-                     f"{diff.mean():+.3f} ± {half:.3f} |")
+        d = paired_difference(rows, first, "ovrl")
+        gap = f"{d.difference:+.3f} | {d.low:+.3f} … {d.high:+.3f}" if d else "- | -"
+        lines.append(f"| {name} | {means[0]:.3f} | {means[1]:.3f} | {means[2]:.3f} | {gap} |")
     return "\n".join(lines)
 
 
@@ -85,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         parser.error(f"{args.manifest} has no clips in split {args.split!r}")
     torch.set_num_threads(1)
-    clips = [load_clip(row["file"]) for row in rows]
+    clips = {row["path"]: load_clip(row["file"]) for row in rows}
     mos = DnsMos()
     results = {}
     for name, checkpoints in candidates:
@@ -94,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(clips)} clips of {args.manifest} ({args.split})\n\n{table(results)}")
     if args.json:
         args.json.write_text(json.dumps({"manifest": str(args.manifest), "split": args.split,
-                                         "clips": [r["path"] for r in rows], "scores": results}))
+                                         "scores": results}))
     return 0
 
 
