@@ -7,19 +7,23 @@ import pytest
 import torch
 
 from codec.neural.config import HOP, ModelConfig, load_config_file
-from codec.neural.head import overlap_add
+from codec.neural.head import overlap_add, overlap_add_step
 from codec.neural.model import DELAY_SAMPLES, FocalCodecModel, algorithmic_latency_ms
 
 CONFIGS = Path(__file__).resolve().parent.parent / "codec" / "neural" / "configs"
 
 
-def tiny_model(seed: int = 0, phase_hidden: int = 0) -> FocalCodecModel:
-    """The tiny random model; ``phase_hidden`` adds the head's phase MLP, its output made non-zero."""
+def tiny_model(seed: int = 0, phase_hidden: int = 0, synthesis_hop: int = HOP) -> FocalCodecModel:
+    """The tiny random model; ``phase_hidden`` adds the head's phase MLP and ``synthesis_hop``
+    a finer synthesis grid, their zero-initialised output layers made non-zero."""
     torch.manual_seed(seed)
-    config = load_config_file(CONFIGS / "tiny.yaml")["model"]
-    model = FocalCodecModel(ModelConfig.from_dict({**config, "phase_hidden": phase_hidden})).eval()
+    config = {**load_config_file(CONFIGS / "tiny.yaml")["model"], "phase_hidden": phase_hidden,
+              "synthesis_hop": synthesis_hop}
+    model = FocalCodecModel(ModelConfig.from_dict(config)).eval()
     if phase_hidden:
         torch.nn.init.normal_(model.head.phase_mlp[2].weight, std=0.5)
+    if synthesis_hop < HOP:
+        torch.nn.init.normal_(model.head.later.weight, std=0.5)
     return model
 
 
@@ -45,9 +49,11 @@ def stream(model: FocalCodecModel, audio: torch.Tensor, codes: torch.Tensor | No
 
 
 @torch.no_grad()
-@pytest.mark.parametrize("phase_hidden", [0, 8])
-def test_streaming_equals_whole_utterance(phase_hidden: int):
-    model, audio = tiny_model(phase_hidden=phase_hidden), speechlike(40)
+@pytest.mark.parametrize("phase_hidden, synthesis_hop", [(0, HOP), (8, HOP), (0, HOP // 2),
+                                                         (8, HOP // 4)])
+def test_streaming_equals_whole_utterance(phase_hidden: int, synthesis_hop: int):
+    model = tiny_model(phase_hidden=phase_hidden, synthesis_hop=synthesis_hop)
+    audio = speechlike(40)
     codes = model.encode(audio)
     assert codes.shape == (1, 40, 16) and set(codes.unique().tolist()) == {-1.0, 1.0}
     whole = model.decode(codes)
@@ -59,8 +65,9 @@ def test_streaming_equals_whole_utterance(phase_hidden: int):
 
 
 @torch.no_grad()
-def test_streaming_equals_whole_with_partial_and_missing_codes():
-    model, audio = tiny_model(), speechlike(30)
+@pytest.mark.parametrize("synthesis_hop", [HOP, HOP // 2])
+def test_streaming_equals_whole_with_partial_and_missing_codes(synthesis_hop: int):
+    model, audio = tiny_model(synthesis_hop=synthesis_hop), speechlike(30)
     codes = model.encode(audio)
     codes[:, :, 12:] = 0          # focal-600
     codes[:, 7] = 0               # a missing frame
@@ -80,9 +87,12 @@ def test_code_of_frame_t_ignores_audio_after_t():
 
 
 @torch.no_grad()
-def test_decoder_looks_ahead_exactly_one_code():
-    """Output chunk j-2 depends on codes up to j: changing code j leaves earlier chunks alone."""
-    model, audio = tiny_model(), speechlike(20)
+@pytest.mark.parametrize("synthesis_hop", [HOP, HOP // 2])
+def test_decoder_looks_ahead_exactly_one_code(synthesis_hop: int):
+    """Output chunk j-2 depends on codes up to j: changing code j leaves earlier chunks alone.
+
+    A finer synthesis grid keeps the latency: its frames end where the one-frame head's do."""
+    model, audio = tiny_model(synthesis_hop=synthesis_hop), speechlike(20)
     codes = model.encode(audio)
     j = 10
     other = codes.clone()
@@ -94,10 +104,45 @@ def test_decoder_looks_ahead_exactly_one_code():
     assert DELAY_SAMPLES == 2 * HOP
 
 
-def test_overlap_add_of_hann_frames_reconstructs_constant():
-    frames = torch.hann_window(2 * HOP, periodic=True).expand(1, 6, 2 * HOP)
+@pytest.mark.parametrize("per_step", [1, 2, 4])
+def test_overlap_add_of_hann_frames_reconstructs_constant(per_step: int):
+    scale = 2 / (2 * per_step)  # what the head multiplies its window by
+    frames = (scale * torch.hann_window(2 * HOP, periodic=True)).expand(1, 6, per_step, 2 * HOP)
     y = overlap_add(frames)
-    assert torch.allclose(y[:, HOP:], torch.ones(1, 5 * HOP), atol=1e-6)
+    assert y.shape == (1, 6 * HOP)
+    assert torch.allclose(y[:, 2 * HOP:], torch.ones(1, 4 * HOP), atol=1e-6)  # past the ramp-up
+
+
+@pytest.mark.parametrize("per_step", [1, 2])
+def test_overlap_add_step_by_step_equals_whole(per_step: int):
+    frames = torch.randn(2, 7, per_step, 2 * HOP)
+    tail, chunks = torch.zeros(2, 2 * HOP - HOP // per_step), []
+    for t in range(7):
+        chunk, tail = overlap_add_step(tail, frames[:, t])
+        chunks.append(chunk)
+    assert torch.allclose(torch.cat(chunks, 1), overlap_add(frames), atol=1e-6)
+
+
+@torch.no_grad()
+def test_finer_synthesis_grid_starts_as_the_shifted_one_frame_spectrum():
+    """A grown head's later frame is its first frame's spectrum moved by the frame offset: the
+    same windowed signal, circularly shifted."""
+    one = tiny_model(seed=2)
+    torch.manual_seed(2)
+    config = ModelConfig.from_dict({**one.config.to_dict(), "synthesis_hop": HOP // 2})
+    grown = FocalCodecModel(config).eval()
+    missing = grown.load_state_dict(one.state_dict(), strict=False).missing_keys
+    assert missing == ["head.later.weight", "head.later.bias"]
+    x = torch.randn(3, config.dim)
+    first, later = grown.head(x).unbind(-2)
+    one_frame = one.head(x)[:, 0]
+    assert torch.allclose(first, 0.5 * one_frame, atol=1e-7)
+    window = torch.hann_window(2 * HOP, periodic=True)
+    seen = (window > 0.05) & (torch.roll(window, -HOP // 2) > 0.05)  # undo the windows there
+    unwindowed = torch.roll(one_frame / window, -HOP // 2, dims=-1)
+    assert torch.allclose((later / (0.5 * window))[:, seen], unwindowed[:, seen], atol=1e-4)
+    extra = grown.macs_per_frame()["decoder"] - one.macs_per_frame()["decoder"]
+    assert extra == config.dim * 2 * 321 + 2 * 321 * 2 * HOP
 
 
 @torch.no_grad()
@@ -125,6 +170,7 @@ def test_base_config_fits_the_budget():
 @pytest.mark.parametrize("bad, message", [
     ({"dim": 0}, "dim"), ({"focal_kernel": 4}, "odd"), ({"bit_options": [16, 20]}, "bit_options"),
     ({"bogus": 1}, "unknown"), ({"phase_hidden": -1}, "phase_hidden"),
+    ({"synthesis_hop": 100}, "synthesis_hop"), ({"synthesis_hop": 0}, "synthesis_hop"),
 ])
 def test_bad_model_config_is_rejected(bad, message):
     with pytest.raises(ValueError, match=message):

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from codec.base import CodecError
+from codec.neural.config import HOP
 from codec.neural.export import load_model, ship
 from codec.neural.runtime import FocalCodec, NeuralModel, codes_per_payload, pack_codes, unpack_codes
 from tests.test_neural_model import speechlike, stream, tiny_model
@@ -18,11 +19,14 @@ from tests.test_neural_model import speechlike, stream, tiny_model
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module", params=[0, 8], ids=["linear-phase", "phase-mlp"])
+@pytest.fixture(scope="module", params=[(0, HOP), (8, HOP), (0, HOP // 2)],
+                ids=["linear-phase", "phase-mlp", "synthesis-hop-160"])
 def shipped(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    """A tiny random model (with and without the head's phase MLP) exported like the real one."""
+    """A tiny random model (with and without the head's phase MLP, on the one-frame and the
+    10 ms synthesis grid) exported like the real one."""
     d = tmp_path_factory.mktemp("focal")
-    model = tiny_model(seed=3, phase_hidden=request.param)
+    phase_hidden, synthesis_hop = request.param
+    model = tiny_model(seed=3, phase_hidden=phase_hidden, synthesis_hop=synthesis_hop)
     torch.save({"model": model.state_dict(), "config": {"model": model.config.to_dict()}, "step": 7},
                d / "ckpt.pt")
     ship(d / "ckpt.pt", d / "out", note="test")

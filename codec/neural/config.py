@@ -31,6 +31,7 @@ class ModelConfig:
     bit_options: list[int] = field(default_factory=lambda: [16, 12, 8])
     layer_scale: float = 0.1      # initial residual scale (ConvNeXt/Vocos style)
     phase_hidden: int = 0         # width of the head's residual phase MLP (0: linear phase only)
+    synthesis_hop: int = HOP      # spacing of the head's synthesis frames: HOP, or HOP / 2, ...
 
     def __post_init__(self) -> None:
         for name in ("dim", "encoder_blocks", "decoder_blocks", "focal_levels", "focal_kernel",
@@ -41,6 +42,8 @@ class ModelConfig:
             raise ValueError("model.focal_kernel must be odd")
         if int(self.phase_hidden) < 0:
             raise ValueError("model.phase_hidden must be 0 (none) or a positive width")
+        if int(self.synthesis_hop) < 1 or HOP % int(self.synthesis_hop):
+            raise ValueError(f"model.synthesis_hop must divide the frame ({HOP} samples)")
         if self.mlp_ratio <= 0:
             raise ValueError("model.mlp_ratio must be positive")
         self.bit_options = sorted({int(b) for b in self.bit_options}, reverse=True)

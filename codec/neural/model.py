@@ -24,7 +24,7 @@ from torch import nn
 from codec.neural.config import HOP, TEACHER_DIM, ModelConfig
 from codec.neural.focal import FocalStack
 from codec.neural.frontend import LogMelFrontEnd
-from codec.neural.head import ISTFTHead, overlap_add
+from codec.neural.head import ISTFTHead, overlap_add, overlap_add_step
 from codec.neural.quantizer import BinarySphericalQuantizer
 
 ENCODER_LOOKAHEAD_SAMPLES = 0
@@ -56,7 +56,7 @@ class FocalCodecModel(nn.Module):
         self.quantizer = BinarySphericalQuantizer(c.dim, c.bits)
         self.decoder = FocalStack(c.dim, c.hidden, c.decoder_blocks, c.focal_levels,
                                   c.focal_kernel, c.layer_scale)
-        self.head = ISTFTHead(c.dim, c.phase_hidden)
+        self.head = ISTFTHead(c.dim, c.phase_hidden, c.synthesis_hop)
         # Training only: maps encoder features to the teacher's space for distillation.
         self.distill_head = nn.Linear(c.dim, TEACHER_DIM)
 
@@ -92,7 +92,7 @@ class FocalCodecModel(nn.Module):
 
     @property
     def decoder_state_size(self) -> int:
-        return self.decoder.state_size + HOP
+        return self.decoder.state_size + self.head.tail_size
 
     def encoder_step(self, pcm: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``pcm (B, HOP)``, ``state (B, encoder_state_size)`` → signs ``(B, bits)``, new state.
@@ -110,12 +110,13 @@ class FocalCodecModel(nn.Module):
         """``signs (B, bits)`` (zeros = missing), ``state (B, decoder_state_size)`` → ``(B, HOP)``, state.
 
         Returns output chunk j-2 when fed code j (see the module docstring). State layout: each
-        decoder convolution's buffer, then the second half of the last synthesis frame.
+        decoder convolution's buffer, then what the synthesis frames so far add past this chunk.
         """
-        *conv_states, tail = torch.split(state, [*self.decoder.state_sizes, HOP], dim=1)
+        *conv_states, tail = torch.split(
+            state, [*self.decoder.state_sizes, self.head.tail_size], dim=1)
         x, conv_states = self.decoder.step(self.quantizer.dequantize(signs), conv_states)
-        frame = self.head(x)                                   # (B, WINDOW)
-        return tail + frame[:, :HOP], torch.cat([*conv_states, frame[:, HOP:]], dim=1)
+        chunk, tail = overlap_add_step(tail, self.head(x))     # head: (B, K, WINDOW)
+        return chunk, torch.cat([*conv_states, tail], dim=1)
 
     # ---- facts ---------------------------------------------------------------------------
 
