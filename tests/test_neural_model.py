@@ -13,22 +13,17 @@ from codec.neural.model import DELAY_SAMPLES, FocalCodecModel, algorithmic_laten
 CONFIGS = Path(__file__).resolve().parent.parent / "codec" / "neural" / "configs"
 
 
-def tiny_model(seed: int = 0, phase_hidden: int = 0, synthesis_hop: int = HOP,
-               phase_accumulate: bool = False) -> FocalCodecModel:
-    """The tiny random model; ``phase_hidden`` adds the head's phase MLP, ``synthesis_hop`` a
-    finer synthesis grid and ``phase_accumulate`` a running phase, their zero-initialised
-    output layers made non-zero."""
+def tiny_model(seed: int = 0, phase_hidden: int = 0, synthesis_hop: int = HOP) -> FocalCodecModel:
+    """The tiny random model; ``phase_hidden`` adds the head's phase MLP and ``synthesis_hop``
+    a finer synthesis grid, their zero-initialised output layers made non-zero."""
     torch.manual_seed(seed)
     config = {**load_config_file(CONFIGS / "tiny.yaml")["model"], "phase_hidden": phase_hidden,
-              "synthesis_hop": synthesis_hop, "phase_accumulate": phase_accumulate}
+              "synthesis_hop": synthesis_hop}
     model = FocalCodecModel(ModelConfig.from_dict(config)).eval()
     if phase_hidden:
         torch.nn.init.normal_(model.head.phase_mlp[2].weight, std=0.5)
     if synthesis_hop < HOP:
         torch.nn.init.normal_(model.head.later.weight, std=0.5)
-    if phase_accumulate:  # increments of a few radians a step: the running phase wraps often
-        torch.nn.init.normal_(model.head.increment.weight, std=1.0)
-        torch.nn.init.normal_(model.head.increment.bias, std=2.0)
     return model
 
 
@@ -54,13 +49,10 @@ def stream(model: FocalCodecModel, audio: torch.Tensor, codes: torch.Tensor | No
 
 
 @torch.no_grad()
-@pytest.mark.parametrize("phase_hidden, synthesis_hop, phase_accumulate", [
-    (0, HOP, False), (8, HOP, False), (0, HOP // 2, False), (8, HOP // 4, False),
-    (0, HOP, True), (0, HOP // 2, True)])
-def test_streaming_equals_whole_utterance(phase_hidden: int, synthesis_hop: int,
-                                          phase_accumulate: bool):
-    model = tiny_model(phase_hidden=phase_hidden, synthesis_hop=synthesis_hop,
-                       phase_accumulate=phase_accumulate)
+@pytest.mark.parametrize("phase_hidden, synthesis_hop", [(0, HOP), (8, HOP), (0, HOP // 2),
+                                                         (8, HOP // 4)])
+def test_streaming_equals_whole_utterance(phase_hidden: int, synthesis_hop: int):
+    model = tiny_model(phase_hidden=phase_hidden, synthesis_hop=synthesis_hop)
     audio = speechlike(40)
     codes = model.encode(audio)
     assert codes.shape == (1, 40, 16) and set(codes.unique().tolist()) == {-1.0, 1.0}
@@ -73,12 +65,9 @@ def test_streaming_equals_whole_utterance(phase_hidden: int, synthesis_hop: int,
 
 
 @torch.no_grad()
-@pytest.mark.parametrize("synthesis_hop, phase_accumulate", [(HOP, False), (HOP // 2, False),
-                                                             (HOP, True)])
-def test_streaming_equals_whole_with_partial_and_missing_codes(synthesis_hop: int,
-                                                               phase_accumulate: bool):
-    model = tiny_model(synthesis_hop=synthesis_hop, phase_accumulate=phase_accumulate)
-    audio = speechlike(30)
+@pytest.mark.parametrize("synthesis_hop", [HOP, HOP // 2])
+def test_streaming_equals_whole_with_partial_and_missing_codes(synthesis_hop: int):
+    model, audio = tiny_model(synthesis_hop=synthesis_hop), speechlike(30)
     codes = model.encode(audio)
     codes[:, :, 12:] = 0          # focal-600
     codes[:, 7] = 0               # a missing frame
@@ -98,14 +87,12 @@ def test_code_of_frame_t_ignores_audio_after_t():
 
 
 @torch.no_grad()
-@pytest.mark.parametrize("synthesis_hop, phase_accumulate", [(HOP, False), (HOP // 2, False),
-                                                             (HOP, True)])
-def test_decoder_looks_ahead_exactly_one_code(synthesis_hop: int, phase_accumulate: bool):
+@pytest.mark.parametrize("synthesis_hop", [HOP, HOP // 2])
+def test_decoder_looks_ahead_exactly_one_code(synthesis_hop: int):
     """Output chunk j-2 depends on codes up to j: changing code j leaves earlier chunks alone.
 
     A finer synthesis grid keeps the latency: its frames end where the one-frame head's do."""
-    model = tiny_model(synthesis_hop=synthesis_hop, phase_accumulate=phase_accumulate)
-    audio = speechlike(20)
+    model, audio = tiny_model(synthesis_hop=synthesis_hop), speechlike(20)
     codes = model.encode(audio)
     j = 10
     other = codes.clone()
@@ -170,32 +157,6 @@ def test_phase_mlp_starts_as_the_linear_head_it_grows_from():
     assert torch.equal(grown.decode(codes), linear.decode(codes))
     extra = grown.macs_per_frame()["decoder"] - linear.macs_per_frame()["decoder"]
     assert extra == 8 * (config.dim + 321)
-
-
-@torch.no_grad()
-def test_running_phase_starts_as_the_head_it_grows_from():
-    plain = tiny_model(seed=2)
-    torch.manual_seed(2)
-    config = ModelConfig.from_dict({**plain.config.to_dict(), "phase_accumulate": True})
-    grown = FocalCodecModel(config).eval()
-    missing = grown.load_state_dict(plain.state_dict(), strict=False).missing_keys
-    assert missing == ["head.increment.weight", "head.increment.bias"]
-    codes = plain.encode(speechlike(12))
-    assert torch.equal(grown.decode(codes), plain.decode(codes))
-    assert grown.decoder_state_size == plain.decoder_state_size + 321
-    extra = grown.macs_per_frame()["decoder"] - plain.macs_per_frame()["decoder"]
-    assert extra == config.dim * 321
-
-
-@torch.no_grad()
-def test_running_phase_in_the_state_stays_wrapped():
-    """A long stream's running phase stays in [0, 2π), so it never loses precision."""
-    model, audio = tiny_model(phase_accumulate=True), speechlike(60)
-    state = torch.zeros(1, model.decoder_state_size)
-    for code in model.encode(audio).unbind(1):
-        _, state = model.decoder_step(code, state)
-    running = state[:, -321:]
-    assert running.min() >= 0 and running.max() < 2 * torch.pi and running.std() > 0.5
 
 
 def test_base_config_fits_the_budget():

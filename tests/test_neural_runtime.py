@@ -19,16 +19,14 @@ from tests.test_neural_model import speechlike, stream, tiny_model
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module", params=[(0, HOP, False), (8, HOP, False), (0, HOP // 2, False),
-                                        (0, HOP, True)],
-                ids=["linear-phase", "phase-mlp", "synthesis-hop-160", "running-phase"])
+@pytest.fixture(scope="module", params=[(0, HOP), (8, HOP), (0, HOP // 2)],
+                ids=["linear-phase", "phase-mlp", "synthesis-hop-160"])
 def shipped(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     """A tiny random model (with and without the head's phase MLP, on the one-frame and the
-    10 ms synthesis grid, with and without a running phase) exported like the real one."""
+    10 ms synthesis grid) exported like the real one."""
     d = tmp_path_factory.mktemp("focal")
-    phase_hidden, synthesis_hop, phase_accumulate = request.param
-    model = tiny_model(seed=3, phase_hidden=phase_hidden, synthesis_hop=synthesis_hop,
-                       phase_accumulate=phase_accumulate)
+    phase_hidden, synthesis_hop = request.param
+    model = tiny_model(seed=3, phase_hidden=phase_hidden, synthesis_hop=synthesis_hop)
     torch.save({"model": model.state_dict(), "config": {"model": model.config.to_dict()}, "step": 7},
                d / "ckpt.pt")
     ship(d / "ckpt.pt", d / "out", note="test")

@@ -32,7 +32,6 @@ class ModelConfig:
     layer_scale: float = 0.1      # initial residual scale (ConvNeXt/Vocos style)
     phase_hidden: int = 0         # width of the head's residual phase MLP (0: linear phase only)
     synthesis_hop: int = HOP      # spacing of the head's synthesis frames: HOP, or HOP / 2, ...
-    phase_accumulate: bool = False  # the head's phase adds a running sum of learned increments
 
     def __post_init__(self) -> None:
         for name in ("dim", "encoder_blocks", "decoder_blocks", "focal_levels", "focal_kernel",

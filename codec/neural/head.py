@@ -31,27 +31,16 @@ class ISTFTHead(nn.Module):
     The frames after the first (``synthesis_hop < HOP``) are the first frame's spectrum moved
     by their offset (a linear phase) plus a linear correction that starts at zero: a trained
     one-frame head grows the finer grid while its output stays what it was.
-
-    ``phase_accumulate`` adds a running phase per bin to every frame's phase: each step adds a
-    learned increment (:meth:`increments`, linear, starting at zero) and the caller sums them
-    over time, so a steady harmonic needs a steady increment (its frequency) rather than an
-    absolute phase that grows without end. The running phase is decoder state.
     """
 
-    def __init__(self, dim: int, phase_hidden: int = 0, synthesis_hop: int = HOP,
-                 phase_accumulate: bool = False) -> None:
+    def __init__(self, dim: int, phase_hidden: int = 0, synthesis_hop: int = HOP) -> None:
         super().__init__()
         self.dim = dim
         self.bins = WINDOW // 2 + 1
         self.phase_hidden = phase_hidden
         self.synthesis_hop = synthesis_hop
         self.frames = HOP // synthesis_hop
-        self.phase_accumulate = phase_accumulate
         self.out = nn.Linear(dim, 2 * self.bins)
-        if phase_accumulate:
-            self.increment = nn.Linear(dim, self.bins)
-            nn.init.zeros_(self.increment.weight)
-            nn.init.zeros_(self.increment.bias)
         if phase_hidden:
             self.phase_mlp = nn.Sequential(nn.Linear(dim, phase_hidden), nn.GELU(),
                                            nn.Linear(phase_hidden, self.bins))
@@ -75,14 +64,8 @@ class ISTFTHead(nn.Module):
         window = torch.hann_window(WINDOW, periodic=True) * (2 * synthesis_hop / WINDOW)
         self.register_buffer("window", window, persistent=False)
 
-    def increments(self, x: torch.Tensor) -> torch.Tensor:
-        """``(…, C)`` → ``(…, bins)``: this step's addition to the running phase."""
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            return self.increment(x.float())
-
-    def forward(self, x: torch.Tensor, running_phase: torch.Tensor | None = None) -> torch.Tensor:
-        """``(…, C)`` and the running phase ``(…, bins)`` (with ``phase_accumulate``) →
-        ``(…, HOP // synthesis_hop, WINDOW)``."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(…, C)`` → ``(…, HOP // synthesis_hop, WINDOW)``."""
         # Under mixed precision the exp/cos/sin and the inverse DFT would run in bf16 (~3
         # digits); the waveform needs fp32, and this is a small share of the compute.
         with torch.autocast(device_type=x.device.type, enabled=False):
@@ -90,8 +73,6 @@ class ISTFTHead(nn.Module):
             log_mag, phase = torch.split(self.out(x), [self.bins, self.bins], dim=-1)
             if self.phase_hidden:
                 phase = phase + self.phase_mlp(x)
-            if self.phase_accumulate:
-                phase = phase + running_phase.float()
             log_mag, phase = log_mag.unsqueeze(-2), phase.unsqueeze(-2)
             if self.frames > 1:
                 later = self.later(x).unflatten(-1, (self.frames - 1, 2 * self.bins))
@@ -111,14 +92,7 @@ class ISTFTHead(nn.Module):
     def macs_per_frame(self) -> int:
         mlp = self.phase_hidden * (self.dim + self.bins)
         later = self.dim * (self.frames - 1) * 2 * self.bins
-        increment = self.dim * self.bins if self.phase_accumulate else 0
-        return (self.dim * 2 * self.bins + mlp + later + increment
-                + self.frames * 2 * self.bins * WINDOW)
-
-
-def wrap_phase(phase: torch.Tensor) -> torch.Tensor:
-    """Phase in ``[0, 2π)``: keeps the running phase of a long stream small (and exact)."""
-    return phase - 2 * math.pi * torch.floor(phase / (2 * math.pi))
+        return self.dim * 2 * self.bins + mlp + later + self.frames * 2 * self.bins * WINDOW
 
 
 def overlap_add(frames: torch.Tensor) -> torch.Tensor:

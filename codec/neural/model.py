@@ -24,7 +24,7 @@ from torch import nn
 from codec.neural.config import HOP, TEACHER_DIM, ModelConfig
 from codec.neural.focal import FocalStack
 from codec.neural.frontend import LogMelFrontEnd
-from codec.neural.head import ISTFTHead, overlap_add, overlap_add_step, wrap_phase
+from codec.neural.head import ISTFTHead, overlap_add, overlap_add_step
 from codec.neural.quantizer import BinarySphericalQuantizer
 
 ENCODER_LOOKAHEAD_SAMPLES = 0
@@ -56,7 +56,7 @@ class FocalCodecModel(nn.Module):
         self.quantizer = BinarySphericalQuantizer(c.dim, c.bits)
         self.decoder = FocalStack(c.dim, c.hidden, c.decoder_blocks, c.focal_levels,
                                   c.focal_kernel, c.layer_scale)
-        self.head = ISTFTHead(c.dim, c.phase_hidden, c.synthesis_hop, c.phase_accumulate)
+        self.head = ISTFTHead(c.dim, c.phase_hidden, c.synthesis_hop)
         # Training only: maps encoder features to the teacher's space for distillation.
         self.distill_head = nn.Linear(c.dim, TEACHER_DIM)
 
@@ -75,9 +75,7 @@ class FocalCodecModel(nn.Module):
 
         The output lags the encoder's input by ``DELAY_SAMPLES``.
         """
-        x = self.decoder(self.quantizer.dequantize(signs))
-        running = torch.cumsum(self.head.increments(x), dim=1) if self.head.phase_accumulate else None
-        return overlap_add(self.head(x, running))
+        return overlap_add(self.head(self.decoder(self.quantizer.dequantize(signs))))
 
     def forward(self, audio: torch.Tensor, mask: torch.Tensor | None = None) -> ForwardOutput:
         """Training pass. ``audio (B, T*HOP)``; ``mask (B, T, bits)`` keeps bits (1) or drops them."""
@@ -94,13 +92,7 @@ class FocalCodecModel(nn.Module):
 
     @property
     def decoder_state_size(self) -> int:
-        return sum(self._decoder_state_sizes)
-
-    @property
-    def _decoder_state_sizes(self) -> list[int]:
-        """Decoder convolution buffers, overlap-add tail, then the running phase if any."""
-        sizes = [*self.decoder.state_sizes, self.head.tail_size]
-        return sizes + [self.head.bins] if self.head.phase_accumulate else sizes
+        return self.decoder.state_size + self.head.tail_size
 
     def encoder_step(self, pcm: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``pcm (B, HOP)``, ``state (B, encoder_state_size)`` → signs ``(B, bits)``, new state.
@@ -118,18 +110,13 @@ class FocalCodecModel(nn.Module):
         """``signs (B, bits)`` (zeros = missing), ``state (B, decoder_state_size)`` → ``(B, HOP)``, state.
 
         Returns output chunk j-2 when fed code j (see the module docstring). State layout: each
-        decoder convolution's buffer, what the synthesis frames so far add past this chunk, and
-        (with ``phase_accumulate``) the head's running phase.
+        decoder convolution's buffer, then what the synthesis frames so far add past this chunk.
         """
-        parts = list(torch.split(state, self._decoder_state_sizes, dim=1))
-        running = parts.pop() if self.head.phase_accumulate else None
-        tail = parts.pop()
-        x, conv_states = self.decoder.step(self.quantizer.dequantize(signs), parts)
-        if running is not None:
-            running = wrap_phase(running + self.head.increments(x))
-        chunk, tail = overlap_add_step(tail, self.head(x, running))  # head: (B, K, WINDOW)
-        extra = [] if running is None else [running]
-        return chunk, torch.cat([*conv_states, tail, *extra], dim=1)
+        *conv_states, tail = torch.split(
+            state, [*self.decoder.state_sizes, self.head.tail_size], dim=1)
+        x, conv_states = self.decoder.step(self.quantizer.dequantize(signs), conv_states)
+        chunk, tail = overlap_add_step(tail, self.head(x))     # head: (B, K, WINDOW)
+        return chunk, torch.cat([*conv_states, tail], dim=1)
 
     # ---- facts ---------------------------------------------------------------------------
 
