@@ -224,7 +224,7 @@ def markdown(steps: list[Step], best: int | None, command: str, note: str) -> st
                       f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: "
                       f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                       f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
-                      f"load average at the end {os.getloadavg()[0]:.1f} (a shared machine).", "", ""])
+                      f"load average at the end {os.getloadavg()[0]:.1f}.", "", ""])
 
 
 NOTE = """
@@ -235,11 +235,11 @@ well as the server's: an upper bound on the relay's own share. "handler p99" is 
 Dropped = packets sent minus packets received, plus relays skipped by the server. CPU is a
 fraction of one core. The generator does as much aiortc work per packet as the server (every
 packet is sent and received once on each side), so near the limit it can be what saturates:
-compare the two CPU columns. On a machine shared with other jobs (load average below), the
-benchmark runs under `nice -n 19` as this project asks of CPU-heavy jobs, and its latency then
+compare the two CPU columns. On a machine shared with other jobs (load average below) the
+benchmark runs under `nice -n 19`, as this project asks of CPU-heavy jobs, and its latency then
 mostly measures waiting for a CPU: even one call can miss the 5 ms bound. The CPU fit, which
-counts work done rather than time waited, is the figure that carries over; rerun on an idle
-machine for the latency bound.
+counts work done rather than time waited, carries over between machines; the latency bound
+holds only for a run on an idle machine (no `nice` in the command, low load average).
 """
 
 
@@ -295,7 +295,9 @@ def main() -> int:
         server.terminate()
         server.wait(10)
     best = max((s.calls for s in steps if s.ok), default=None)
-    command = "nice -n 19 .venv/bin/python bench/load.py " + shlex.join(sys.argv[1:])
+    niceness = os.nice(0)
+    command = (f"nice -n {niceness} " if niceness else "") + ".venv/bin/python bench/load.py " \
+        + shlex.join(sys.argv[1:])
     text = markdown(steps, best, command.strip(), NOTE)
     print(text)
     if args.json:
