@@ -239,9 +239,7 @@ compare the two CPU columns. On a machine shared with other jobs (load average b
 benchmark runs under `nice -n 19`, as this project asks of CPU-heavy jobs, and its latency then
 mostly measures waiting for a CPU: even one call can miss the 5 ms bound. The CPU fit counts
 work done rather than time waited; the latency bound holds only for a run on an idle machine
-(no `nice` in the command, low load average). Two idle runs of 5 s a step differ: another gave
-p99 within 5 ms up to 24 calls, so read the bound as 12-24 calls on this machine.
-"""
+(no `nice` in the command, low load average)."""
 
 
 def write_section(text: str, path: Path) -> None:
