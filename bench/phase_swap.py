@@ -8,7 +8,9 @@ Usage::
 Each dev-set clip is coded lossless through the streaming interface. Its STFT (40 ms Hann
 window, 10 ms hop) and the reference's are then recombined: decoded magnitude with reference
 phase, and reference magnitude with decoded phase. DNSMOS P.835 (signal, background, overall)
-of each resynthesis says which half of the decoded spectrum costs the score. Replaces the
+of each resynthesis says which half of the decoded spectrum costs the score. Two more rows
+keep the decoded magnitude under a phase rebuilt from that magnitude alone (``bench/pghi.py``),
+offline and frame-causal: what a phase post-processor could gain without the reference. Replaces the
 section under :data:`HEADING` in BENCHMARKS.md; ``--earlier`` adds the rows of an earlier
 ``--json`` result (other weights, same clips) below the new ones.
 """
@@ -36,12 +38,14 @@ from codec.registry import get_codec  # noqa: E402
 from codec.roundtrip import roundtrip  # noqa: E402
 from codec.wavio import read_wav  # noqa: E402
 from mdsection import update_section  # noqa: E402
+from pghi import pghi_phase  # noqa: E402
 
 HEADING = "## What costs the neural codec its DNSMOS"
 RATE = 16000
 WINDOW, HOP = 640, 160
 # The rows that depend on the codec's weights (an earlier result's are shown beside them).
-DECODED = ("decoded", "decoded magnitude + reference phase", "reference magnitude + decoded phase")
+DECODED = ("decoded", "decoded magnitude + reference phase", "reference magnitude + decoded phase",
+           "decoded magnitude + PGHI phase", "decoded magnitude + PGHI phase, frame-causal")
 
 
 def spectrum(audio: np.ndarray) -> np.ndarray:
@@ -53,11 +57,14 @@ def resynth(spec: np.ndarray, length: int) -> np.ndarray:
 
 
 def variants(ref: np.ndarray, decoded: np.ndarray) -> dict[str, np.ndarray]:
-    """Reference, decoded, and the two magnitude/phase recombinations."""
+    """Reference, decoded, the two magnitude/phase recombinations and the two PGHI rebuilds."""
     a, b = spectrum(ref), spectrum(decoded)
     return {"reference": ref, DECODED[0]: decoded,
             DECODED[1]: resynth(np.abs(b) * np.exp(1j * np.angle(a)), len(ref)),
-            DECODED[2]: resynth(np.abs(a) * np.exp(1j * np.angle(b)), len(ref))}
+            DECODED[2]: resynth(np.abs(a) * np.exp(1j * np.angle(b)), len(ref)),
+            DECODED[3]: resynth(np.abs(b) * np.exp(1j * pghi_phase(np.abs(b), HOP)), len(ref)),
+            DECODED[4]: resynth(np.abs(b) * np.exp(1j * pghi_phase(np.abs(b), HOP, causal=True)),
+                                len(ref))}
 
 
 def run(codec_name: str, compare: list[str], every: int) -> dict:
@@ -85,7 +92,10 @@ def markdown(result: dict, command: str, earlier: tuple[Path, dict] | None = Non
              "",
              f"DNSMOS P.835 of {result['codec']}'s lossless output and of two resyntheses from a "
              f"{WINDOW // 16} ms / {HOP // 16} ms STFT: the decoded magnitude with the reference's "
-             "phase, and the reference's magnitude with the decoded phase."
+             "phase, and the reference's magnitude with the decoded phase; then the decoded "
+             "magnitude with a phase rebuilt from it alone by phase-gradient heap integration "
+             "(PGHI, `bench/pghi.py`), offline and frame-causal. A frame-causal rebuild at this "
+             "window would add 30 ms (window minus hop) to the codec's 60 ms latency."
              + (f" Weights: {result['weights']}." if result["weights"] else ""),
              "",
              "| audio | SIG | BAK | OVRL |", "|---|---|---|---|"]
