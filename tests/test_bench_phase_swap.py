@@ -17,10 +17,14 @@ def spec(x):
 
 
 def test_swapping_a_signal_with_itself_gives_it_back():
+    """Every row but the PGHI rebuilds (whose phase comes from the magnitude alone)."""
     ref = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
-    for name, audio in swap.variants(ref, ref).items():
+    out = swap.variants(ref, ref)
+    assert list(out) == ["reference", *swap.DECODED]
+    for name, audio in out.items():
         assert len(audio) == len(ref), name
-        np.testing.assert_allclose(audio[700:-700], ref[700:-700], atol=1e-4, err_msg=name)
+        if "PGHI" not in name:
+            np.testing.assert_allclose(audio[700:-700], ref[700:-700], atol=1e-4, err_msg=name)
 
 
 def test_each_swap_keeps_the_magnitude_of_one_and_the_phase_of_the_other():
