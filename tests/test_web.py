@@ -196,9 +196,16 @@ def record(page, seconds: float) -> np.ndarray:
     return resample(played.astype(np.float32), int(page.evaluate("window.focalcall.sampleRate")), 16000)
 
 
-def piecewise_stoi(reference: np.ndarray, played: np.ndarray, chunk: int = 8000) -> float:
+def piecewise_stoi(reference: np.ndarray, played: np.ndarray, chunk: int = 8000,
+                   drift: int = 800) -> float:
     """STOI of ``played`` against ``reference``, each 0.5 s chunk aligned on its own: the
-    playout legitimately drops or inserts 20 ms frames to follow the jitter and clock drift."""
+    playout legitimately drops or inserts 20 ms frames to follow the jitter and clock drift.
+
+    The first loud chunk is found anywhere in the reference; each later one within ``drift``
+    samples (50 ms) of where the previous one says it should be. A live decode's waveform
+    matches an offline decode's only loosely (the codec's phase depends on where its state
+    started), so an unconstrained search can pick a far-off place that happens to correlate.
+    """
     from pystoi import stoi
     from scipy.fft import irfft, next_fast_len, rfft
 
@@ -207,14 +214,21 @@ def piecewise_stoi(reference: np.ndarray, played: np.ndarray, chunk: int = 8000)
     ref_spectrum = rfft(reference, n)
     cumulative = np.concatenate([[0.0], np.cumsum(reference.astype(np.float64) ** 2)])
     energy = cumulative[chunk:] - cumulative[:-chunk]  # of every reference window of `chunk`
+    expected = None  # where in the reference the next chunk should start
     for start in range(0, len(played) - chunk + 1, chunk):
         part = played[start:start + chunk]
         if np.sqrt(np.mean(part * part)) < 1e-4:
+            expected = None
             continue
-        corr = irfft(ref_spectrum * np.conj(rfft(part, n)), n)[:len(energy)]
-        k = int(np.argmax(corr / np.sqrt(energy + 1e-9)))
+        score = irfft(ref_spectrum * np.conj(rfft(part, n)), n)[:len(energy)] / np.sqrt(energy + 1e-9)
+        if expected is not None:
+            allowed = np.zeros(len(score), dtype=bool)
+            allowed[max(0, expected - drift):expected + drift + 1] = True
+            score = np.where(allowed, score, -np.inf)
+        k = int(np.argmax(score))
         ref_parts.append(reference[k:k + chunk])
         played_parts.append(part)
+        expected = k + chunk if k + 2 * chunk <= len(reference) else None
     assert len(played_parts) >= 4, "the recording is (nearly) silent"
     return float(stoi(np.concatenate(ref_parts), np.concatenate(played_parts), 16000))
 
@@ -299,6 +313,9 @@ def test_two_pages_talk(browser, server, weights, mic_wav) -> None:
     a = open_page(browser, server.url, "?room=two&name=ann&autojoin=1&processing=off")
     wait_connected(a)
     b.wait_for_function("Object.keys(window.focalcall.debug.stats?.receivers || {}).length > 0", timeout=15000)
+    # Score the call once B has played 2 s: its start compiles and warms the WASM codec.
+    b.wait_for_function("Object.values(window.focalcall.debug.stats.receivers)[0].framesPlayed >= 100",
+                        timeout=15000)
     played = record(b, RECORD_SECONDS)
     a_id = a.evaluate("window.focalcall.id")
     log = b.evaluate("window.focalcall.marks()")["decoded"][str(a_id)]
@@ -328,7 +345,7 @@ def test_two_pages_talk(browser, server, weights, mic_wav) -> None:
     print(f"\nSTOI(B's playout, offline focal-800 round trip of the clip) = {acceptance:.3f} "
           f"({'trained' if _trained(weights) else 'untrained'} weights); "
           f"vs decode of what B decoded = {plumbing:.3f}; B's buffer: {stats_b['receivers']}")
-    if _trained(weights):
+    if _trained(weights):  # measured 0.83-0.95; reversed playout, noise or 2x rate: 0.11-0.33
         assert acceptance >= 0.8
 
     receivers = stats_b["receivers"]
