@@ -197,14 +197,16 @@ def record(page, seconds: float) -> np.ndarray:
 
 
 def piecewise_stoi(reference: np.ndarray, played: np.ndarray, chunk: int = 8000,
-                   drift: int = 800) -> float:
+                   drift: int = 800, jump: float = 0.5) -> float:
     """STOI of ``played`` against ``reference``, each 0.5 s chunk aligned on its own: the
     playout legitimately drops or inserts 20 ms frames to follow the jitter and clock drift.
 
     The first loud chunk is found anywhere in the reference; each later one within ``drift``
-    samples (50 ms) of where the previous one says it should be. A live decode's waveform
-    matches an offline decode's only loosely (the codec's phase depends on where its state
-    started), so an unconstrained search can pick a far-off place that happens to correlate.
+    samples (50 ms) of where the previous one says it should be, unless the best match
+    elsewhere correlates more than ``1 / jump`` times better (a starved sender skipped audio).
+    A live decode's waveform matches an offline decode's only loosely (the codec's phase
+    depends on where its state started), so an unconstrained search can pick a far-off place
+    that happens to correlate a little better.
     """
     from pystoi import stoi
     from scipy.fft import irfft, next_fast_len, rfft
@@ -221,11 +223,12 @@ def piecewise_stoi(reference: np.ndarray, played: np.ndarray, chunk: int = 8000,
             expected = None
             continue
         score = irfft(ref_spectrum * np.conj(rfft(part, n)), n)[:len(energy)] / np.sqrt(energy + 1e-9)
-        if expected is not None:
-            allowed = np.zeros(len(score), dtype=bool)
-            allowed[max(0, expected - drift):expected + drift + 1] = True
-            score = np.where(allowed, score, -np.inf)
         k = int(np.argmax(score))
+        if expected is not None:
+            low = max(0, expected - drift)
+            near = low + int(np.argmax(score[low:expected + drift + 1]))
+            if score[near] >= jump * score[k]:  # else the sender skipped audio: follow the jump
+                k = near
         ref_parts.append(reference[k:k + chunk])
         played_parts.append(part)
         expected = k + chunk if k + 2 * chunk <= len(reference) else None
@@ -345,7 +348,7 @@ def test_two_pages_talk(browser, server, weights, mic_wav) -> None:
     print(f"\nSTOI(B's playout, offline focal-800 round trip of the clip) = {acceptance:.3f} "
           f"({'trained' if _trained(weights) else 'untrained'} weights); "
           f"vs decode of what B decoded = {plumbing:.3f}; B's buffer: {stats_b['receivers']}")
-    if _trained(weights):  # measured 0.83-0.95; reversed playout, noise or 2x rate: 0.11-0.33
+    if _trained(weights):  # measured 0.83-0.95; reversed playout, noise or 2x rate: 0.2-0.35
         assert acceptance >= 0.8
 
     receivers = stats_b["receivers"]
