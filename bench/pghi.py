@@ -37,7 +37,7 @@ def pghi_phase(magnitude: np.ndarray, hop: int, causal: bool = False,
     quiet = s < s.max() + np.log(tolerance)
     phase[quiet] = np.random.default_rng(0).uniform(-np.pi, np.pi, int(quiet.sum()))
     for n in range(frames):
-        heap = [(-s[b, n - 1], b, n - 1) for b in range(bins) if n > 0 and not quiet[b, n - 1]]
+        heap = [] if n == 0 else [(-s[b, n - 1], b, n - 1) for b in np.flatnonzero(~quiet[:, n - 1])]
         heapq.heapify(heap)
         todo = set(np.flatnonzero(~quiet[:, n]).tolist())
         while todo:

@@ -59,11 +59,12 @@ def resynth(spec: np.ndarray, length: int) -> np.ndarray:
 def variants(ref: np.ndarray, decoded: np.ndarray) -> dict[str, np.ndarray]:
     """Reference, decoded, the two magnitude/phase recombinations and the two PGHI rebuilds."""
     a, b = spectrum(ref), spectrum(decoded)
+    magnitude = np.abs(b)
     return {"reference": ref, DECODED[0]: decoded,
-            DECODED[1]: resynth(np.abs(b) * np.exp(1j * np.angle(a)), len(ref)),
+            DECODED[1]: resynth(magnitude * np.exp(1j * np.angle(a)), len(ref)),
             DECODED[2]: resynth(np.abs(a) * np.exp(1j * np.angle(b)), len(ref)),
-            DECODED[3]: resynth(np.abs(b) * np.exp(1j * pghi_phase(np.abs(b), HOP)), len(ref)),
-            DECODED[4]: resynth(np.abs(b) * np.exp(1j * pghi_phase(np.abs(b), HOP, causal=True)),
+            DECODED[3]: resynth(magnitude * np.exp(1j * pghi_phase(magnitude, HOP)), len(ref)),
+            DECODED[4]: resynth(magnitude * np.exp(1j * pghi_phase(magnitude, HOP, causal=True)),
                                 len(ref))}
 
 

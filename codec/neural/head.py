@@ -39,20 +39,20 @@ class ISTFTHead(nn.Module):
         self.bins = WINDOW // 2 + 1
         self.phase_hidden = phase_hidden
         self.synthesis_hop = synthesis_hop
-        self.frames = HOP // synthesis_hop
+        self.frames_per_step = HOP // synthesis_hop
         self.out = nn.Linear(dim, 2 * self.bins)
         if phase_hidden:
             self.phase_mlp = nn.Sequential(nn.Linear(dim, phase_hidden), nn.GELU(),
                                            nn.Linear(phase_hidden, self.bins))
             nn.init.zeros_(self.phase_mlp[2].weight)
             nn.init.zeros_(self.phase_mlp[2].bias)
-        if self.frames > 1:
-            self.later = nn.Linear(dim, (self.frames - 1) * 2 * self.bins)
+        if self.frames_per_step > 1:
+            self.later = nn.Linear(dim, (self.frames_per_step - 1) * 2 * self.bins)
             nn.init.zeros_(self.later.weight)
             nn.init.zeros_(self.later.bias)
             # Content at output sample s sits synthesis_hop * i samples earlier in frame i, so
             # its bin-k phase there is advanced by 2π k synthesis_hop i / WINDOW.
-            offsets = torch.arange(1, self.frames).unsqueeze(1) * synthesis_hop
+            offsets = torch.arange(1, self.frames_per_step).unsqueeze(1) * synthesis_hop
             shift = 2 * math.pi * offsets * torch.arange(self.bins) / WINDOW
             self.register_buffer("phase_shift", shift, persistent=False)
         cos, sin = dft_bases()
@@ -74,8 +74,8 @@ class ISTFTHead(nn.Module):
             if self.phase_hidden:
                 phase = phase + self.phase_mlp(x)
             log_mag, phase = log_mag.unsqueeze(-2), phase.unsqueeze(-2)
-            if self.frames > 1:
-                later = self.later(x).unflatten(-1, (self.frames - 1, 2 * self.bins))
+            if self.frames_per_step > 1:
+                later = self.later(x).unflatten(-1, (self.frames_per_step - 1, 2 * self.bins))
                 later_mag, later_phase = torch.split(later, [self.bins, self.bins], dim=-1)
                 log_mag = torch.cat([log_mag, log_mag + later_mag], dim=-2)
                 phase = torch.cat([phase, phase + self.phase_shift + later_phase], dim=-2)
@@ -91,8 +91,8 @@ class ISTFTHead(nn.Module):
 
     def macs_per_frame(self) -> int:
         mlp = self.phase_hidden * (self.dim + self.bins)
-        later = self.dim * (self.frames - 1) * 2 * self.bins
-        return self.dim * 2 * self.bins + mlp + later + self.frames * 2 * self.bins * WINDOW
+        later = self.dim * (self.frames_per_step - 1) * 2 * self.bins
+        return self.dim * 2 * self.bins + mlp + later + self.frames_per_step * 2 * self.bins * WINDOW
 
 
 def overlap_add(frames: torch.Tensor) -> torch.Tensor:
