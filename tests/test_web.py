@@ -319,13 +319,15 @@ def test_two_pages_talk(browser, server, weights, mic_wav) -> None:
     # Score the call once B has played 2 s: its start compiles and warms the WASM codec.
     b.wait_for_function("Object.values(window.focalcall.debug.stats.receivers)[0].framesPlayed >= 100",
                         timeout=15000)
+    # The participant list before the heavy reads below (the recording, the marks), which stall
+    # both pages' main threads long enough for a stats tick to see no new packets.
+    names_b = b.locator("#participants li").all_inner_texts()
     played = record(b, RECORD_SECONDS)
     a_id = a.evaluate("window.focalcall.id")
     log = b.evaluate("window.focalcall.marks()")["decoded"][str(a_id)]
     sent = {ts: bytes(code) for ts, _, code in a.evaluate("window.focalcall.marks()")["capture"]}
     stats_b = b.evaluate("window.focalcall.debug.stats")
     stats_a = a.evaluate("window.focalcall.debug.stats")
-    names_b = b.locator("#participants li").all_inner_texts()
     errors = a.errors + b.errors
     a.context.close()  # before the offline work: the pages compete for the CPU
     b.context.close()
