@@ -7,15 +7,18 @@ from the log-magnitude ``s``: along time (instantaneous frequency, radians a hop
 with ``γ = 0.25645 · N²`` for a Hann window of N samples and phases taken at the window's
 centre. The phase is then integrated from the loudest coefficients outwards (a max-heap), so
 every bin takes its phase from its strongest neighbour. ``causal=True`` differentiates along
-time backwards only, as a frame-by-frame (real-time) version would.
+time backwards only, as a frame-by-frame (real-time) version would. :func:`rebuild` applies it to
+a signal: its own 40 ms / 10 ms STFT magnitude under the rebuilt phase.
 """
 from __future__ import annotations
 
 import heapq
 
 import numpy as np
+from scipy.signal import istft, stft
 
 HANN_GAMMA = 0.25645  # a Hann window of N samples spreads like a Gaussian of λ = 0.25645 N²
+WINDOW, HOP = 640, 160  # the STFT :func:`rebuild` uses at 16 kHz: 40 ms Hann, 10 ms hop
 
 
 def pghi_phase(magnitude: np.ndarray, hop: int, causal: bool = False,
@@ -59,3 +62,11 @@ def pghi_phase(magnitude: np.ndarray, hop: int, causal: bool = False,
                     todo.discard(other)
                     heapq.heappush(heap, (-s[other, n], other, n))
     return phase - np.pi * k  # centre origin → frame-start origin (n_fft / 2 samples later)
+
+
+def rebuild(audio: np.ndarray, causal: bool = False) -> np.ndarray:
+    """``audio`` (16 kHz) resynthesised from its STFT magnitude under a PGHI phase."""
+    magnitude = np.abs(stft(audio, 16000, nperseg=WINDOW, noverlap=WINDOW - HOP)[2])
+    spectrum = magnitude * np.exp(1j * pghi_phase(magnitude, HOP, causal=causal))
+    out = istft(spectrum, 16000, nperseg=WINDOW, noverlap=WINDOW - HOP)[1][:len(audio)]
+    return out.astype(np.float32)

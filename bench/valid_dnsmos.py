@@ -2,14 +2,17 @@
 
 Usage::
 
-    python bench/valid_dnsmos.py NAME=CKPT[+CKPT...] ... [--manifest M] [--split valid] [--json OUT]
+    python bench/valid_dnsmos.py NAME=CKPT[+CKPT...] ... [--manifest M] [--split valid] [--pghi]
+                                 [--json OUT]
 
 Picks checkpoints without looking at the dev set: each candidate (one checkpoint, or several
 ``+``-joined and averaged as ``focalcall codec export`` would) decodes every clip of the split
 losslessly at 16 bits, and DNSMOS P.835 scores the output. The table gives each candidate's
 means and its paired difference in overall score from the first candidate, with the 95 %
 paired-bootstrap interval of :mod:`codec.evaluation.paired`. The split's clips are short, so the absolute
-scores sit below the dev set's; compare candidates within one table.
+scores sit below the dev set's; compare candidates within one table. ``--pghi`` adds, for each
+candidate, its output under a phase rebuilt from its magnitude alone (``bench/pghi.py``),
+offline and frame-causal.
 """
 from __future__ import annotations
 
@@ -23,12 +26,14 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from codec.evaluation.mos import DnsMos  # noqa: E402
 from codec.evaluation.paired import paired_difference  # noqa: E402
 from codec.neural.config import HOP  # noqa: E402
 from codec.neural.dataset import load_clip, read_manifest  # noqa: E402
 from codec.neural.export import load_average  # noqa: E402
+from pghi import rebuild  # noqa: E402
 
 DEFAULT_MANIFEST = ROOT / "data" / "corpus-real" / "manifest.jsonl"
 
@@ -45,14 +50,22 @@ def parse_candidate(text: str) -> tuple[str, list[Path]]:
     return name, files
 
 
+PGHI_ROWS = {" + PGHI phase": False, " + PGHI phase, frame-causal": True}  # suffix → causal
+
+
 @torch.inference_mode()
-def score(checkpoints: list[Path], clips: dict[str, np.ndarray], mos: DnsMos) -> list[dict]:
-    """Per clip (``path`` → audio): its path and the DNSMOS components of the decoded audio."""
+def score(checkpoints: list[Path], clips: dict[str, np.ndarray], mos: DnsMos,
+          pghi: bool = False) -> dict[str, list[dict]]:
+    """Row-name suffix (``""``: the decoded audio; with ``pghi`` also :data:`PGHI_ROWS`) →
+    per clip (``path`` → audio): its path and the DNSMOS components."""
     model, _ = load_average(checkpoints)
-    rows = []
+    rows: dict[str, list[dict]] = {"": [], **({suffix: [] for suffix in PGHI_ROWS} if pghi else {})}
     for path, pcm in clips.items():
         audio = torch.from_numpy(pcm[: len(pcm) // HOP * HOP])[None]
-        rows.append({"path": path, **mos.components(model.decode(model.encode(audio))[0].numpy())})
+        decoded = model.decode(model.encode(audio))[0].numpy()
+        for suffix in rows:
+            variant = rebuild(decoded, causal=PGHI_ROWS[suffix]) if suffix else decoded
+            rows[suffix].append({"path": path, **mos.components(variant)})
     return rows
 
 
@@ -73,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("candidates", nargs="+", metavar="NAME=CKPT[+CKPT...]")
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     parser.add_argument("--split", default="valid")
+    parser.add_argument("--pghi", action="store_true",
+                        help="also score each candidate under a phase rebuilt from its magnitude")
     parser.add_argument("--json", type=Path, help="also write every clip's scores here")
     args = parser.parse_args(argv)
     try:
@@ -87,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     mos = DnsMos()
     results = {}
     for name, checkpoints in candidates:
-        results[name] = score(checkpoints, clips, mos)
-        print(f"{name}: OVRL {np.mean([r['ovrl'] for r in results[name]]):.3f}", file=sys.stderr)
+        for suffix, rows_of in score(checkpoints, clips, mos, args.pghi).items():
+            results[name + suffix] = rows_of
+            print(f"{name + suffix}: OVRL {np.mean([r['ovrl'] for r in rows_of]):.3f}",
+                  file=sys.stderr)
     print(f"{len(clips)} clips of {args.manifest} ({args.split})\n\n{table(results)}")
     if args.json:
         args.json.write_text(json.dumps({"manifest": str(args.manifest), "split": args.split,

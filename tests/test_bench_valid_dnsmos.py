@@ -51,6 +51,13 @@ def test_candidates_single_and_averaged_are_scored_and_paired(setup: Path, capsy
     assert saved["scores"]["one"] != saved["scores"]["mean"]
 
 
+def test_pghi_rows_follow_each_candidate(setup: Path, capsys):
+    assert bench.main([f"one={setup / 'm1.pt'}", "--pghi",
+                       "--manifest", str(setup / "manifest.jsonl")]) == 0
+    rows = [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("| one")]
+    assert rows == ["| one", "| one + PGHI phase", "| one + PGHI phase, frame-causal"]
+
+
 @pytest.mark.parametrize("candidate, message", [("m1.pt", "NAME=CHECKPOINT"),
                                                 ("x=nothing.pt", "no such checkpoint")])
 def test_bad_candidates_are_refused(setup: Path, candidate: str, message: str, capsys):

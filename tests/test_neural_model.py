@@ -8,7 +8,7 @@ import torch
 
 from codec.neural.config import HOP, ModelConfig, load_config_file
 from codec.neural.head import overlap_add, overlap_add_step
-from codec.neural.model import DELAY_SAMPLES, FocalCodecModel, algorithmic_latency_ms
+from codec.neural.model import FocalCodecModel, algorithmic_latency_ms
 
 CONFIGS = Path(__file__).resolve().parent.parent / "codec" / "neural" / "configs"
 
@@ -101,7 +101,7 @@ def test_decoder_looks_ahead_exactly_one_code(synthesis_hop: int):
     first_affected = j * HOP  # chunk j of the output = input chunk j - 2
     assert torch.equal(a[:, :first_affected], b[:, :first_affected])
     assert not torch.equal(a[:, first_affected:first_affected + HOP], b[:, first_affected:first_affected + HOP])
-    assert DELAY_SAMPLES == 2 * HOP
+    assert model.delay_samples == 2 * HOP
 
 
 @pytest.mark.parametrize("per_step", [1, 2, 4])
@@ -164,13 +164,14 @@ def test_base_config_fits_the_budget():
     macs = FocalCodecModel(config).macs_per_frame()
     assert macs["total"] == macs["encoder"] + macs["decoder"]
     assert 1e6 < macs["total"] <= 25e6
-    assert algorithmic_latency_ms() == 60.0
+    assert algorithmic_latency_ms(FocalCodecModel(config)) == 60.0
 
 
 @pytest.mark.parametrize("bad, message", [
     ({"dim": 0}, "dim"), ({"focal_kernel": 4}, "odd"), ({"bit_options": [16, 20]}, "bit_options"),
     ({"bogus": 1}, "unknown"), ({"phase_hidden": -1}, "phase_hidden"),
     ({"synthesis_hop": 100}, "synthesis_hop"), ({"synthesis_hop": 0}, "synthesis_hop"),
+    ({"decoder_lookahead": 2}, "decoder_lookahead"),
 ])
 def test_bad_model_config_is_rejected(bad, message):
     with pytest.raises(ValueError, match=message):

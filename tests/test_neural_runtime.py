@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from codec.base import CodecError
-from codec.neural.config import HOP
+from codec.neural.config import HOP, ModelConfig
 from codec.neural.export import load_model, ship
+from codec.neural.model import FocalCodecModel
 from codec.neural.runtime import FocalCodec, NeuralModel, codes_per_payload, pack_codes, unpack_codes
 from tests.test_neural_model import speechlike, stream, tiny_model
 
@@ -42,6 +43,17 @@ def test_export_writes_consistent_metadata(shipped: Path):
     assert meta["training_step"] == 7 and meta["algorithmic_latency_ms"] == 60.0
     assert all(v.dtype == torch.float16 for v in torch.load(shipped / "focal.pt")["model"].values()
                if v.is_floating_point())
+
+
+def test_a_decoder_without_look_ahead_is_exported_and_run_20_ms_earlier(tmp_path: Path):
+    model = FocalCodecModel(ModelConfig.from_dict({**tiny_model().config.to_dict(),
+                                                   "decoder_lookahead": 0}))
+    torch.save({"model": model.state_dict(), "config": {"model": model.config.to_dict()}, "step": 1},
+               tmp_path / "ckpt.pt")
+    meta = ship(tmp_path / "ckpt.pt", tmp_path / "out", note="test")
+    assert (meta["delay_samples"], meta["algorithmic_latency_ms"]) == (HOP, 40.0)
+    codec = FocalCodec("focal-800", NeuralModel(tmp_path / "out"))
+    assert (codec.delay_samples, codec.algorithmic_latency_ms) == (HOP, 40.0)
 
 
 def test_export_averages_several_checkpoints_of_one_model(tmp_path: Path):

@@ -119,8 +119,10 @@ def test_a_stage_can_restart_below_the_base_learning_rate(tmp_path: Path):
     assert all(a > b for a, b in zip(scales[4:], scales[5:]))
 
 
-def test_a_few_steps_lower_the_loss(tmp_path: Path, speech_wav: Path):
+@pytest.mark.parametrize("decoder_lookahead", [1, 0])
+def test_a_few_steps_lower_the_loss(tmp_path: Path, speech_wav: Path, decoder_lookahead: int):
     config = tiny_config(tmp_path)
+    config.model.decoder_lookahead = decoder_lookahead
     config.train.missing_prob = 0.0
     config.train.bit_probs = [1.0, 0.0, 0.0]
     config.stages = config.stages[:1]

@@ -32,6 +32,7 @@ class ModelConfig:
     layer_scale: float = 0.1      # initial residual scale (ConvNeXt/Vocos style)
     phase_hidden: int = 0         # width of the head's residual phase MLP (0: linear phase only)
     synthesis_hop: int = HOP      # spacing of the head's synthesis frames: HOP, or HOP / 2, ...
+    decoder_lookahead: int = 1    # codes the decoder sees beyond the frame it synthesises: 0 or 1
 
     def __post_init__(self) -> None:
         for name in ("dim", "encoder_blocks", "decoder_blocks", "focal_levels", "focal_kernel",
@@ -44,6 +45,8 @@ class ModelConfig:
             raise ValueError("model.phase_hidden must be 0 (none) or a positive width")
         if int(self.synthesis_hop) < 1 or HOP % int(self.synthesis_hop):
             raise ValueError(f"model.synthesis_hop must divide the frame ({HOP} samples)")
+        if int(self.decoder_lookahead) not in (0, 1):
+            raise ValueError("model.decoder_lookahead must be 0 or 1 (codes beyond the frame)")
         if self.mlp_ratio <= 0:
             raise ValueError("model.mlp_ratio must be positive")
         self.bit_options = sorted({int(b) for b in self.bit_options}, reverse=True)

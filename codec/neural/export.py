@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from codec.neural.config import HOP, SAMPLE_RATE, ModelConfig
-from codec.neural.model import DELAY_SAMPLES, ENCODER_LOOKAHEAD_SAMPLES, FocalCodecModel
+from codec.neural.model import ENCODER_LOOKAHEAD_SAMPLES, FocalCodecModel
 from codec.neural.model import algorithmic_latency_ms
 
 OPSET = 17
@@ -128,8 +128,8 @@ def ship(checkpoints: Path | list[Path], out_dir: Path, note: str = "") -> dict:
         "bit_options": model.config.bit_options,
         "encoder_state_size": model.encoder_state_size,
         "decoder_state_size": model.decoder_state_size,
-        "delay_samples": DELAY_SAMPLES, "encoder_lookahead_samples": ENCODER_LOOKAHEAD_SAMPLES,
-        "algorithmic_latency_ms": algorithmic_latency_ms(), "macs_per_frame": macs,
+        "delay_samples": model.delay_samples, "encoder_lookahead_samples": ENCODER_LOOKAHEAD_SAMPLES,
+        "algorithmic_latency_ms": algorithmic_latency_ms(model), "macs_per_frame": macs,
         "opset": OPSET, "training_step": ckpt.get("step"), "note": note,
     }
     if "averaged_steps" in ckpt:

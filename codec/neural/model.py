@@ -4,11 +4,13 @@ Timing (HOP = 320 samples = 20 ms, frame t = samples ``[HOP*t, HOP*(t+1))``):
 
 - Encoder: code t is computed from samples up to the end of frame t (analysis window
   ``[HOP*(t-1), HOP*(t+1))``); encoder look-ahead is zero.
-- Decoder: causal over codes, but its output at step j is synthesis frame j-1, i.e. it sees
-  one code beyond the frame it synthesises (one frame of decoder look-ahead).
-- Overlap-add: output chunk j = original chunk j-2, so output lags input by
-  ``DELAY_SAMPLES = 2*HOP`` (20 ms window overlap + 20 ms look-ahead). With the 20 ms frame
-  that makes 60 ms algorithmic latency.
+- Decoder: causal over codes. With ``decoder_lookahead = 1`` (the default) its output at step j
+  is synthesis frame j-1, i.e. it sees one code beyond the frame it synthesises; with 0 it is
+  synthesis frame j. The decoder's layers are the same either way: only the training target
+  moves.
+- Overlap-add: output chunk j = original chunk j-1-lookahead, so output lags input by
+  ``delay_samples = HOP + lookahead*HOP`` (20 ms window overlap + 20 ms look-ahead). With the
+  20 ms frame that makes 60 ms algorithmic latency (40 ms without the look-ahead).
 
 The streaming API is ``encoder_step`` / ``decoder_step`` with explicit flat state tensors
 ``(B, state_size)`` (zeros at the start of a stream), which the ONNX export keeps as graph
@@ -28,8 +30,6 @@ from codec.neural.head import ISTFTHead, overlap_add, overlap_add_step
 from codec.neural.quantizer import BinarySphericalQuantizer
 
 ENCODER_LOOKAHEAD_SAMPLES = 0
-DECODER_LOOKAHEAD_FRAMES = 1
-DELAY_SAMPLES = HOP + DECODER_LOOKAHEAD_FRAMES * HOP  # window overlap + decoder look-ahead
 
 
 @dataclass
@@ -39,7 +39,7 @@ class ForwardOutput:
     features: torch.Tensor   # (B, T, C) encoder output
     u: torch.Tensor          # (B, T, bits) unit vectors before the sign
     codes: torch.Tensor      # (B, T, bits) masked signs (straight-through)
-    audio: torch.Tensor      # (B, T*HOP) decoded audio, lagging the input by DELAY_SAMPLES
+    audio: torch.Tensor      # (B, T*HOP) decoded audio, lagging the input by delay_samples
 
 
 class FocalCodecModel(nn.Module):
@@ -73,7 +73,7 @@ class FocalCodecModel(nn.Module):
     def decode(self, signs: torch.Tensor) -> torch.Tensor:
         """``(B, T, bits)`` signs in {-1, 0, +1} (all-zero frame = missing) → ``(B, T*HOP)``.
 
-        The output lags the encoder's input by ``DELAY_SAMPLES``.
+        The output lags the encoder's input by :attr:`delay_samples`.
         """
         return overlap_add(self.head(self.decoder(self.quantizer.dequantize(signs))))
 
@@ -83,6 +83,11 @@ class FocalCodecModel(nn.Module):
         u = self.quantizer.project(features)
         codes = self.quantizer.quantize(u, mask)
         return ForwardOutput(features, u, codes, self.decode(codes))
+
+    @property
+    def delay_samples(self) -> int:
+        """How far the decoded audio lags the encoder's input: window overlap + look-ahead."""
+        return HOP + self.config.decoder_lookahead * HOP
 
     # ---- streaming -----------------------------------------------------------------------
 
@@ -109,7 +114,7 @@ class FocalCodecModel(nn.Module):
     def decoder_step(self, signs: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``signs (B, bits)`` (zeros = missing), ``state (B, decoder_state_size)`` → ``(B, HOP)``, state.
 
-        Returns output chunk j-2 when fed code j (see the module docstring). State layout: each
+        Returns output chunk j-1-lookahead when fed code j (see the module docstring). State layout: each
         decoder convolution's buffer, then what the synthesis frames so far add past this chunk.
         """
         *conv_states, tail = torch.split(
@@ -129,6 +134,6 @@ class FocalCodecModel(nn.Module):
         return {"encoder": encoder, "decoder": decoder, "total": encoder + decoder}
 
 
-def algorithmic_latency_ms() -> float:
+def algorithmic_latency_ms(model: FocalCodecModel) -> float:
     """Frame + encoder look-ahead + window overlap + decoder look-ahead, in milliseconds."""
-    return 1000.0 * (HOP + ENCODER_LOOKAHEAD_SAMPLES + DELAY_SAMPLES) / 16000
+    return 1000.0 * (HOP + ENCODER_LOOKAHEAD_SAMPLES + model.delay_samples) / 16000

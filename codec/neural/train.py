@@ -47,7 +47,7 @@ from codec.neural.discriminator import INPUTS, MultiResolutionDiscriminator
 from codec.neural.losses import (MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss,
                                  check_phase_settings, discriminator_loss, distillation_loss,
                                  feature_matching_loss, generator_loss)
-from codec.neural.model import DELAY_SAMPLES, FocalCodecModel
+from codec.neural.model import FocalCodecModel
 from codec.neural.quantizer import bits_mask
 
 log = logging.getLogger(__name__)
@@ -339,9 +339,10 @@ class Trainer:
             if stage.decodes:
                 out = self.model(noisy, self._mask(*noisy.shape[:1], noisy.shape[1] // HOP))
                 features, u = out.features, out.u
-                # Output lags input by DELAY_SAMPLES: compare the overlapping parts.
-                estimate = out.audio[:, DELAY_SAMPLES:].float()
-                target = clean[:, : clean.shape[1] - DELAY_SAMPLES]
+                # Output lags input by delay_samples: compare the overlapping parts.
+                delay = self.model.delay_samples
+                estimate = out.audio[:, delay:].float()
+                target = clean[:, : clean.shape[1] - delay]
             else:
                 features = self.model.encode_features(noisy)
                 u = self.model.quantizer.project(features)
@@ -407,8 +408,9 @@ class Trainer:
         mel, stft = [], []
         for audio in clips:
             x = torch.from_numpy(audio)[None].to(self.device)
-            y = self.model.decode(self.model.encode(x))[:, DELAY_SAMPLES:]
-            ref = x[:, : x.shape[1] - DELAY_SAMPLES]
+            delay = self.model.delay_samples
+            y = self.model.decode(self.model.encode(x))[:, delay:]
+            ref = x[:, : x.shape[1] - delay]
             mel.append(float(self.mel_loss(y, ref)))
             stft.append(float(self.stft_loss(y, ref)))
         return {"valid_mel": float(np.mean(mel)), "valid_stft": float(np.mean(stft))}
