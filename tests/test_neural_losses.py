@@ -68,3 +68,20 @@ def test_phase_loss_has_gradients():
     PhaseDerivativeLoss()(estimate, target).backward()
     assert estimate.grad is not None and torch.isfinite(estimate.grad).all()
     assert float(estimate.grad.abs().sum()) > 0
+
+
+def test_short_stft_windows_see_how_the_harmonics_line_up():
+    """Same harmonics and magnitudes, but scrambled relative phases: the pulses of the target
+    smear out. Windows longer than a pitch period hardly notice; 4-8 ms windows do."""
+    torch.manual_seed(0)
+    target = harmonic_tone(torch.zeros(24), f0=120.0)  # 8.3 ms pitch period, peaky pulses
+    scrambled = harmonic_tone(2 * math.pi * torch.rand(24), f0=120.0)
+    long, short = MultiResolutionSTFTLoss(), MultiResolutionSTFTLoss(((64, 16), (128, 32)))
+    assert float(short(target, target)) < 1e-3
+    assert float(short(scrambled, target)) > 3 * float(long(scrambled, target))
+
+
+@pytest.mark.parametrize("resolutions", [(), ((256, 512),), ((64, 16), (64, 32))])
+def test_stft_loss_rejects_bad_resolutions(resolutions):
+    with pytest.raises(ValueError, match="stft_resolutions"):
+        MultiResolutionSTFTLoss(resolutions)

@@ -75,6 +75,7 @@ def test_a_config_can_extend_another(tmp_path: Path):
     (lambda d: d["train"].update(bit_probs=[1.0]), "bit_probs"),
     (lambda d: d["train"].update(phase_resolutions=[[256, 512]]), "phase_resolutions"),
     (lambda d: d["train"].update(phase_resolutions=[]), "phase_resolutions"),
+    (lambda d: d["train"].update(stft_resolutions=[[64, 16], [64, 32]]), "stft_resolutions"),
     (lambda d: d["train"].update(phase_weight_power=0.0), "phase_weight_power"),
     (lambda d: d["train"].update(learning_rate=1.0), "bad config"),
     (lambda d: d.update(extra={}), "unknown config sections"),

@@ -7,7 +7,7 @@ from torch import nn
 
 from codec.neural.frontend import mel_filterbank
 
-STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))
+STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))  # [n_fft, hop] of the default loss
 
 
 def _magnitude(audio: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:
@@ -16,22 +16,28 @@ def _magnitude(audio: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) 
 
 
 class MultiResolutionSTFTLoss(nn.Module):
-    """Spectral convergence + log-magnitude L1, averaged over three STFT resolutions."""
+    """Spectral convergence + log-magnitude L1, averaged over STFT ``resolutions``.
 
-    def __init__(self) -> None:
+    Windows shorter than a pitch period (64 or 128 samples: 4 or 8 ms) see each glottal pulse,
+    so their magnitudes also constrain how the harmonics' phases line up with each other.
+    """
+
+    def __init__(self, resolutions: tuple[tuple[int, int], ...] = STFT_RESOLUTIONS) -> None:
         super().__init__()
-        for n_fft, _ in STFT_RESOLUTIONS:
+        check_resolutions("train.stft_resolutions", resolutions)
+        self.resolutions = tuple((int(n), int(h)) for n, h in resolutions)
+        for n_fft, _ in self.resolutions:
             self.register_buffer(f"win{n_fft}", torch.hann_window(n_fft), persistent=False)
 
     def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``(B, N)`` audio pair → scalar."""
         total = estimate.new_zeros(())
-        for n_fft, hop in STFT_RESOLUTIONS:
+        for n_fft, hop in self.resolutions:
             window = getattr(self, f"win{n_fft}")
             e, t = _magnitude(estimate, n_fft, hop, window), _magnitude(target, n_fft, hop, window)
             sc = torch.linalg.norm(t - e) / (torch.linalg.norm(t) + 1e-7)
             total = total + sc + F.l1_loss(torch.log(e), torch.log(t))
-        return total / len(STFT_RESOLUTIONS)
+        return total / len(self.resolutions)
 
 
 class MelLoss(nn.Module):
@@ -50,11 +56,17 @@ class MelLoss(nn.Module):
         return F.l1_loss(torch.log(e + 1e-5), torch.log(t + 1e-5))
 
 
+def check_resolutions(name: str, resolutions) -> None:
+    """Refuse STFT resolutions other than distinct ``[n_fft, hop]`` pairs with 0 < hop <= n_fft."""
+    if (not resolutions or any(len(r) != 2 or not 0 < r[1] <= r[0] for r in resolutions)
+            or len({r[0] for r in resolutions}) != len(resolutions)):
+        raise ValueError(f"{name} must be [n_fft, hop] pairs with 0 < hop <= n_fft, "
+                         "one per n_fft")
+
+
 def check_phase_settings(resolutions, weight_power: float) -> None:
     """Refuse phase-loss settings (``train.phase_resolutions``/``phase_weight_power``) it cannot use."""
-    if not resolutions or any(len(r) != 2 or not 0 < r[1] <= r[0] for r in resolutions):
-        raise ValueError("phase loss: train.phase_resolutions must be [n_fft, hop] pairs with "
-                         "0 < hop <= n_fft")
+    check_resolutions("phase loss: train.phase_resolutions", resolutions)
     if weight_power <= 0:
         raise ValueError("phase loss: train.phase_weight_power must be positive")
 

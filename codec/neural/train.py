@@ -44,9 +44,10 @@ from torch import nn
 from codec.neural.config import HOP, ModelConfig, load_config_file
 from codec.neural.dataset import CropDataset, DataConfig, load_clip, read_manifests, teacher_cache_path
 from codec.neural.discriminator import INPUTS, MultiResolutionDiscriminator
-from codec.neural.losses import (MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss,
-                                 check_phase_settings, discriminator_loss, distillation_loss,
-                                 feature_matching_loss, generator_loss)
+from codec.neural.losses import (STFT_RESOLUTIONS, MelLoss, MultiResolutionSTFTLoss,
+                                 PhaseDerivativeLoss, check_phase_settings, check_resolutions,
+                                 discriminator_loss, distillation_loss, feature_matching_loss,
+                                 generator_loss)
 from codec.neural.model import FocalCodecModel
 from codec.neural.quantizer import bits_mask
 
@@ -108,6 +109,8 @@ class OptimConfig:
     checkpoint_every: int = 100
     snapshot_every: int = 0  # 0: no step-NNNNN.pt snapshots
     init_from: str = ""  # checkpoint starting a run that has no last.pt yet (see Trainer.resume)
+    stft_resolutions: list[list[int]] = field(
+        default_factory=lambda: [list(r) for r in STFT_RESOLUTIONS])
     phase_resolutions: list[list[int]] = field(default_factory=lambda: [[512, 128]])
     phase_weight_power: float = 1.0  # the phase loss weighs bins by |target| ** this
     valid_every: int = 200
@@ -124,6 +127,7 @@ class OptimConfig:
             raise ValueError("train.bit_probs must be non-negative with a positive sum")
         if self.disc_input not in INPUTS:
             raise ValueError(f"train.disc_input must be one of {INPUTS}")
+        check_resolutions("train.stft_resolutions", self.stft_resolutions)
         check_phase_settings(self.phase_resolutions, self.phase_weight_power)
 
 
@@ -228,7 +232,8 @@ class Trainer:
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=t.lr, betas=(0.8, 0.99),
                                      weight_decay=t.weight_decay)
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=t.lr_disc, betas=(0.8, 0.99))
-        self.stft_loss = MultiResolutionSTFTLoss().to(self.device)
+        self.stft_loss = MultiResolutionSTFTLoss(
+            tuple(map(tuple, t.stft_resolutions))).to(self.device)
         self.phase_loss = PhaseDerivativeLoss(tuple(map(tuple, t.phase_resolutions)),
                                               t.phase_weight_power).to(self.device)
         self.mel_loss = MelLoss().to(self.device)
