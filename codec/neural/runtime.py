@@ -101,7 +101,7 @@ class FocalEncoder(FrameEncoder):
 
 
 class FocalDecoder(FrameDecoder):
-    """A payload (or ``None``: missing) in → ``codes × 320`` samples out, 40 ms behind the encoder."""
+    """A payload (or ``None``: missing) in → ``codes × 320`` samples, ``delay_samples`` late."""
 
     def __init__(self, model: NeuralModel, bits: int) -> None:
         self.model, self.bits = model, bits
