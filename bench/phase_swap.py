@@ -58,9 +58,8 @@ def resynth(spec: np.ndarray, length: int) -> np.ndarray:
 def variants(ref: np.ndarray, decoded: np.ndarray) -> dict[str, np.ndarray]:
     """Reference, decoded, the two magnitude/phase recombinations and the two PGHI rebuilds."""
     a, b = spectrum(ref), spectrum(decoded)
-    magnitude = np.abs(b)
     return {"reference": ref, DECODED[0]: decoded,
-            DECODED[1]: resynth(magnitude * np.exp(1j * np.angle(a)), len(ref)),
+            DECODED[1]: resynth(np.abs(b) * np.exp(1j * np.angle(a)), len(ref)),
             DECODED[2]: resynth(np.abs(a) * np.exp(1j * np.angle(b)), len(ref)),
             DECODED[3]: rebuild(decoded), DECODED[4]: rebuild(decoded, causal=True)}
 

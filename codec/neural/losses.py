@@ -1,6 +1,8 @@
 """Reconstruction, distillation and adversarial losses for codec training."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -56,7 +58,7 @@ class MelLoss(nn.Module):
         return F.l1_loss(torch.log(e + 1e-5), torch.log(t + 1e-5))
 
 
-def check_resolutions(name: str, resolutions) -> None:
+def check_resolutions(name: str, resolutions: Sequence[Sequence[int]]) -> None:
     """Refuse STFT resolutions other than distinct ``[n_fft, hop]`` pairs with 0 < hop <= n_fft."""
     if (not resolutions or any(len(r) != 2 or not 0 < r[1] <= r[0] for r in resolutions)
             or len({r[0] for r in resolutions}) != len(resolutions)):

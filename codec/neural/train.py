@@ -411,9 +411,9 @@ class Trainer:
         """Mean mel/STFT loss of clean clips through the full 16-bit codec."""
         self.model.eval()
         mel, stft = [], []
+        delay = self.model.delay_samples
         for audio in clips:
             x = torch.from_numpy(audio)[None].to(self.device)
-            delay = self.model.delay_samples
             y = self.model.decode(self.model.encode(x))[:, delay:]
             ref = x[:, : x.shape[1] - delay]
             mel.append(float(self.mel_loss(y, ref)))
