@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from codec.neural.losses import MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss
+from codec.neural.config import HOP, WINDOW
+from codec.neural.losses import MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss, overlap_disagreement
 
 RATE = 16000
 
@@ -85,3 +86,37 @@ def test_short_stft_windows_see_how_the_harmonics_line_up():
 def test_stft_loss_rejects_bad_resolutions(resolutions):
     with pytest.raises(ValueError, match="stft_resolutions"):
         MultiResolutionSTFTLoss(resolutions)
+
+
+def frames_of(signal: torch.Tensor, per_step: int, window: torch.Tensor) -> torch.Tensor:
+    """``(1, N)`` → ``(1, T, per_step, WINDOW)`` windowed frames cut ``HOP // per_step`` apart."""
+    hop = HOP // per_step
+    cuts = signal.unfold(1, WINDOW, hop) * window
+    steps = cuts.shape[1] // per_step
+    return cuts[:, : steps * per_step].reshape(1, steps, per_step, WINDOW)
+
+
+@pytest.mark.parametrize("per_step", [1, 2])
+def test_overlap_disagreement_is_zero_for_frames_of_one_signal(per_step: int):
+    torch.manual_seed(0)
+    window = torch.hann_window(WINDOW, periodic=True)
+    tone = harmonic_tone(torch.rand(12) * 2 * math.pi)
+    consistent = frames_of(tone, per_step, window)
+    assert float(overlap_disagreement(consistent, window)) < 1e-6
+    assert float(overlap_disagreement(5 * consistent, 3 * window)) < 1e-6
+
+
+def test_overlap_disagreement_sees_frames_that_do_not_join_up():
+    torch.manual_seed(0)
+    window = torch.hann_window(WINDOW, periodic=True)
+    tone = harmonic_tone(torch.zeros(12))
+    # Each frame its own random harmonic phases (same magnitudes): unrelated neighbours.
+    blocks = [frames_of(harmonic_tone(2 * math.pi * torch.rand(12), 0.05), 1, window)[:, :1]
+              for _ in range(40)]
+    unrelated = torch.cat(blocks, dim=1)
+    assert 0.6 < float(overlap_disagreement(unrelated, window)) < 1.4
+    # Every other frame negated: the overlap cancels outright.
+    frames = frames_of(tone, 1, window)
+    signs = torch.tensor([1.0, -1.0]).repeat(frames.shape[1])[: frames.shape[1]]
+    flipped = frames * signs[None, :, None, None]
+    assert float(overlap_disagreement(flipped, window)) == pytest.approx(2.0, abs=1e-3)

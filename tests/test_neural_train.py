@@ -137,6 +137,21 @@ def test_a_few_steps_lower_the_loss(tmp_path: Path, speech_wav: Path, decoder_lo
     assert np.mean(losses[-3:]) < 0.9 * np.mean(losses[:3])
 
 
+def test_the_frame_consistency_loss_makes_the_frames_join_up(tmp_path: Path, speech_wav: Path):
+    config = tiny_config(tmp_path)
+    config.train.missing_prob = 0.0
+    config.stages = config.stages[:1]
+    config.stages[0].steps = 100
+    config.stages[0].train = ["decoder"]
+    config.stages[0].weights = {"overlap": 1.0}
+    pcm, rate = read_wav(speech_wav)
+    clip = torch.from_numpy(resample(pcm, rate, 16000)[8000:8000 + 20 * 320].copy())
+    batch = {"clean": clip[None].repeat(2, 1), "noisy": clip[None].repeat(2, 1)}
+    trainer = Trainer(config)
+    overlap = [trainer.train_step(batch)["overlap"] for _ in range(12)]
+    assert np.mean(overlap[-3:]) < 0.8 * np.mean(overlap[:3])
+
+
 def test_cli_training_checkpoints_resumes_and_exports(tmp_path: Path, corpus: Path):
     from focalcall.cli import main
 

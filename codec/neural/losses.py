@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codec.neural.config import HOP
 from codec.neural.frontend import mel_filterbank
 
 STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))  # [n_fft, hop] of the default loss
@@ -116,6 +117,28 @@ class PhaseDerivativeLoss(nn.Module):
             w = torch.sqrt(weight.narrow(dim, 1, n) * weight.narrow(dim, 0, n))
             total = total + ((1.0 - agree) * w).sum() / (w.sum() + 1e-7)
         return total / 2
+
+
+def overlap_disagreement(frames: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """How much consecutive synthesis frames disagree where they overlap (frame consistency).
+
+    ``frames (B, T, K, W)`` are the head's frames, each an inverse DFT ``r`` times ``window``,
+    ``HOP // K`` samples apart at ``K`` per step (as :func:`~codec.neural.head.overlap_add`
+    places them). Frames that came from one signal agree on their overlap, ``r_i[h + n] =
+    r_{i+1}[n]``, and overlap-add gives that signal back; frames that disagree partly cancel,
+    which is heard as roughness and makes the output quieter than its frames. Scored without
+    dividing by the window: ``w[n] w[h + n] (r_i[h + n] - r_{i+1}[n])``, summed squared per
+    clip over the energy of both windowed halves (0: consistent; about 1: unrelated frames),
+    then averaged over the batch.
+    """
+    batch, steps, per_step, size = frames.shape
+    hop = HOP // per_step
+    flat = frames.reshape(batch, steps * per_step, size)
+    early, late = flat[:, :-1, hop:], flat[:, 1:, : size - hop]
+    head, tail = window[: size - hop], window[hop:]
+    diff = (head * early - tail * late).pow(2).sum(dim=(1, 2))
+    energy = ((head * early).pow(2) + (tail * late).pow(2)).sum(dim=(1, 2))
+    return (diff / (energy + 1e-7)).mean()
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor,

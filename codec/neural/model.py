@@ -39,6 +39,7 @@ class ForwardOutput:
     features: torch.Tensor   # (B, T, C) encoder output
     u: torch.Tensor          # (B, T, bits) unit vectors before the sign
     codes: torch.Tensor      # (B, T, bits) masked signs (straight-through)
+    frames: torch.Tensor     # (B, T, K, WINDOW) the head's windowed synthesis frames
     audio: torch.Tensor      # (B, T*HOP) decoded audio, lagging the input by delay_samples
 
 
@@ -82,7 +83,8 @@ class FocalCodecModel(nn.Module):
         features = self.encode_features(audio)
         u = self.quantizer.project(features)
         codes = self.quantizer.quantize(u, mask)
-        return ForwardOutput(features, u, codes, self.decode(codes))
+        frames = self.head(self.decoder(self.quantizer.dequantize(codes)))
+        return ForwardOutput(features, u, codes, frames, overlap_add(frames))
 
     @property
     def delay_samples(self) -> int:

@@ -11,6 +11,8 @@ trains (``encoder``, ``quantizer``, ``decoder``) and the weights of its losses:
 - ``phase``: magnitude-weighted instantaneous-frequency and group-delay match between decoded
   audio and clean target (coherent phase without asking for absolute phase; STFT sizes and
   weight power from ``train.phase_resolutions`` and ``train.phase_weight_power``);
+- ``overlap``: frame consistency, how much the head's consecutive synthesis frames disagree
+  where they overlap (:func:`~codec.neural.losses.overlap_disagreement`);
 - ``adv``, ``fm``: hinge adversarial and feature-matching losses from the spectrogram
   discriminator (which is trained whenever either weight is non-zero; ``train.disc_input``
   picks whether it sees log-magnitude or compressed complex spectra);
@@ -47,14 +49,14 @@ from codec.neural.discriminator import INPUTS, MultiResolutionDiscriminator
 from codec.neural.losses import (STFT_RESOLUTIONS, MelLoss, MultiResolutionSTFTLoss,
                                  PhaseDerivativeLoss, check_phase_settings, check_resolutions,
                                  discriminator_loss, distillation_loss, feature_matching_loss,
-                                 generator_loss)
+                                 generator_loss, overlap_disagreement)
 from codec.neural.model import FocalCodecModel
 from codec.neural.quantizer import bits_mask
 
 log = logging.getLogger(__name__)
 
 PARTS = ("encoder", "quantizer", "decoder")
-LOSSES = ("distill", "stft", "mel", "phase", "adv", "fm", "entropy")
+LOSSES = ("distill", "stft", "mel", "phase", "overlap", "adv", "fm", "entropy")
 
 
 @dataclass
@@ -88,7 +90,7 @@ class StageConfig:
 
     @property
     def decodes(self) -> bool:
-        return any(self.w(n) > 0 for n in ("stft", "mel", "phase", "adv", "fm"))
+        return any(self.w(n) > 0 for n in ("stft", "mel", "phase", "overlap", "adv", "fm"))
 
 
 @dataclass
@@ -343,7 +345,7 @@ class Trainer:
         with self.amp:
             if stage.decodes:
                 out = self.model(noisy, self._mask(*noisy.shape[:1], noisy.shape[1] // HOP))
-                features, u = out.features, out.u
+                features, u, frames = out.features, out.u, out.frames
                 # Output lags input by delay_samples: compare the overlapping parts.
                 delay = self.model.delay_samples
                 estimate = out.audio[:, delay:].float()
@@ -370,6 +372,10 @@ class Trainer:
                 loss = self.phase_loss(estimate, target)
                 logs["phase"] = float(loss.detach())
                 total = total + stage.w("phase") * loss
+            if stage.w("overlap") > 0:
+                loss = overlap_disagreement(frames.float(), self.model.head.window)
+                logs["overlap"] = float(loss.detach())
+                total = total + stage.w("overlap") * loss
             if stage.w("mel") > 0:
                 loss = self.mel_loss(estimate, target)
                 logs["mel"] = float(loss.detach())
