@@ -3,7 +3,7 @@
 Usage::
 
     python bench/valid_dnsmos.py NAME=CKPT[+CKPT...] ... [--manifest M] [--split valid] [--pghi]
-                                 [--json OUT]
+                                 [--codecs codec2-700c,...] [--json OUT]
 
 Picks checkpoints without looking at the dev set: each candidate (one checkpoint, or several
 ``+``-joined and averaged as ``focalcall codec export`` would) decodes every clip of the split
@@ -12,7 +12,8 @@ means and its paired difference in overall score from the first candidate, with 
 paired-bootstrap interval of :mod:`codec.evaluation.paired`. The split's clips are short, so the absolute
 scores sit below the dev set's; compare candidates within one table. ``--pghi`` adds, for each
 candidate, its output under a phase rebuilt from its magnitude alone (``bench/pghi.py``),
-offline and frame-causal.
+offline and frame-causal. ``--codecs`` adds rows for registered codecs (a lossless roundtrip
+through each), so the split shows where the candidates stand against the baselines too.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ from codec.evaluation.paired import paired_difference  # noqa: E402
 from codec.neural.config import HOP  # noqa: E402
 from codec.neural.dataset import load_clip, read_manifest  # noqa: E402
 from codec.neural.export import load_average  # noqa: E402
+from codec.registry import get_codec  # noqa: E402
+from codec.roundtrip import roundtrip  # noqa: E402
 from pghi import rebuild  # noqa: E402
 
 DEFAULT_MANIFEST = ROOT / "data" / "corpus-real" / "manifest.jsonl"
@@ -69,6 +72,13 @@ def score(checkpoints: list[Path], clips: dict[str, np.ndarray], mos: DnsMos,
     return rows
 
 
+def score_codec(name: str, clips: dict[str, np.ndarray], mos: DnsMos) -> list[dict]:
+    """Per clip: its path and the DNSMOS components of its roundtrip through codec ``name``."""
+    codec = get_codec(name)
+    return [{"path": path, **mos.components(roundtrip(codec, pcm, 16000))}
+            for path, pcm in clips.items()]
+
+
 def table(results: dict[str, list[dict]]) -> str:
     """Markdown: mean SIG/BAK/OVRL per candidate and OVRL paired against the first."""
     first = next(iter(results.values()))
@@ -88,11 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="valid")
     parser.add_argument("--pghi", action="store_true",
                         help="also score each candidate under a phase rebuilt from its magnitude")
+    parser.add_argument("--codecs", default="",
+                        help="comma-separated registered codecs to score beside the candidates")
     parser.add_argument("--json", type=Path, help="also write every clip's scores here")
     args = parser.parse_args(argv)
     try:
         candidates = [parse_candidate(c) for c in args.candidates]
         rows = read_manifest(args.manifest, args.split)
+        codecs = [name for name in args.codecs.split(",") if name]
+        for name in codecs:
+            get_codec(name)  # an unknown name fails here, before any scoring
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
     if not rows:
@@ -106,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             results[name + suffix] = rows_of
             print(f"{name + suffix}: OVRL {np.mean([r['ovrl'] for r in rows_of]):.3f}",
                   file=sys.stderr)
+    for name in codecs:
+        results[name] = score_codec(name, clips, mos)
+        print(f"{name}: OVRL {np.mean([r['ovrl'] for r in results[name]]):.3f}", file=sys.stderr)
     print(f"{len(clips)} clips of {args.manifest} ({args.split})\n\n{table(results)}")
     if args.json:
         args.json.write_text(json.dumps({"manifest": str(args.manifest), "split": args.split,

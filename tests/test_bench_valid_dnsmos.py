@@ -58,10 +58,19 @@ def test_pghi_rows_follow_each_candidate(setup: Path, capsys):
     assert rows == ["| one", "| one + PGHI phase", "| one + PGHI phase, frame-causal"]
 
 
-@pytest.mark.parametrize("candidate, message", [("m1.pt", "NAME=CHECKPOINT"),
-                                                ("x=nothing.pt", "no such checkpoint")])
-def test_bad_candidates_are_refused(setup: Path, candidate: str, message: str, capsys):
+def test_baseline_codecs_are_scored_beside_the_candidates(setup: Path, capsys):
+    assert bench.main([f"one={setup / 'm1.pt'}", "--codecs", "codec2-700c",
+                       "--manifest", str(setup / "manifest.jsonl")]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert [row.split(" | ")[0] for row in rows[1:]] == ["| one", "| codec2-700c"]
+    assert "| - | - |" not in rows[-1]  # paired against the first candidate, clip by clip
+
+
+@pytest.mark.parametrize("args, message", [(["m1.pt"], "NAME=CHECKPOINT"),
+                                           (["x=nothing.pt"], "no such checkpoint"),
+                                           (["x=m1.pt", "--codecs", "codec9"], "unknown codec")])
+def test_bad_candidates_are_refused(setup: Path, args: list[str], message: str, capsys):
     with pytest.raises(SystemExit):
-        bench.main([candidate.replace("nothing.pt", str(setup / "nothing.pt")),
-                    "--manifest", str(setup / "manifest.jsonl")])
+        bench.main([arg.replace("nothing.pt", str(setup / "nothing.pt")).replace("=m1.pt", f"={setup / 'm1.pt'}")
+                    for arg in args] + ["--manifest", str(setup / "manifest.jsonl")])
     assert message in capsys.readouterr().err
