@@ -125,8 +125,8 @@ def overlap_disagreement(frames: torch.Tensor, window: torch.Tensor) -> torch.Te
     ``frames (B, T, K, W)`` are the head's frames, each an inverse DFT ``r`` times ``window``,
     ``HOP // K`` samples apart at ``K`` per step (as :func:`~codec.neural.head.overlap_add`
     places them). Frames that came from one signal agree on their overlap, ``r_i[h + n] =
-    r_{i+1}[n]``, and overlap-add gives that signal back; frames that disagree partly cancel,
-    which is heard as roughness and makes the output quieter than its frames. Scored without
+    r_{i+1}[n]``, and overlap-add gives that signal back; frames that disagree partly cancel
+    (trained down, this lowered DNSMOS: codec/README.md, eighth session). Scored without
     dividing by the window: ``w[n] w[h + n] (r_i[h + n] - r_{i+1}[n])``, summed squared per
     clip over the energy of both windowed halves (0: consistent; about 1: unrelated frames),
     then averaged over the batch.

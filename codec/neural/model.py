@@ -71,19 +71,23 @@ class FocalCodecModel(nn.Module):
         """``(B, T*HOP)`` → ``(B, T, bits)`` signs in {-1, +1}."""
         return self.quantizer.signs(self.quantizer.project(self.encode_features(audio)))
 
+    def synthesis_frames(self, signs: torch.Tensor) -> torch.Tensor:
+        """``(B, T, bits)`` signs in {-1, 0, +1} → the head's ``(B, T, K, WINDOW)`` windowed frames."""
+        return self.head(self.decoder(self.quantizer.dequantize(signs)))
+
     def decode(self, signs: torch.Tensor) -> torch.Tensor:
         """``(B, T, bits)`` signs in {-1, 0, +1} (all-zero frame = missing) → ``(B, T*HOP)``.
 
         The output lags the encoder's input by :attr:`delay_samples`.
         """
-        return overlap_add(self.head(self.decoder(self.quantizer.dequantize(signs))))
+        return overlap_add(self.synthesis_frames(signs))
 
     def forward(self, audio: torch.Tensor, mask: torch.Tensor | None = None) -> ForwardOutput:
         """Training pass. ``audio (B, T*HOP)``; ``mask (B, T, bits)`` keeps bits (1) or drops them."""
         features = self.encode_features(audio)
         u = self.quantizer.project(features)
         codes = self.quantizer.quantize(u, mask)
-        frames = self.head(self.decoder(self.quantizer.dequantize(codes)))
+        frames = self.synthesis_frames(codes)
         return ForwardOutput(features, u, codes, frames, overlap_add(frames))
 
     @property
