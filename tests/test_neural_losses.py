@@ -57,10 +57,25 @@ def test_phase_loss_weight_power_lets_the_weak_upper_harmonics_count():
 
 
 @pytest.mark.parametrize("kwargs", [{"resolutions": ()}, {"resolutions": ((256, 512),)},
-                                    {"weight_power": 0.0}])
+                                    {"weight_power": 0.0}, {"freq_lags": ()},
+                                    {"freq_lags": (0, 4)}, {"freq_lags": (4, 4)}])
 def test_phase_loss_rejects_bad_settings(kwargs):
     with pytest.raises(ValueError, match="phase loss"):
         PhaseDerivativeLoss(**kwargs)
+
+
+@pytest.mark.parametrize("f0", [110.0, 150.0, 220.0])
+def test_phase_loss_at_wider_lags_sees_the_harmonics_relative_phases(f0: float):
+    """Each harmonic keeps its own phase track, but they start at random phases relative to each
+    other (another pulse shape): group delay between neighbouring bins barely sees it, phase
+    differences a harmonic spacing apart do."""
+    torch.manual_seed(0)
+    target = harmonic_tone(torch.zeros(12), f0=f0)
+    scrambled = harmonic_tone(2 * math.pi * torch.rand(12), f0=f0)
+    neighbours, wide = PhaseDerivativeLoss(), PhaseDerivativeLoss(freq_lags=(1, 4, 8))
+    assert float(wide(target, target)) < 0.01
+    assert float(wide(scrambled, target)) > 0.25
+    assert float(wide(scrambled, target)) > 4 * float(neighbours(scrambled, target))
 
 
 def test_phase_loss_has_gradients():

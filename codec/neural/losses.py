@@ -67,11 +67,14 @@ def check_resolutions(name: str, resolutions: Sequence[Sequence[int]]) -> None:
                          "one per n_fft")
 
 
-def check_phase_settings(resolutions, weight_power: float) -> None:
-    """Refuse phase-loss settings (``train.phase_resolutions``/``phase_weight_power``) it cannot use."""
+def check_phase_settings(resolutions, weight_power: float, freq_lags: Sequence[int] = (1,)) -> None:
+    """Refuse phase-loss settings (``train.phase_resolutions``/``phase_weight_power``/
+    ``phase_freq_lags``) it cannot use."""
     check_resolutions("phase loss: train.phase_resolutions", resolutions)
     if weight_power <= 0:
         raise ValueError("phase loss: train.phase_weight_power must be positive")
+    if not freq_lags or any(lag < 1 for lag in freq_lags) or len(set(freq_lags)) != len(freq_lags):
+        raise ValueError("phase loss: train.phase_freq_lags must be distinct positive bin counts")
 
 
 class PhaseDerivativeLoss(nn.Module):
@@ -84,15 +87,20 @@ class PhaseDerivativeLoss(nn.Module):
     carry. Each difference is a unit phasor; the loss is the weighted mean of
     ``1 - cos(estimate - target)``, which needs no phase unwrapping. The weight is the target's
     magnitude raised to ``weight_power`` (1: loud low harmonics dominate; 0.5 spreads the weight
-    towards the weaker upper bands), averaged over the STFT ``resolutions``.
+    towards the weaker upper bands), averaged over the STFT ``resolutions``. ``freq_lags``
+    compares phase differences between bins further apart too (lag 1: group delay; lags of a
+    few bins span neighbouring harmonics, so they ask for the harmonics' relative phases,
+    the shape of each glottal pulse); all terms count equally.
     """
 
     def __init__(self, resolutions: tuple[tuple[int, int], ...] = ((512, 128),),
-                 weight_power: float = 1.0) -> None:
+                 weight_power: float = 1.0, freq_lags: tuple[int, ...] = (1,)) -> None:
         super().__init__()
-        check_phase_settings(resolutions, weight_power)
+        check_phase_settings(resolutions, weight_power, freq_lags)
         self.resolutions = tuple((int(n), int(h)) for n, h in resolutions)
         self.weight_power = weight_power
+        # (dim, lag): dim 1 is frequency, dim 2 time (instantaneous frequency, always lag 1).
+        self.pairs = tuple((1, int(lag)) for lag in freq_lags) + ((2, 1),)
         for n_fft, _ in self.resolutions:
             self.register_buffer(f"win{n_fft}", torch.hann_window(n_fft), persistent=False)
 
@@ -109,14 +117,14 @@ class PhaseDerivativeLoss(nn.Module):
         t = torch.stft(target, n_fft, hop, window=window, return_complex=True)
         weight = t.abs() ** self.weight_power
         total = estimate.new_zeros(())
-        for dim in (1, 2):  # 1: along frequency (group delay), 2: along time (inst. frequency)
-            n = e.shape[dim] - 1
-            de = e.narrow(dim, 1, n) * e.narrow(dim, 0, n).conj()
-            dt = t.narrow(dim, 1, n) * t.narrow(dim, 0, n).conj()
+        for dim, lag in self.pairs:
+            n = e.shape[dim] - lag
+            de = e.narrow(dim, lag, n) * e.narrow(dim, 0, n).conj()
+            dt = t.narrow(dim, lag, n) * t.narrow(dim, 0, n).conj()
             agree = (de * dt.conj()).real / (de.abs() * dt.abs() + 1e-7)
-            w = torch.sqrt(weight.narrow(dim, 1, n) * weight.narrow(dim, 0, n))
+            w = torch.sqrt(weight.narrow(dim, lag, n) * weight.narrow(dim, 0, n))
             total = total + ((1.0 - agree) * w).sum() / (w.sum() + 1e-7)
-        return total / 2
+        return total / len(self.pairs)
 
 
 def overlap_disagreement(frames: torch.Tensor, window: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,8 @@ trains (``encoder``, ``quantizer``, ``decoder``) and the weights of its losses:
   (possibly noisy) input and the clean target (joint denoising);
 - ``phase``: magnitude-weighted instantaneous-frequency and group-delay match between decoded
   audio and clean target (coherent phase without asking for absolute phase; STFT sizes and
-  weight power from ``train.phase_resolutions`` and ``train.phase_weight_power``);
+  weight power and lags along frequency from ``train.phase_resolutions``,
+  ``train.phase_weight_power`` and ``train.phase_freq_lags``);
 - ``overlap``: frame consistency, how much the head's consecutive synthesis frames disagree
   where they overlap (:func:`~codec.neural.losses.overlap_disagreement`);
 - ``adv``, ``fm``: hinge adversarial and feature-matching losses from the spectrogram
@@ -115,6 +116,7 @@ class OptimConfig:
         default_factory=lambda: [list(r) for r in STFT_RESOLUTIONS])
     phase_resolutions: list[list[int]] = field(default_factory=lambda: [[512, 128]])
     phase_weight_power: float = 1.0  # the phase loss weighs bins by |target| ** this
+    phase_freq_lags: list[int] = field(default_factory=lambda: [1])  # bins apart, along frequency
     valid_every: int = 200
     seed: int = 0
     threads: int = 1
@@ -130,7 +132,7 @@ class OptimConfig:
         if self.disc_input not in INPUTS:
             raise ValueError(f"train.disc_input must be one of {INPUTS}")
         check_resolutions("train.stft_resolutions", self.stft_resolutions)
-        check_phase_settings(self.phase_resolutions, self.phase_weight_power)
+        check_phase_settings(self.phase_resolutions, self.phase_weight_power, self.phase_freq_lags)
 
 
 @dataclass
@@ -237,7 +239,8 @@ class Trainer:
         self.stft_loss = MultiResolutionSTFTLoss(
             tuple(map(tuple, t.stft_resolutions))).to(self.device)
         self.phase_loss = PhaseDerivativeLoss(tuple(map(tuple, t.phase_resolutions)),
-                                              t.phase_weight_power).to(self.device)
+                                              t.phase_weight_power,
+                                              tuple(t.phase_freq_lags)).to(self.device)
         self.mel_loss = MelLoss().to(self.device)
         self.step = 0
         self.best = math.inf
