@@ -143,9 +143,9 @@ def overlap_disagreement(frames: torch.Tensor, window: torch.Tensor) -> torch.Te
     hop = HOP // per_step
     flat = frames.reshape(batch, steps * per_step, size)
     early, late = flat[:, :-1, hop:], flat[:, 1:, : size - hop]
-    head, tail = window[: size - hop], window[hop:]
-    diff = (head * early - tail * late).pow(2).sum(dim=(1, 2))
-    energy = ((head * early).pow(2) + (tail * late).pow(2)).sum(dim=(1, 2))
+    start, end = window[: size - hop], window[hop:]  # each frame's window over the other's part
+    diff = (start * early - end * late).pow(2).sum(dim=(1, 2))
+    energy = ((start * early).pow(2) + (end * late).pow(2)).sum(dim=(1, 2))
     return (diff / (energy + 1e-7)).mean()
 
 
