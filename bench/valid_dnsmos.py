@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from codec.evaluation.mos import DnsMos  # noqa: E402
 from codec.evaluation.paired import paired_difference  # noqa: E402
-from codec.neural.config import HOP  # noqa: E402
+from codec.neural.config import HOP, SAMPLE_RATE  # noqa: E402
 from codec.neural.dataset import load_clip, read_manifest  # noqa: E402
 from codec.neural.export import load_average  # noqa: E402
 from codec.registry import get_codec  # noqa: E402
@@ -75,7 +75,7 @@ def score(checkpoints: list[Path], clips: dict[str, np.ndarray], mos: DnsMos,
 def score_codec(name: str, clips: dict[str, np.ndarray], mos: DnsMos) -> list[dict]:
     """Per clip: its path and the DNSMOS components of its roundtrip through codec ``name``."""
     codec = get_codec(name)
-    return [{"path": path, **mos.components(roundtrip(codec, pcm, 16000))}
+    return [{"path": path, **mos.components(roundtrip(codec, pcm, SAMPLE_RATE))}
             for path, pcm in clips.items()]
 
 

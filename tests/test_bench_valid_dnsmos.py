@@ -67,10 +67,10 @@ def test_baseline_codecs_are_scored_beside_the_candidates(setup: Path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [(["m1.pt"], "NAME=CHECKPOINT"),
-                                           (["x=nothing.pt"], "no such checkpoint"),
-                                           (["x=m1.pt", "--codecs", "codec9"], "unknown codec")])
+                                           (["x={d}/nothing.pt"], "no such checkpoint"),
+                                           (["x={d}/m1.pt", "--codecs", "codec9"], "unknown codec")])
 def test_bad_candidates_are_refused(setup: Path, args: list[str], message: str, capsys):
     with pytest.raises(SystemExit):
-        bench.main([arg.replace("nothing.pt", str(setup / "nothing.pt")).replace("=m1.pt", f"={setup / 'm1.pt'}")
-                    for arg in args] + ["--manifest", str(setup / "manifest.jsonl")])
+        bench.main([arg.format(d=setup) for arg in args]
+                   + ["--manifest", str(setup / "manifest.jsonl")])
     assert message in capsys.readouterr().err

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from codec.neural.config import HOP, WINDOW
-from codec.neural.losses import MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss, overlap_disagreement
+from codec.neural.losses import (MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss,
+                                 overlap_disagreement)
 
 RATE = 16000
 

@@ -72,7 +72,7 @@ class FocalCodecModel(nn.Module):
         return self.quantizer.signs(self.quantizer.project(self.encode_features(audio)))
 
     def synthesis_frames(self, signs: torch.Tensor) -> torch.Tensor:
-        """``(B, T, bits)`` signs in {-1, 0, +1} → the head's ``(B, T, K, WINDOW)`` windowed frames."""
+        """``(B, T, bits)`` signs in {-1, 0, +1} → the head's windowed frames ``(B, T, K, WINDOW)``."""
         return self.head(self.decoder(self.quantizer.dequantize(signs)))
 
     def decode(self, signs: torch.Tensor) -> torch.Tensor:
