@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from codec.resample import resample
+
 RATE = 16000
 TARGET_DBFS = -24.0  # active-speech RMS of every stored clip
 PEAK = 0.95
@@ -40,3 +42,15 @@ def normalize_level(pcm: np.ndarray, target_dbfs: float = TARGET_DBFS) -> np.nda
     if peak > PEAK:
         gain *= PEAK / peak
     return (pcm * gain).astype(np.float32)
+
+
+def shift_voice(pcm: np.ndarray, factor: float) -> np.ndarray:
+    """A new voice: pitch and formants scaled by ``factor`` (tempo by its inverse).
+
+    The clip is played back ``factor`` times faster, as a talker with a shorter (``factor`` > 1)
+    or longer vocal tract and a higher or lower voice would sound; content above the new
+    Nyquist frequency is filtered out by the resampler.
+    """
+    if not 0.5 <= factor <= 2.0:
+        raise ValueError(f"voice shift factor must lie in [0.5, 2], got {factor}")
+    return resample(np.asarray(pcm, np.float32), int(round(RATE * factor)), RATE).astype(np.float32)

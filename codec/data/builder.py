@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from codec.data import audio, augment, devset, sources, synth
+from codec.data import audio, augment, devset, recordings, sources, synth
 from codec.data.debs import check_not_reserved
 from codec.data.layout import SOURCES
 from codec.data.manifest import Entry, ManifestWriter, read_manifest
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 SYNTHETIC = ("kokoro", "piper")
 BATCH = 32  # jobs handed to the pool at a time; the stream is otherwise unbounded
 CHARS_PER_SECOND = 14.0  # rough speaking rate, only used to balance real and synthetic audio
+# A voice shift scales pitch and formants together by a factor from this range or its inverse.
+SHIFT_RANGE = (1.05, 1.14)
 
 
 @dataclass
@@ -42,6 +44,7 @@ class BuildConfig:
     real_fraction: float = 0.4
     valid_fraction: float = 0.1
     blends: int = 24
+    voice_shifts: int = 0  # shifted copies of each synthetic speaker (new voices)
     augment: bool = True
     kokoro_voices: tuple[str, ...] | None = None  # None: every voice
     asterisk_voices: tuple[str, ...] | None = None  # None: every voice not held out
@@ -67,6 +70,8 @@ class BuildConfig:
             raise ValueError("at least one source is needed")
         if not self.hours > 0 or not math.isfinite(self.hours):
             raise ValueError(f"hours must be a positive number, got {self.hours}")
+        if self.blends < 0 or self.voice_shifts < 0:
+            raise ValueError("blends and voice_shifts must be >= 0")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
         if not 0.0 <= self.real_fraction <= 1.0 or not 0.0 <= self.valid_fraction < 1.0:
@@ -90,7 +95,12 @@ class Plan:
 
 
 def make_plan(config: BuildConfig) -> Plan:
-    """Enumerate sources, drop held-out speakers, shuffle, and split speakers."""
+    """Enumerate sources, drop held-out speakers, shuffle, split speakers, then make new voices.
+
+    Pure voices and real speakers are split first; blends mix two voices of the same split and
+    voice shifts (:func:`audio.shift_voice`) copy a synthetic speaker within its split, so no
+    valid voice is ever part of a training voice.
+    """
     rng = np.random.default_rng([config.seed, 1])
     real: list[sources.RealClip] = []
     if "asterisk" in config.sources:
@@ -99,6 +109,9 @@ def make_plan(config: BuildConfig) -> Plan:
         real += sources.asterisk_clips(voices, config.deb_cache)
     if "fillets" in config.sources:
         real += sources.fillets_clips(config.fillets_languages, config.deb_cache)
+    for name in recordings.PACKAGES:
+        if name in config.sources:
+            real += recordings.recording_clips(name, config.deb_cache)
     real = [c for c in real if not devset.is_held_out(c.speaker)]
     for clip in real:
         check_not_reserved(clip.path)
@@ -109,26 +122,55 @@ def make_plan(config: BuildConfig) -> Plan:
     texts: dict[str, list[str]] = {}
     if set(config.sources) & set(SYNTHETIC):
         texts["en"] = sources.english_sentences(config.deb_cache)
+    names: list[str] = []
     if "kokoro" in config.sources:
         names = list(config.kokoro_voices or synth.kokoro_voices(config.voice_cache))
         for name in names:
             speakers.append({"kind": "kokoro", "speaker": synth.KokoroVoice(name).speaker,
                              "voice": [name, None, 1.0]})
-        if len(names) >= 2:
-            for _ in range(config.blends):
-                a, b = rng.choice(len(names), size=2, replace=False)
-                weight = round(float(rng.uniform(0.3, 0.7)), 2)
-                voice = synth.KokoroVoice(names[a], names[b], weight)
-                speakers.append({"kind": "kokoro", "speaker": voice.speaker,
-                                 "voice": [names[a], names[b], weight]})
         for language in {synth.text_language(n) for n in names} - {"en"}:
             texts[language] = sources.foreign_sentences(language, config.deb_cache)
     if "piper" in config.sources:
         speakers.append({"kind": "piper", "speaker": synth.Piper.speaker})
-    speakers = [speakers[i] for i in rng.permutation(len(speakers))]
     plan = Plan(real, seconds, speakers, texts)
     plan.split = split_speakers(plan, config, rng)
+    speakers += _blends(names, plan.split, config, rng)
+    speakers += _shifted(speakers, config, rng)
+    for speaker in speakers:
+        plan.split.setdefault(speaker["speaker"], plan.split[speaker.get("base", speaker["speaker"])])
+    plan.synth_speakers = [speakers[i] for i in rng.permutation(len(speakers))]
     return plan
+
+
+def _blends(names: list[str], split: dict[str, str], config: BuildConfig,
+            rng: np.random.Generator) -> list[dict]:
+    """Two-voice Kokoro blends, each of two voices from the same split."""
+    out = []
+    for part in ("train", "valid"):
+        members = [n for n in names if split[synth.KokoroVoice(n).speaker] == part]
+        count = config.blends if part == "train" else round(config.blends * config.valid_fraction)
+        if len(members) < 2:
+            continue
+        for _ in range(count):
+            a, b = rng.choice(len(members), size=2, replace=False)
+            weight = round(float(rng.uniform(0.3, 0.7)), 2)
+            voice = synth.KokoroVoice(members[a], members[b], weight)
+            out.append({"kind": "kokoro", "speaker": voice.speaker,
+                        "voice": [members[a], members[b], weight]})
+            split[voice.speaker] = part
+    return out
+
+
+def _shifted(speakers: list[dict], config: BuildConfig, rng: np.random.Generator) -> list[dict]:
+    """``config.voice_shifts`` pitch-and-formant shifted copies of every synthetic speaker."""
+    out = []
+    for speaker in speakers:
+        for _ in range(config.voice_shifts):
+            factor = float(rng.uniform(*SHIFT_RANGE)) ** float(rng.choice([-1.0, 1.0]))
+            factor = round(factor * 80) / 80  # 200 Hz steps of the playback rate: short filters
+            out.append({**speaker, "speaker": f"{speaker['speaker']}~{factor:.3f}",
+                        "shift": factor, "base": speaker["speaker"]})
+    return out
 
 
 def split_speakers(plan: Plan, config: BuildConfig, rng: np.random.Generator) -> dict[str, str]:
@@ -167,7 +209,8 @@ def job(plan: Plan, config: BuildConfig, index: int, real_next: int, synth_next:
     speed = round(float(rng.uniform(0.8, 1.25) if speaker["kind"] == "kokoro" else rng.uniform(0.85, 1.15)), 3)
     return {"index": index, "kind": speaker["kind"], "voice": speaker.get("voice"), "speed": speed,
             "speaker": speaker["speaker"], "source": speaker["kind"], "language": language,
-            "text": text, "split": plan.split[speaker["speaker"]], "augment": recipe}
+            "text": text, "split": plan.split[speaker["speaker"]], "augment": recipe,
+            "shift": speaker.get("shift", 1.0)}
 
 
 def job_stream(plan: Plan, config: BuildConfig):
@@ -217,6 +260,8 @@ def run_job(spec: dict, out: Path, voice_cache: Path | None) -> dict | None:
             pcm = _synthesizer("kokoro", voice_cache).synthesize(spec["text"], spec["language"], voice, spec["speed"])
         else:
             pcm = _synthesizer("piper", voice_cache).synthesize(spec["text"], spec["speed"])
+        if spec.get("shift", 1.0) != 1.0:
+            pcm = audio.shift_voice(pcm, spec["shift"])
         pcm = audio.trim_silence(pcm)
         if len(pcm) < sources.MIN_SECONDS * audio.RATE:
             return None

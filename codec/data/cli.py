@@ -29,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--kokoro-languages", default=None, metavar="LANGS",
                        help="only Kokoro voices of these languages, comma-separated (e.g. en); "
                             "default: every voice")
+    build.add_argument("--blends", type=int, default=24,
+                       help="two-voice Kokoro blends among the training voices (default 24)")
+    build.add_argument("--voice-shifts", type=int, default=0, metavar="N",
+                       help="pitch-and-formant shifted copies of every synthetic voice (default 0)")
     build.add_argument("--no-augment", action="store_true", help="store no augmentation recipes")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.set_defaults(func=_guarded(_build))
@@ -72,7 +76,8 @@ def _build(args: argparse.Namespace) -> int:
         out=args.out, hours=args.hours, seed=args.seed,
         sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
         workers=args.workers, real_fraction=args.real_fraction,
-        kokoro_voices=_kokoro_voices(args.kokoro_languages),
+        kokoro_voices=_kokoro_voices(args.kokoro_languages), blends=args.blends,
+        voice_shifts=args.voice_shifts,
         augment=not args.no_augment, progress=not args.no_progress)
     entries = builder.build(config)
     hours = sum(e.duration for e in entries) / 3600

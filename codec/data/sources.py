@@ -2,8 +2,9 @@
 
 Real speech: the Asterisk core prompts (G.722, 16 kHz; one voice per language, Allison
 speaks both en and es) and the acted dialogue of Fish Fillets (Vorbis, Czech and Dutch casts).
-Text for synthesis: Debian fortunes and the English Asterisk transcripts; Fillets' dialogue
-scripts add Spanish, French and Italian sentences for Kokoro's voices in those languages.
+Text for synthesis: Debian fortunes (English); Fillets' dialogue scripts add Spanish, French and
+Italian sentences for Kokoro's voices in those languages. The English Asterisk transcripts are
+the dev set's prompts and never become synthesis text.
 """
 from __future__ import annotations
 
@@ -168,9 +169,8 @@ def fortunes(cache: Path | None = None, min_chars: int = 20, max_chars: int = 22
 
 
 def english_sentences(cache: Path | None = None) -> list[str]:
-    """Sentence text for English synthesis: fortunes plus the Asterisk transcripts."""
-    prompts = [t for t in asterisk_transcripts(cache).values() if len(t) >= 12]
-    return sorted(set(fortunes(cache)) | set(prompts))
+    """Sentence text for English synthesis: the fortunes (nothing the dev set says)."""
+    return fortunes(cache)
 
 
 def foreign_sentences(language: str, cache: Path | None = None) -> list[str]:

@@ -14,6 +14,7 @@ SAMPLE_RATE = 16000
 HOP = 320            # samples per frame: 20 ms, 50 Hz
 WINDOW = 2 * HOP     # analysis/synthesis window: the frame plus the previous one
 TEACHER_DIM = 512    # Whisper-base encoder width
+HEADS = ("istft", "source_filter")
 
 
 @dataclass
@@ -33,6 +34,8 @@ class ModelConfig:
     phase_hidden: int = 0         # width of the head's residual phase MLP (0: linear phase only)
     synthesis_hop: int = HOP      # spacing of the head's synthesis frames: HOP, or HOP / 2, ...
     decoder_lookahead: int = 1    # codes the decoder sees beyond the frame it synthesises: 0 or 1
+    head: str = "istft"           # "istft" (Vocos-style) or "source_filter" (f0, envelope, noise)
+    decoder_teacher: bool = False  # a training-only head rebuilds the teacher's features from codes
 
     def __post_init__(self) -> None:
         for name in ("dim", "encoder_blocks", "decoder_blocks", "focal_levels", "focal_kernel",
@@ -47,6 +50,8 @@ class ModelConfig:
             raise ValueError(f"model.synthesis_hop must divide the frame ({HOP} samples)")
         if int(self.decoder_lookahead) not in (0, 1):
             raise ValueError("model.decoder_lookahead must be 0 or 1 (codes beyond the frame)")
+        if self.head not in HEADS:
+            raise ValueError(f"model.head must be one of {HEADS}, got {self.head!r}")
         if self.mlp_ratio <= 0:
             raise ValueError("model.mlp_ratio must be positive")
         self.bit_options = sorted({int(b) for b in self.bit_options}, reverse=True)

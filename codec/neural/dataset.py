@@ -36,6 +36,8 @@ class DataConfig:
     augment: str | None = "codec.neural.dataset:corpus_augment"
     augment_prob: float = 0.5        # fraction of crops that get corrupted at all
     teacher_cache: str = ".cache/teacher-whisper-base"
+    targets_cache: str = ".cache/sf-targets"   # source-filter targets (codec.neural.targets)
+    skip_uncached: bool = False      # train only on clips already cached (a corpus still growing)
     valid_clips: int = 8
     workers: int = 0                 # DataLoader processes (0: in the training process)
 
@@ -149,15 +151,24 @@ def teacher_cache_path(cache_dir: Path, clip: Path) -> Path:
 
 
 class CropDataset(torch.utils.data.Dataset):
-    """Random frame-aligned crops: ``{"clean", "noisy": (N,), "teacher": (T, 512) or (0,)}``."""
+    """Random frame-aligned crops: ``{"clean", "noisy": (N,)}``, with ``use_teacher`` also
+    ``"teacher" (T, 512)`` and ``"teacher_mask" (T,)``, with ``use_targets`` the source-filter
+    targets ``"f0", "voiced" (T,)``, ``"mcep" (T, ORDER+1)`` (its level follows the crop's
+    gain), ``"ap" (T, nodes)`` and ``"target_mask" (T,)``."""
 
     def __init__(self, config: DataConfig, split: str = "train", seed: int = 0,
-                 use_teacher: bool = False, length: int = 1 << 30) -> None:
+                 use_teacher: bool = False, length: int = 1 << 30,
+                 use_targets: bool = False) -> None:
         self.config = config
         self.rows = read_manifests(config.manifest, split)
         self.augment = resolve_augment(config.augment)
         self.use_teacher = use_teacher
+        self.use_targets = use_targets
         self.cache_dir = Path(config.teacher_cache)
+        if config.skip_uncached:
+            self.rows = [row for row in self.rows if self._cached(row["file"])]
+            if not self.rows:
+                raise ValueError(f"no {split} clip has its training targets cached yet")
         self.rng = np.random.default_rng(seed)
         self.length = length
         self._audio: dict[int, np.ndarray] = {}
@@ -170,6 +181,15 @@ class CropDataset(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return self.length
+
+    def _cached(self, clip: Path) -> bool:
+        """Whether the teacher features and targets this dataset needs exist for ``clip``."""
+        from codec.neural.targets import cache_path
+
+        if self.use_teacher and not teacher_cache_path(self.cache_dir, clip).exists():
+            return False
+        return not (self.use_targets
+                    and not cache_path(Path(self.config.targets_cache), clip).exists())
 
     def clip(self, index: int) -> np.ndarray:
         """Whole clip ``index``, zero-padded to a whole number of frames (memoised)."""
@@ -195,7 +215,8 @@ class CropDataset(torch.utils.data.Dataset):
         clean = np.pad(clean, (0, frames * HOP - len(clean)))
         # Peak level between -24 and -1 dBFS: quiet and loud talkers, never clipped.
         gain = 10 ** (self.rng.uniform(-24, -1) / 20) / max(1e-3, float(np.abs(clean).max()))
-        clean = (clean * min(gain, 30.0)).astype(np.float32)
+        gain = min(gain, 30.0)
+        clean = (clean * gain).astype(np.float32)
         noisy = clean
         if self.augment is not None and self.rng.random() < self.config.augment_prob:
             noisy = self.augment(clean, self.rng).astype(np.float32)
@@ -206,4 +227,25 @@ class CropDataset(torch.utils.data.Dataset):
             item["teacher"] = torch.from_numpy(feats)
             item["teacher_mask"] = torch.from_numpy(
                 (np.arange(frames) < min(frames, total - start)).astype(np.float32))
+        if self.use_targets:
+            item.update(crop_targets(Path(self.config.targets_cache), self.rows[index]["file"],
+                                     start, frames, gain))
         return item
+
+
+def crop_targets(cache_dir: Path, clip: Path, start: int, frames: int,
+                 gain: float) -> dict[str, torch.Tensor]:
+    """Frames ``[start, start + frames)`` of a clip's cached source-filter targets, zero-padded,
+    with the envelope's level moved by ``gain`` (the crop's amplitude scale)."""
+    from codec.neural.targets import load_targets
+
+    targets = load_targets(cache_dir, clip)
+    out = {}
+    for name, value in targets.items():
+        part = value[start:start + frames].astype(np.float32)
+        pad = [(0, frames - len(part))] + [(0, 0)] * (part.ndim - 1)
+        out[name] = np.pad(part, pad, mode="edge" if len(part) else "constant")
+    out["mcep"][:, 0] += np.float32(np.log(gain))
+    have = min(frames, len(targets["f0"]) - start)
+    out["target_mask"] = (np.arange(frames) < have).astype(np.float32)
+    return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in out.items()}

@@ -85,9 +85,17 @@ class ISTFTHead(nn.Module):
             return frames * self.window
 
     @property
-    def tail_size(self) -> int:
+    def state_size(self) -> int:
         """Samples of the frames so far that reach past the current output chunk."""
         return WINDOW - self.synthesis_hop
+
+    def synthesize(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C)`` → ``(B, T*HOP)``: the frames overlap-added."""
+        return overlap_add(self(x))
+
+    def step(self, x: torch.Tensor, tail: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, C)`` features, ``tail (B, state_size)`` → the finished chunk ``(B, HOP)``, new tail."""
+        return overlap_add_step(tail, self(x))
 
     def macs_per_frame(self) -> int:
         mlp = self.phase_hidden * (self.dim + self.bins)

@@ -17,7 +17,14 @@ trains (``encoder``, ``quantizer``, ``decoder``) and the weights of its losses:
 - ``adv``, ``fm``: hinge adversarial and feature-matching losses from the spectrogram
   discriminator (which is trained whenever either weight is non-zero; ``train.disc_input``
   picks whether it sees log-magnitude or compressed complex spectra);
-- ``entropy``: BSQ per-frame bit entropy minus bit-usage entropy.
+- ``entropy``: BSQ per-frame bit entropy minus bit-usage entropy;
+- ``teacher``: the decoder's features (through ``teacher_head``) rebuild the teacher's features
+  of the clean clip from the *codes* (FocalCodec's decompressor), so the bits learn phonetics;
+- ``f0``, ``voicing``, ``mcep``, ``ap``: the source-filter head's parameters against WORLD
+  targets of the clean clip (:mod:`codec.neural.parameter_losses`).
+
+Decoder-side targets (teacher, parameters) line up with the decoder's look-ahead: its step j
+describes frame j - ``decoder_lookahead``.
 
 Bit dropout: each crop keeps the first k of B bits with k drawn from ``bit_options``; single
 frames are dropped entirely (all bits zero = "missing") with ``missing_prob``, so the decoder
@@ -45,19 +52,21 @@ import torch
 from torch import nn
 
 from codec.neural.config import HOP, ModelConfig, load_config_file
-from codec.neural.dataset import CropDataset, DataConfig, load_clip, read_manifests, teacher_cache_path
+from codec.neural.dataset import CropDataset, DataConfig, crop_targets, load_clip, read_manifests
 from codec.neural.discriminator import INPUTS, MultiResolutionDiscriminator
 from codec.neural.losses import (STFT_RESOLUTIONS, MelLoss, MultiResolutionSTFTLoss,
                                  PhaseDerivativeLoss, check_phase_settings, check_resolutions,
                                  discriminator_loss, distillation_loss, feature_matching_loss,
                                  generator_loss, overlap_disagreement)
 from codec.neural.model import FocalCodecModel
+from codec.neural.parameter_losses import PARAMETER_LOSSES, parameter_errors, parameter_losses
 from codec.neural.quantizer import bits_mask
 
 log = logging.getLogger(__name__)
 
 PARTS = ("encoder", "quantizer", "decoder")
-LOSSES = ("distill", "stft", "mel", "phase", "overlap", "adv", "fm", "entropy")
+LOSSES = ("distill", "stft", "mel", "phase", "overlap", "adv", "fm", "entropy", "teacher",
+          *PARAMETER_LOSSES)
 
 
 @dataclass
@@ -91,7 +100,16 @@ class StageConfig:
 
     @property
     def decodes(self) -> bool:
+        """Whether the stage synthesises audio (its losses compare waveforms)."""
         return any(self.w(n) > 0 for n in ("stft", "mel", "phase", "overlap", "adv", "fm"))
+
+    @property
+    def uses_parameters(self) -> bool:
+        return any(self.w(n) > 0 for n in PARAMETER_LOSSES)
+
+    @property
+    def runs_decoder(self) -> bool:
+        return self.decodes or self.uses_parameters or self.w("teacher") > 0
 
 
 @dataclass
@@ -112,6 +130,7 @@ class OptimConfig:
     checkpoint_every: int = 100
     snapshot_every: int = 0  # 0: no step-NNNNN.pt snapshots
     init_from: str = ""  # checkpoint starting a run that has no last.pt yet (see Trainer.resume)
+    init_skip: list[str] = field(default_factory=list)  # init_from's parameters left out, by prefix
     stft_resolutions: list[list[int]] = field(
         default_factory=lambda: [list(r) for r in STFT_RESOLUTIONS])
     phase_resolutions: list[list[int]] = field(default_factory=lambda: [[512, 128]])
@@ -149,6 +168,13 @@ class RunConfig:
             raise ValueError("config needs at least one stage")
         if len(self.train.bit_probs) != len(self.model.bit_options):
             raise ValueError("train.bit_probs needs one probability per model.bit_options entry")
+        for stage in self.stages:
+            if stage.uses_parameters and self.model.head != "source_filter":
+                raise ValueError(f"stage {stage.name}: parameter losses need model.head: source_filter")
+            if stage.w("teacher") > 0 and not self.model.decoder_teacher:
+                raise ValueError(f"stage {stage.name}: the teacher loss needs model.decoder_teacher")
+            if stage.w("overlap") > 0 and self.model.head != "istft":
+                raise ValueError(f"stage {stage.name}: the overlap loss needs the iSTFT head")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
@@ -195,29 +221,21 @@ def pick_device(name: str) -> torch.device:
 
 
 def build_teacher_cache(config: RunConfig, device: torch.device) -> None:
-    """Compute Whisper-base features of every clean train clip once (skips cached ones)."""
-    from codec.neural.teacher import WhisperTeacher
+    """Compute Whisper-base features of every clean train and valid clip once (skips cached ones)."""
+    from codec.neural.teacher_cache import fill_cache
 
-    rows = read_manifests(config.data.manifest, "train")
-    cache = Path(config.data.teacher_cache)
-    cache.mkdir(parents=True, exist_ok=True)
-    todo = [r for r in rows if not teacher_cache_path(cache, r["file"]).exists()]
-    if not todo:
-        return
-    log.info("caching teacher features for %d clips in %s", len(todo), cache)
-    teacher = WhisperTeacher.load().to(device)
-    max_len = 1500 * HOP  # Whisper's 30 s position table
-    for n, row in enumerate(todo):
-        audio = load_clip(row["file"])
-        audio = np.pad(audio, (0, (-len(audio)) % HOP))
-        feats = [teacher(torch.from_numpy(audio[i:i + max_len])[None].to(device))[0].cpu()
-                 for i in range(0, len(audio), max_len)]
-        out = teacher_cache_path(cache, row["file"])
-        tmp = out.with_suffix(".tmp.npy")
-        np.save(tmp, torch.cat(feats).numpy().astype(np.float16))
-        tmp.replace(out)
-        if n % 200 == 0:
-            log.info("teacher cache %d/%d", n, len(todo))
+    manifests = config.data.manifest
+    manifests = [manifests] if isinstance(manifests, (str, Path)) else list(manifests)
+    fill_cache([str(m) for m in manifests], Path(config.data.teacher_cache), device=device)
+
+
+def build_target_cache(config: RunConfig) -> None:
+    """Compute the source-filter targets of every clean train and valid clip once."""
+    from codec.neural.targets import fill_cache
+
+    manifests = config.data.manifest
+    manifests = [manifests] if isinstance(manifests, (str, Path)) else list(manifests)
+    fill_cache([str(m) for m in manifests], Path(config.data.targets_cache))
 
 
 class Trainer:
@@ -293,7 +311,10 @@ class Trainer:
         if not path.exists():
             raise FileNotFoundError(f"train.init_from: {path} does not exist")
         ckpt = torch.load(path, map_location=self.device, weights_only=False)
-        result = self.model.load_state_dict(ckpt["model"], strict=False)
+        skip = tuple(self.config.train.init_skip)
+        weights = {k: v.float() for k, v in ckpt["model"].items()
+                   if not (skip and k.startswith(skip))}
+        result = self.model.load_state_dict(weights, strict=False)
         if result.unexpected_keys:
             raise ValueError(f"train.init_from: {path} holds weights this model lacks: "
                              f"{', '.join(result.unexpected_keys)}")
@@ -318,7 +339,8 @@ class Trainer:
         parts = {"encoder": [self.model.frontend, self.model.encoder_in, self.model.encoder,
                              self.model.distill_head],
                  "quantizer": [self.model.quantizer],
-                 "decoder": [self.model.decoder, self.model.head]}
+                 "decoder": [self.model.decoder, self.model.head,
+                             *([self.model.teacher_head] if self.model.teacher_head else [])]}
         for name, modules in parts.items():
             for module in modules:
                 module.requires_grad_(name in stage.train)
@@ -346,13 +368,15 @@ class Trainer:
         logs: dict[str, float] = {}
         total = clean.new_zeros(())
         with self.amp:
-            if stage.decodes:
-                out = self.model(noisy, self._mask(*noisy.shape[:1], noisy.shape[1] // HOP))
+            if stage.runs_decoder:
+                out = self.model(noisy, self._mask(*noisy.shape[:1], noisy.shape[1] // HOP),
+                                 synthesize=stage.decodes)
                 features, u, frames = out.features, out.u, out.frames
-                # Output lags input by delay_samples: compare the overlapping parts.
-                delay = self.model.delay_samples
-                estimate = out.audio[:, delay:].float()
-                target = clean[:, : clean.shape[1] - delay]
+                if stage.decodes:
+                    # Output lags input by delay_samples: compare the overlapping parts.
+                    delay = self.model.delay_samples
+                    estimate = out.audio[:, delay:].float()
+                    target = clean[:, : clean.shape[1] - delay]
             else:
                 features = self.model.encode_features(noisy)
                 u = self.model.quantizer.project(features)
@@ -362,6 +386,8 @@ class Trainer:
                                          batch["teacher_mask"].to(self.device))
                 logs["distill"] = float(loss.detach())
                 total = total + stage.w("distill") * loss
+            if stage.w("teacher") > 0 or stage.uses_parameters:
+                total = total + self._decoder_targets(stage, out.hidden, batch, logs)
             if stage.w("entropy") > 0:
                 loss = self.model.quantizer.entropy_loss(u.float())
                 logs["entropy"] = float(loss.detach())
@@ -394,6 +420,30 @@ class Trainer:
         self.step += 1
         return logs
 
+    def _decoder_targets(self, stage: StageConfig, hidden: torch.Tensor,
+                         batch: dict[str, torch.Tensor], logs: dict[str, float]) -> torch.Tensor:
+        """Teacher and source-filter parameter losses of the decoder features ``hidden``,
+        shifted by the look-ahead: decoder step j describes frame j - lookahead."""
+        ahead = self.config.model.decoder_lookahead
+        steps = hidden.shape[1] - ahead
+        hidden = hidden[:, ahead:]
+        total = hidden.new_zeros(())
+        if stage.w("teacher") > 0:
+            pred = self.model.teacher_head(hidden).float()
+            loss = distillation_loss(pred, batch["teacher"][:, :steps].to(self.device),
+                                     batch["teacher_mask"][:, :steps].to(self.device))
+            logs["teacher"] = float(loss.detach())
+            total = total + stage.w("teacher") * loss
+        if stage.uses_parameters:
+            targets = {name: batch[name][:, :steps].to(self.device)
+                       for name in ("f0", "voiced", "mcep", "ap")}
+            mask = batch["target_mask"][:, :steps].to(self.device)
+            losses = parameter_losses(self.model.head.outputs(hidden), targets, mask)
+            for name, loss in losses.items():
+                logs[name] = float(loss.detach())
+                total = total + stage.w(name) * loss
+        return total
+
     def _adversarial(self, stage: StageConfig, estimate: torch.Tensor, target: torch.Tensor,
                      logs: dict[str, float]) -> torch.Tensor:
         """Update the discriminator, then return the generator's adversarial + FM loss."""
@@ -416,35 +466,75 @@ class Trainer:
     # ---- validation and loop -------------------------------------------------------------
 
     @torch.no_grad()
-    def validate(self, clips: list[np.ndarray]) -> dict[str, float]:
-        """Mean mel/STFT loss of clean clips through the full 16-bit codec."""
+    def validate(self, clips: list[dict]) -> dict[str, float]:
+        """Mean mel/STFT loss of clean clips through the full 16-bit codec; with a source-filter
+        head also its parameter errors, with a decoder teacher head its teacher loss (on clips
+        whose targets are cached)."""
         self.model.eval()
-        mel, stft = [], []
-        delay = self.model.delay_samples
-        for audio in clips:
-            x = torch.from_numpy(audio)[None].to(self.device)
-            y = self.model.decode(self.model.encode(x))[:, delay:]
+        figures: dict[str, list[float]] = {}
+        delay, ahead = self.model.delay_samples, self.config.model.decoder_lookahead
+        for clip in clips:
+            x = torch.from_numpy(clip["audio"])[None].to(self.device)
+            hidden = self.model.decoder_features(self.model.encode(x))
+            y = self.model.head.synthesize(hidden)[:, delay:]
             ref = x[:, : x.shape[1] - delay]
-            mel.append(float(self.mel_loss(y, ref)))
-            stft.append(float(self.stft_loss(y, ref)))
-        return {"valid_mel": float(np.mean(mel)), "valid_stft": float(np.mean(stft))}
+            figures.setdefault("valid_mel", []).append(float(self.mel_loss(y, ref)))
+            figures.setdefault("valid_stft", []).append(float(self.stft_loss(y, ref)))
+            steps = hidden.shape[1] - ahead
+            hidden = hidden[:, ahead:]
+            if "targets" in clip:
+                targets = {k: v[None, :steps].to(self.device) for k, v in clip["targets"].items()}
+                outputs = self.model.head.outputs(hidden)
+                errors = parameter_errors(outputs, targets, self.model.head.f0_hz(outputs["f0_logits"]),
+                                          targets["target_mask"])
+                for name, value in errors.items():
+                    figures.setdefault(f"valid_{name}", []).append(value)
+            if "teacher" in clip:
+                teacher = clip["teacher"][None, :steps].to(self.device)
+                loss = distillation_loss(self.model.teacher_head(hidden), teacher)
+                figures.setdefault("valid_teacher", []).append(float(loss))
+        return {name: float(np.mean(values)) for name, values in figures.items()}
 
-    def valid_clips(self) -> list[np.ndarray]:
+    def valid_clips(self) -> list[dict]:
+        """Up to ``data.valid_clips`` valid clips spread over every manifest, 6 s at most each,
+        with their cached targets and teacher features where the model can use them."""
+        from codec.neural.dataset import teacher_cache_path
+
         rows = read_manifests(self.config.data.manifest, "valid")
+        rows = list({str(row["file"]): row for row in rows}.values())  # a manifest listed twice
+        count = self.config.data.valid_clips
+        rows = rows[:: max(1, len(rows) // count)][:count]
         clips = []
-        for row in rows[: self.config.data.valid_clips]:
+        for row in rows:
             audio = load_clip(row["file"])[: 6 * 16000]
-            clips.append(np.pad(audio, (0, (-len(audio)) % HOP + 4 * HOP)).astype(np.float32))
+            audio = np.pad(audio, (0, (-len(audio)) % HOP + 4 * HOP)).astype(np.float32)
+            clip = {"audio": audio}
+            frames = len(audio) // HOP
+            try:
+                if self.config.model.head == "source_filter":
+                    clip["targets"] = crop_targets(Path(self.config.data.targets_cache),
+                                                   row["file"], 0, frames, 1.0)
+            except FileNotFoundError:
+                pass
+            path = teacher_cache_path(Path(self.config.data.teacher_cache), row["file"])
+            if self.model.teacher_head is not None and path.exists():
+                feats = np.load(path).astype(np.float32)[:frames]
+                clip["teacher"] = torch.from_numpy(np.pad(feats, ((0, frames - len(feats)), (0, 0))))
+            clips.append(clip)
         return clips
 
     def run(self, max_steps: int | None = None) -> dict[str, float]:
         """Train until the configured total (or ``max_steps`` more steps); return last losses."""
         cfg = self.config
-        uses_teacher = any(s.w("distill") > 0 for s in cfg.stages)
-        if uses_teacher:
-            build_teacher_cache(cfg, self.device)
+        uses_teacher = any(s.w("distill") > 0 or s.w("teacher") > 0 for s in cfg.stages)
+        uses_targets = any(s.uses_parameters for s in cfg.stages)
+        if not cfg.data.skip_uncached:
+            if uses_teacher:
+                build_teacher_cache(cfg, self.device)
+            if uses_targets:
+                build_target_cache(cfg)
         data = CropDataset(cfg.data, "train", seed=cfg.train.seed + self.step,
-                           use_teacher=uses_teacher)
+                           use_teacher=uses_teacher, use_targets=uses_targets)
         loader = iter(torch.utils.data.DataLoader(
             data, batch_size=cfg.data.batch_size, num_workers=cfg.data.workers,
             worker_init_fn=CropDataset.worker_init if cfg.data.workers else None,
