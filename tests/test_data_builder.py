@@ -107,3 +107,25 @@ def test_same_seed_gives_the_same_corpus_on_one_worker(corpus, tmp_path):
         assert a.duration == pytest.approx(b.duration, abs=0.05)
         if a.source == "asterisk":
             assert (tmp_path / a.path).read_bytes() == (out / b.path).read_bytes()
+
+
+def test_blends_and_shifted_voices_stay_inside_their_split():
+    from codec.data.builder import _blends, _shifted
+    from codec.data.synth import KokoroVoice
+
+    names = ["af_a", "af_b", "am_c", "am_d", "bf_e"]
+    split = {KokoroVoice(n).speaker: ("valid" if n in ("am_d", "bf_e") else "train") for n in names}
+    cfg = BuildConfig(out="x", hours=1.0, blends=10, voice_shifts=2, valid_fraction=0.2)
+    rng = np.random.default_rng(0)
+    blends = _blends(names, split, cfg, rng)
+    assert len(blends) == 12    # 10 of train voices, 2 of the valid pair
+    for speaker in blends:
+        first, second, weight = speaker["voice"]
+        parts = {split[KokoroVoice(first).speaker], split[KokoroVoice(second).speaker]}
+        assert len(parts) == 1 and split[speaker["speaker"]] in parts and 0.3 <= weight <= 0.7
+    shifted = _shifted(blends[:3], cfg, rng)
+    assert len(shifted) == 6 and len({s["speaker"] for s in shifted}) == 6
+    for speaker in shifted:
+        factor = speaker["shift"]
+        assert 1 / 1.14 - 1e-3 <= factor <= 1.14 + 1e-3 and abs(factor - 1) >= 0.04
+        assert speaker["speaker"].startswith(speaker["base"] + "~")

@@ -70,3 +70,34 @@ def test_trim_silence_keeps_a_pad_around_speech():
     pcm = np.concatenate([np.zeros(32000, np.float32), speech, np.zeros(32000, np.float32)])
     out = audio.trim_silence(pcm, pad_s=0.15)
     assert len(out) == pytest.approx(16000 + 2 * 2400, abs=2 * audio.FRAME)
+
+
+def test_synthesis_text_shares_no_sentence_with_the_dev_set():
+    """The English synthesis text never says what the dev set's English speaker says (the
+    Asterisk prompts; the dev set's other clips are Czech and Dutch)."""
+    from codec.data.sources import asterisk_transcripts, english_sentences, normalize_text
+
+    text = [f" {normalize_text(s)} " for s in english_sentences()]
+    assert len(text) > 4000
+    for prompt in map(normalize_text, asterisk_transcripts().values()):
+        if len(prompt.split()) >= 3:
+            assert not any(f" {prompt} " in s for s in text), prompt
+
+
+def test_sentences_quoting_a_phrase_are_dropped_whole_words_only():
+    from codec.data.sources import containing_none_of
+
+    sentences = ["Please check the number and dial again, he said.", "A numbered dialogue.",
+                 "Check the number"]
+    assert containing_none_of(sentences, ["please CHECK the number and dial again", "the num"]) == [
+        "A numbered dialogue.", "Check the number"]
+
+
+def test_a_voice_shift_scales_pitch_up_and_duration_down():
+    tone = np.sin(2 * np.pi * 200 * np.arange(16000) / 16000).astype(np.float32)
+    shifted = audio.shift_voice(tone, 1.25)
+    assert len(shifted) == pytest.approx(16000 / 1.25, abs=2)
+    spectrum = np.abs(np.fft.rfft(shifted * np.hanning(len(shifted))))
+    assert np.argmax(spectrum) * 16000 / len(shifted) == pytest.approx(250, abs=3)
+    with pytest.raises(ValueError, match="factor"):
+        audio.shift_voice(tone, 3.0)

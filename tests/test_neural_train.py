@@ -10,7 +10,8 @@ import soundfile as sf
 import torch
 
 from codec.neural.config import load_config_file
-from codec.neural.train import RunConfig, Trainer, train_from_config
+from codec.neural.envelope import ORDER
+from codec.neural.train import RunConfig, StageConfig, Trainer, train_from_config
 from codec.resample import resample
 from tests.utils import read_wav
 
@@ -260,3 +261,86 @@ def test_several_manifests_are_read_together_and_cached_apart(tmp_path: Path, co
     config = tiny_config(tmp_path, corpus)
     config.data.manifest = [str(corpus), str(other / "manifest.jsonl")]
     assert len(CropDataset(config.data).rows) == 2
+
+
+def source_filter_config(tmp_path: Path, corpus: Path) -> RunConfig:
+    """The tiny model with the source-filter head: parameter + teacher stage, then spectral."""
+    config = tiny_config(tmp_path, corpus)
+    config.model.head, config.model.decoder_teacher = "source_filter", True
+    config.data.teacher_cache = str(tmp_path / "teacher")
+    config.data.targets_cache = str(tmp_path / "targets")
+    config.data.segment_seconds = 1.0
+    params = {"teacher": 1.0, "f0": 1.0, "voicing": 0.5, "mcep": 1.0, "ap": 1.0, "entropy": 0.05}
+    config.stages = [StageConfig("params", 40, weights=params),
+                     StageConfig("spectral", 2, train=["decoder"],
+                                 weights={**params, "mel": 1.0, "stft": 1.0})]
+    config.train.valid_every = 40
+    return config
+
+
+def test_source_filter_training_learns_its_parameters_and_reports_them(tmp_path: Path, corpus: Path):
+    pytest.importorskip("pyworld", reason="needs the data extra")
+    config = source_filter_config(tmp_path, corpus)
+    config.train.missing_prob = 0.0
+    trainer = Trainer(config)
+    logs = trainer.run(max_steps=40)          # builds both caches, then 40 parameter steps
+    records = [json.loads(line) for line in (tmp_path / "run" / "losses.jsonl").read_text().splitlines()]
+    first, last = records[0], records[-1]
+    for name in ("mcep", "f0", "teacher"):
+        assert last[name] < 0.8 * first[name], name
+    assert {"valid_mcd_db", "valid_f0_within_50c", "valid_voicing_error", "valid_teacher",
+            "valid_mel"} <= set(last)
+    assert "mel" not in logs                  # no audio is synthesised for parameter losses
+    logs = trainer.run()                      # the spectral stage goes through the synthesiser
+    assert {"mel", "stft", "f0"} <= set(logs) and np.isfinite(logs["total"])
+
+
+def test_parameter_and_teacher_losses_need_their_heads(tmp_path: Path):
+    data = load_config_file(CONFIGS / "tiny.yaml")
+    data["stages"] = [{"name": "p", "steps": 1, "weights": {"mcep": 1.0}}]
+    with pytest.raises(ValueError, match="model.head: source_filter"):
+        RunConfig.from_dict(data)
+    data["model"]["head"] = "source_filter"
+    data["stages"] = [{"name": "p", "steps": 1, "weights": {"teacher": 1.0}}]
+    with pytest.raises(ValueError, match="decoder_teacher"):
+        RunConfig.from_dict(data)
+
+
+def test_a_new_head_grows_on_another_runs_trunk(tmp_path: Path, corpus: Path):
+    parent = Trainer(tiny_config(tmp_path, corpus))
+    parent.run(max_steps=1)
+    config = source_filter_config(tmp_path, corpus)
+    config.train.run_dir = str(tmp_path / "sf")
+    config.train.init_from = str(tmp_path / "run" / "last.pt")
+    config.train.init_skip = ["head."]
+    child = Trainer(config)
+    assert child.resume()
+    state = child.model.state_dict()
+    for name, value in parent.model.state_dict().items():
+        if not name.startswith("head."):
+            assert torch.equal(state[name], value), name
+
+
+def test_crops_carry_targets_whose_level_follows_the_crop(tmp_path: Path, corpus: Path):
+    pytest.importorskip("pyworld", reason="needs the data extra")
+    from codec.neural.dataset import CropDataset
+    from codec.neural.targets import fill_cache, load_targets
+
+    config = source_filter_config(tmp_path, corpus)
+    fill_cache([str(corpus)], Path(config.data.targets_cache))
+    data = CropDataset(config.data, "train", seed=3, use_targets=True)
+    whole = load_targets(Path(config.data.targets_cache), data.rows[0]["file"])
+    for _ in range(3):
+        item = data[0]
+        frames = config.data.segment_frames
+        assert item["mcep"].shape == (frames, ORDER + 1) and item["target_mask"].sum() == frames
+        # find the crop in the clip by its f0 track, then check the level moved by the gain
+        start = next(s for s in range(len(whole["f0"]) - frames + 1)
+                     if np.allclose(whole["f0"][s:s + frames], item["f0"].numpy()))
+        shift = item["mcep"][:, 0].numpy() - whole["mcep"][start:start + frames, 0]
+        assert np.allclose(shift, shift[0], atol=1e-4) and np.allclose(
+            item["mcep"][:, 1:].numpy(), whole["mcep"][start:start + frames, 1:], atol=1e-5)
+    config.data.skip_uncached = True
+    config.data.targets_cache = str(tmp_path / "empty")
+    with pytest.raises(ValueError, match="cached"):
+        CropDataset(config.data, "train", use_targets=True)

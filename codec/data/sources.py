@@ -168,9 +168,22 @@ def fortunes(cache: Path | None = None, min_chars: int = 20, max_chars: int = 22
     return sorted(out)
 
 
+def normalize_text(text: str) -> str:
+    """Lower case, letters/digits/apostrophes only, single spaces: for comparing sentences."""
+    return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
+
+
+def containing_none_of(sentences: list[str], phrases: list[str], min_words: int = 3) -> list[str]:
+    """``sentences`` that contain none of ``phrases`` (of at least ``min_words`` words) as a run
+    of whole words, compared after :func:`normalize_text`."""
+    wanted = [f" {p} " for p in map(normalize_text, phrases) if len(p.split()) >= min_words]
+    return [s for s in sentences if not any(p in f" {normalize_text(s)} " for p in wanted)]
+
+
 def english_sentences(cache: Path | None = None) -> list[str]:
-    """Sentence text for English synthesis: the fortunes (nothing the dev set says)."""
-    return fortunes(cache)
+    """Sentence text for English synthesis: the fortunes, less any that quotes an English
+    Asterisk prompt (the dev set's speech)."""
+    return containing_none_of(fortunes(cache), list(asterisk_transcripts(cache).values()))
 
 
 def foreign_sentences(language: str, cache: Path | None = None) -> list[str]:
