@@ -69,6 +69,18 @@ def test_distillmos_prefers_clean_speech(clean, noisy):
     assert bad < good - 0.2 and 1.0 <= good <= 5.5  # espeak itself scores only ~2.1
 
 
+def test_plcmos_is_an_eval_metric_and_hears_dropouts(clean):
+    pytest.importorskip("speechmos")
+    from codec.evaluation.harness import load_metric
+
+    metric = load_metric("plcmos")
+    gapped = clean.copy()
+    for start in range(8000, len(gapped) - 4000, 8000):   # 60 ms holes every half second
+        gapped[start:start + 960] = 0.0
+    good, bad = metric.score(None, clean)["plcmos"], metric.score(None, gapped)["plcmos"]
+    assert 1.0 <= bad < good <= 5.0
+
+
 def test_speaker_similarity_is_one_for_the_same_clip_and_low_for_noise(clean):
     pytest.importorskip("resemblyzer")
     from codec.evaluation.speaker import SpeakerSimilarity

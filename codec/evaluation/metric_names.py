@@ -6,6 +6,7 @@ METRICS = {
     "stoi": ("codec.evaluation.intrusive", "Stoi"),
     "dnsmos": ("codec.evaluation.mos", "DnsMos"),
     "distillmos": ("codec.evaluation.mos", "DistillMos"),
+    "plcmos": ("codec.evaluation.plcmos", "PlcMos"),
     "speaker": ("codec.evaluation.speaker", "SpeakerSimilarity"),
     "wer": ("codec.evaluation.wer", "WordErrorRate"),
 }

@@ -13,6 +13,7 @@ COLUMNS = (
     ("stoi", "STOI", "{:.3f}"),
     ("dnsmos", "DNSMOS", "{:.2f}"),
     ("distillmos", "DistillMOS", "{:.2f}"),
+    ("plcmos", "PLCMOS", "{:.2f}"),
     ("speaker_sim", "spk sim", "{:.3f}"),
     ("wer_pct", "WER %", "{:.1f}"),
     ("rtf_encode", "RTF enc", "{:.4f}"),
