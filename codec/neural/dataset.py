@@ -85,6 +85,20 @@ def read_manifests(paths: str | Path | list, split: str) -> list[dict]:
     return rows
 
 
+def interleaved_rows(paths: list, splits: tuple[str, ...]) -> list[dict]:
+    """Rows of ``splits`` (in that order) from existing manifests, taken from each manifest in
+    turn, so a cache filled in this order advances on every corpus at once; duplicates dropped."""
+    from itertools import chain, zip_longest
+
+    out: dict[str, dict] = {}
+    for split in splits:
+        per_manifest = [read_manifest(p, split) for p in paths if Path(p).exists()]
+        for row in chain.from_iterable(zip_longest(*per_manifest)):
+            if row is not None:
+                out.setdefault(str(row["file"]), row)
+    return list(out.values())
+
+
 def load_clip(path: Path) -> np.ndarray:
     """A 16 kHz mono WAV as float32."""
     audio, rate = sf.read(str(path), dtype="float32", always_2d=True)

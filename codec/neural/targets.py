@@ -111,20 +111,26 @@ def cache_clip(cache_dir: Path, clip: Path) -> bool:
     return True
 
 
+PASS_CLIPS = 200  # with --follow, manifests are read again after this many clips
+
+
 def fill_cache(manifests: list[str], cache_dir: Path, splits: tuple[str, ...] = ("valid", "train"),
                follow: bool = False, poll_s: float = 60.0) -> int:
-    """Analyse every clip of ``manifests`` not yet cached; with ``follow``, keep polling."""
-    from codec.neural.dataset import read_manifest
+    """Analyse every clip of ``manifests`` not yet cached, valid clips first, the corpora in
+    turn; with ``follow``, keep polling the manifests for new clips."""
+    from codec.neural.dataset import interleaved_rows
 
     done = 0
     while True:
         try:
-            rows = [row for path in manifests if Path(path).exists()
-                    for split in splits for row in read_manifest(path, split)]
+            rows = interleaved_rows(manifests, splits)
         except ValueError:  # a manifest's last line is being written: read it again shortly
             time.sleep(5.0)
             continue
-        fresh = sum(cache_clip(cache_dir, row["file"]) for row in rows)
+        todo = [row for row in rows if not cache_path(cache_dir, row["file"]).exists()]
+        if follow:
+            todo = todo[:PASS_CLIPS]
+        fresh = sum(cache_clip(cache_dir, row["file"]) for row in todo)
         done += fresh
         log.info("source-filter targets: %d clips cached this pass (%d in all)", fresh, done)
         if not follow:

@@ -17,12 +17,13 @@ import numpy as np
 import torch
 
 from codec.neural.config import HOP
-from codec.neural.dataset import load_clip, read_manifest, teacher_cache_path
+from codec.neural.dataset import interleaved_rows, load_clip, teacher_cache_path
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE = Path(".cache/teacher-whisper-base")
 MAX_SAMPLES = 1500 * HOP  # Whisper's 30 s position table
+PASS_CLIPS = 200  # with --follow, manifests are read again after this many clips
 
 
 def teacher_features(teacher: torch.nn.Module, audio: np.ndarray,
@@ -38,7 +39,8 @@ def teacher_features(teacher: torch.nn.Module, audio: np.ndarray,
 def fill_cache(manifests: list[str], cache_dir: Path, splits: tuple[str, ...] = ("valid", "train"),
                device: torch.device | None = None, follow: bool = False,
                poll_s: float = 60.0) -> int:
-    """Cache the features of every clip of ``manifests`` not cached yet; returns how many."""
+    """Cache the features of every clip of ``manifests`` not cached yet, valid clips first, the
+    corpora in turn; returns how many. With ``follow``, keep polling the manifests."""
     from codec.neural.teacher import WhisperTeacher
 
     device = device or torch.device("cpu")
@@ -48,12 +50,13 @@ def fill_cache(manifests: list[str], cache_dir: Path, splits: tuple[str, ...] = 
     done = 0
     while True:
         try:
-            rows = [row for path in manifests if Path(path).exists()
-                    for split in splits for row in read_manifest(path, split)]
+            rows = interleaved_rows(manifests, splits)
         except ValueError:  # a manifest's last line is being written: read it again shortly
             time.sleep(5.0)
             continue
         todo = [r for r in rows if not teacher_cache_path(cache_dir, r["file"]).exists()]
+        if follow:
+            todo = todo[:PASS_CLIPS]
         if todo and teacher is None:
             teacher = WhisperTeacher.load().to(device).eval()
         for n, row in enumerate(todo):
