@@ -172,6 +172,9 @@ def test_cli_training_checkpoints_resumes_and_exports(tmp_path: Path, corpus: Pa
     assert "valid_mel" in records[-1] and (run / "best.pt").exists()
     status = main(["codec", "export", str(run / "last.pt"), "--out", str(tmp_path / "ship")])
     assert status == 0 and (tmp_path / "ship" / "focal_decoder.onnx").exists()
+    budget = json.loads((tmp_path / "ship" / "focal.json").read_text())["training_budget"]
+    assert budget["steps"] == 4 and budget["cpu_hours"] >= 0
+    assert budget["audio_hours"] == pytest.approx(4 * 2 * 0.4 / 3600, abs=0.006)
 
 
 def test_run_goes_on_with_a_new_discriminator_and_keeps_snapshots(tmp_path: Path, corpus: Path):
@@ -209,6 +212,7 @@ def test_a_new_run_grows_from_another_runs_model(tmp_path: Path, corpus: Path):
     for name, value in parent.model.state_dict().items():
         assert torch.equal(state[name], value), name
     assert float(state["head.phase_mlp.2.weight"].abs().sum()) == 0  # fresh, starts at zero
+    assert grown.budget["inherited_steps"] == 2 and grown.budget["inherited_audio_s"] > 0
     grown.run()
     assert torch.load(tmp_path / "grown" / "last.pt", weights_only=False)["step"] == config.total_steps
     assert Trainer(config).resume()  # from now on it resumes its own last.pt

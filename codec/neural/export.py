@@ -96,8 +96,11 @@ def load_average(paths: list[Path]) -> tuple[FocalCodecModel, dict]:
         return model, ckpt
     first = model.state_dict()
     states, steps = [first], [ckpt.get("step")]
+    budget = ckpt.get("budget")
     for path in paths[1:]:
         other, other_ckpt = load_model(path)
+        if (other_ckpt.get("step") or 0) >= max(s or 0 for s in steps):
+            budget = other_ckpt.get("budget", budget)
         state = other.state_dict()
         if state.keys() != first.keys() or any(state[k].shape != first[k].shape for k in first):
             raise ValueError(f"{path} holds another model than {paths[0]}: cannot average them")
@@ -106,7 +109,19 @@ def load_average(paths: list[Path]) -> tuple[FocalCodecModel, dict]:
     model.load_state_dict({k: torch.stack([s[k] for s in states]).mean(0)
                            if first[k].is_floating_point() else first[k] for k in first})
     known = [s for s in steps if s is not None]
-    return model, {**ckpt, "step": max(known) if known else None, "averaged_steps": steps}
+    return model, {**ckpt, "step": max(known) if known else None, "averaged_steps": steps,
+                   "budget": budget}
+
+
+def training_budget(budget: dict, step: int | None) -> dict:
+    """What training cost, in the units people compare: steps, hours of audio seen, CPU hours;
+    ``*_total`` adds the runs the model grew from (``train.init_from``)."""
+    hours = lambda seconds: round(seconds / 3600.0, 2)
+    return {"steps": step, "audio_hours": hours(budget.get("audio_s", 0.0)),
+            "cpu_hours": hours(budget.get("cpu_s", 0.0)),
+            "steps_total": (step or 0) + budget.get("inherited_steps", 0),
+            "audio_hours_total": hours(budget.get("audio_s", 0.0) + budget.get("inherited_audio_s", 0.0)),
+            "cpu_hours_total": hours(budget.get("cpu_s", 0.0) + budget.get("inherited_cpu_s", 0.0))}
 
 
 def ship(checkpoints: Path | list[Path], out_dir: Path, note: str = "") -> dict:
@@ -134,5 +149,7 @@ def ship(checkpoints: Path | list[Path], out_dir: Path, note: str = "") -> dict:
     }
     if "averaged_steps" in ckpt:
         meta["averaged_steps"] = ckpt["averaged_steps"]
+    if ckpt.get("budget"):
+        meta["training_budget"] = training_budget(ckpt["budget"], ckpt.get("step"))
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return meta

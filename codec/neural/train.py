@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from codec.neural.config import HOP, ModelConfig, load_config_file
+from codec.neural.config import HOP, SAMPLE_RATE, ModelConfig, load_config_file
 from codec.neural.dataset import CropDataset, DataConfig, crop_targets, load_clip, read_manifests
 from codec.neural.discriminator import INPUTS, MultiResolutionDiscriminator
 from codec.neural.losses import (STFT_RESOLUTIONS, MelLoss, MultiResolutionSTFTLoss,
@@ -262,6 +262,10 @@ class Trainer:
         self.mel_loss = MelLoss().to(self.device)
         self.step = 0
         self.best = math.inf
+        # What the model has cost so far: CPU seconds of the training processes and seconds of
+        # audio in the batches, this run's and (``inherited``) those of the runs it grew from.
+        self.budget = {"cpu_s": 0.0, "audio_s": 0.0, "inherited_cpu_s": 0.0,
+                       "inherited_audio_s": 0.0, "inherited_steps": 0}
         self.rng = np.random.default_rng(t.seed)
         self.amp = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda"
                     else nullcontext())
@@ -274,6 +278,7 @@ class Trainer:
         path = self.run_dir / name
         tmp = path.with_suffix(".tmp")
         ckpt = {"model": self.model.state_dict(), "step": self.step, "best": self.best,
+                "budget": dict(self.budget),
                 "config": self.config.to_dict()}
         if not model_only:
             ckpt.update(disc=self.disc.state_dict(), opt=self.opt.state_dict(),
@@ -299,6 +304,7 @@ class Trainer:
             log.info("discriminator input changed from %s to %s: starting it afresh",
                      saved_input, self.config.train.disc_input)
         self.step, self.best = int(ckpt["step"]), float(ckpt["best"])
+        self.budget.update(ckpt.get("budget", {}))
         log.info("resumed %s at step %d", path, self.step)
         return True
 
@@ -319,6 +325,11 @@ class Trainer:
             raise ValueError(f"train.init_from: {path} holds weights this model lacks: "
                              f"{', '.join(result.unexpected_keys)}")
         self.step = int(ckpt["step"])
+        parent = ckpt.get("budget", {})
+        self.budget.update(
+            inherited_cpu_s=parent.get("cpu_s", 0.0) + parent.get("inherited_cpu_s", 0.0),
+            inherited_audio_s=parent.get("audio_s", 0.0) + parent.get("inherited_audio_s", 0.0),
+            inherited_steps=ckpt.get("step", 0) + parent.get("inherited_steps", 0))
         log.info("started from %s at step %d; fresh: %s", path, self.step,
                  ", ".join(result.missing_keys) or "nothing")
         return True
@@ -418,6 +429,7 @@ class Trainer:
         self.opt.step()
         logs["total"] = float(total.detach())
         self.step += 1
+        self.budget["audio_s"] += clean.shape[0] * clean.shape[1] / SAMPLE_RATE
         return logs
 
     def _decoder_targets(self, stage: StageConfig, hidden: torch.Tensor,
@@ -547,7 +559,9 @@ class Trainer:
         started = time.monotonic()
         with open(self.run_dir / "losses.jsonl", "a") as log_file:
             while self.step < end:
+                cpu = time.process_time()
                 logs = self.train_step(next(loader))
+                self.budget["cpu_s"] += time.process_time() - cpu
                 if self.step % cfg.train.log_every == 0 or self.step == end:
                     record = {"step": self.step, "stage": cfg.stage_at(self.step - 1).name,
                               "elapsed_s": round(time.monotonic() - started, 1), **logs}
