@@ -6,6 +6,7 @@ import { FOCAL_MODES, PayloadError, packBits, unpackBits } from "../../web/js/fo
 import { JitterBuffer } from "../../web/js/jitter.js";
 import { buildReport, packetItems, parsePacket, parseReport } from "../../web/js/packet.js";
 import { Packetizer, redundancyFor } from "../../web/js/packetizer.js";
+import { PlayoutQueue } from "../../web/js/playout-queue.js";
 import { Resampler } from "../../web/js/resample.js";
 
 const frame = (i) => Uint8Array.of(i & 0xff, (i >> 8) & 0xff);
@@ -240,4 +241,63 @@ test("jitter buffer: receiver reports count each interval once", () => {
   assert.ok(first.playoutDelayMs > 0 && first.targetDelayMs >= 20);
   const second = jb.report(9); // nothing happened since
   assert.deepEqual([second.lossFraction, second.maxBurst, second.recovered, second.lostTotal], [0, 0, 0, 4]);
+});
+
+// ---- playout queue (the playout worklet's per-sender cushion) ---------------------------------
+
+function playFor(queue, frames, { produce = () => 1, chunk = 16, peak = 0.5 } = {}) {
+  // Each frame period the consumer takes 320 samples in chunks; `produce(t)` frames arrive first.
+  const played = [];
+  let ts = playFor.next ?? 0;
+  for (let t = 0; t < frames; t++) {
+    for (let k = produce(t); k > 0; k--) {
+      queue.push(Float32Array.from({ length: 320 }, () => peak), ts);
+      ts += 1;
+    }
+    for (let at = 0; at < 320; at += chunk) {
+      queue.mixInto(new Float32Array(chunk), 0, chunk, (frameTs) => played.push(frameTs));
+    }
+  }
+  playFor.next = ts;
+  return played;
+}
+
+test("playout queue: a worker stall leaves one gap and a cushion, and loses no audio", () => {
+  playFor.next = 0;
+  const q = new PlayoutQueue({ frame: 320, startFrames: 2, windowSamples: 64000 });
+  const warm = playFor(q, 50, { produce: (t) => (t === 0 ? 2 : 1) });
+  assert.equal(q.stats.underruns, 0);
+  // The worker stalls for 6 frame periods, then serves the six ticks it missed at once.
+  const stalled = playFor(q, 60, { produce: (t) => (t < 6 ? 0 : t === 6 ? 7 : 1) });
+  assert.equal(q.stats.underruns, 1);
+  assert.equal(q.stats.trimmed, 0);
+  const all = [...warm, ...stalled];
+  assert.deepEqual(all, all.map((_, i) => i)); // every frame played, in order
+  assert.ok(q.queued >= 5 * 320); // the cushion absorbs the next stall of the same length
+  const again = playFor(q, 20, { produce: (t) => (t < 4 ? 0 : t === 4 ? 5 : 1) });
+  assert.equal(q.stats.underruns, 1);
+  assert.equal(again.length, 20);
+});
+
+test("playout queue: the cushion goes back in quiet frames once it was not needed", () => {
+  playFor.next = 0;
+  const q = new PlayoutQueue({ frame: 320, startFrames: 2, windowSamples: 16000 });
+  playFor(q, 10, { produce: (t) => (t === 0 ? 10 : 1) }); // starts with 10 frames queued
+  const deep = q.queued;
+  playFor(q, 100, { peak: 0.5 }); // loud: nothing dropped
+  assert.equal(q.stats.dropped, 0);
+  playFor(q, 300, { peak: 0.001 }); // quiet: halves the excess each window, down to the start depth
+  assert.ok(q.stats.dropped >= 6, `dropped ${q.stats.dropped}`);
+  assert.ok(q.queued < deep && q.queued <= 3 * 320, `queued ${q.queued}`);
+  assert.equal(q.stats.underruns, 0);
+});
+
+test("playout queue: a backlog beyond maxFrames is trimmed back to the start depth", () => {
+  const q = new PlayoutQueue({ frame: 320, startFrames: 2, maxFrames: 15 });
+  for (let i = 0; i < 20; i++) q.push(new Float32Array(320), i);
+  const starts = [];
+  q.mixInto(new Float32Array(16), 0, 16, (ts) => starts.push(ts));
+  assert.equal(q.stats.trimmed, 1);
+  assert.deepEqual(starts, [18]);
+  assert.throws(() => new PlayoutQueue({ startFrames: 3, maxFrames: 3 }), RangeError);
 });

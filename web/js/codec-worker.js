@@ -32,7 +32,7 @@ const pendingFrames = []; // captured frames waiting to be encoded
 let pendingTicks = 0; // playout ticks waiting to be served
 let pumping = false;
 let droppedFrames = 0; // captured frames skipped because the worker fell behind
-const MAX_PENDING_FRAMES = 10; // 200 ms: beyond this, old frames are skipped, not queued
+const MAX_PENDING_FRAMES = 20; // 400 ms: beyond this, old frames are skipped, not queued
 const timing = { encodeMs: [], decodeMs: [] };
 const marks = { capture: [] }; // [packet timestamp, epoch ms] of captured frames (debug/bench)
 let sentBytes = 0;
@@ -66,13 +66,15 @@ function yieldToEvents() {
 }
 
 // The real-time work loop: serve playout ticks first (a late tick is an audible gap), then
-// encode. It yields to the event loop between jobs, so packets are stamped and buffered as
-// they come even while the worker is behind; when it is far behind (a starved CPU), the
-// oldest captured frames are skipped instead of growing the delay without bound.
+// encode. It yields to the event loop before every job, so the packets that arrived while the
+// worker was starved of CPU are in the jitter buffer before the ticks it missed pop from it
+// (else those pops find nothing and conceal frames that are there, only not yet read); when it
+// is far behind, the oldest captured frames are skipped instead of growing the delay without bound.
 async function pump() {
   if (pumping || !meta) return;
   pumping = true;
   try {
+    await yieldToEvents();
     while (pendingTicks > 0 || pendingFrames.length > 0) {
       if (pendingTicks > 0) {
         pendingTicks -= 1;
