@@ -136,6 +136,36 @@ test("jitter buffer: a burst longer than the redundancy is concealed, then playo
   assert.ok(played.includes(190));
 });
 
+test("jitter buffer: a sender's CPU stall raises the target at once, so the next ones play through", () => {
+  // Every 6 s the sender stalls 200 ms, then sends what it held back in a burst: longer ago
+  // than the transit quantile remembers, so only the peak detector keeps the delay for them.
+  const stall = (k) => {
+    const at = (40 * (k + 1)) % 6000;
+    return at >= 1000 && at < 1200 ? 1200 - at + 5 : 5;
+  };
+  const jb = new JitterBuffer();
+  const events = [];
+  packets(3000).forEach((p, k) => events.push([40 * (k + 1) + stall(k), 0, p]));
+  for (let t = 10; t < 40 * 1508; t += 20) events.push([t, 1]);
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let afterSecond = null;
+  let end = null; // before the stream's own end
+  const played = [];
+  for (const [t, kind, p] of events) {
+    if (kind === 0) jb.push(p, t);
+    else {
+      const item = jb.pop(t);
+      if (item?.payload) played.push(index(item.payload));
+    }
+    if (t >= 13000 && afterSecond === null) afterSecond = jb.summary();
+    if (t >= 59000 && end === null) end = jb.summary();
+  }
+  assert.ok(afterSecond.underruns > 0); // the first stalls cost a few concealed frames…
+  assert.equal(end.underruns, afterSecond.underruns); // …the eight after them none
+  assert.equal(end.framesDropped - afterSecond.framesDropped, 0); // and no frame is skipped
+  assert.ok(played.every((x, i) => i === 0 || x > played[i - 1])); // in order
+});
+
 test("jitter buffer: parity rebuilds a lost packet without redundancy", () => {
   const ps = packets(120, { redundancy: 0, parityPackets: 2 });
   // Parity for packets 4-5 rides in packet 6: the buffer must hold that long.
