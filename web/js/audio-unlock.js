@@ -3,7 +3,7 @@
 // page opened with ?autojoin=1 (or a join whose click is long past) would wait forever in
 // silence, so this asks for the one click instead.
 
-const GRACE_MS = 500; // a context the browser allows starts well within this
+const GRACE_MS = 1500; // a context the browser allows starts well within this (Firefox on PulseAudio: ~1 s)
 
 /** Resolves once `context` runs. If it does not start within a moment, `showPrompt()` is
  *  called and the next click on `button` (a gesture) starts it; `hidePrompt()` after. */

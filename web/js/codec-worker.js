@@ -265,19 +265,24 @@ function summary(list) {
     count: list.length };
 }
 
-let lastStats = { at: now(), sent: 0, payload: 0 };
+// Send rates over the last 2 s: a worker starved of CPU encodes in bursts, and a half-second
+// window would show the bursts rather than the rate.
+const RATE_WINDOW = 4;
+const sentHistory = [{ at: now(), sent: 0, payload: 0 }];
 setInterval(() => {
   const t = now();
-  const seconds = (t - lastStats.at) / 1000;
+  sentHistory.push({ at: t, sent: sentBytes, payload: sentPayloadBytes });
+  if (sentHistory.length > RATE_WINDOW + 1) sentHistory.shift();
+  const first = sentHistory[0];
+  const seconds = (t - first.at) / 1000;
   const stats = {
     type: "stats",
-    sendKbps: (8 * (sentBytes - lastStats.sent)) / seconds / 1000,
-    payloadKbps: (8 * (sentPayloadBytes - lastStats.payload)) / seconds / 1000,
+    sendKbps: (8 * (sentBytes - first.sent)) / seconds / 1000,
+    payloadKbps: (8 * (sentPayloadBytes - first.payload)) / seconds / 1000,
     encodeMs: summary(timing.encodeMs), decodeMs: summary(timing.decodeMs), malformed, unsupported, droppedFrames,
     redundancy: encoder ? encoder.packetizer.redundancy : null,
     receivers: Object.fromEntries([...receivers].map(([id, r]) => [id, r.jitter.summary()])),
   };
-  lastStats = { at: t, sent: sentBytes, payload: sentPayloadBytes };
   postMessage(stats);
 }, 500);
 
