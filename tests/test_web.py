@@ -430,6 +430,8 @@ def test_pages_reconnect_after_the_server_restarts_and_hear_each_other_again(bro
         for listener, talker in ((rey, sam), (sam, rey)):
             talker_id = talker.evaluate("window.focalcall.id")
             listener.wait_for_selector(f"#tiles li[data-id='{talker_id}'][data-speaking='true']", timeout=20000)
+            listener.wait_for_function(f"window.focalcall.debug.stats.receivers[{talker_id}]?.framesPlayed >= 100",
+                                       timeout=20000)
         for listener, talker in ((rey, sam), (sam, rey)):
             assert heard_since_rejoin(listener, talker) >= 50
         assert sorted(first_ids) == [1, 2] and sorted(p.evaluate("window.focalcall.id") for p in pages) == [1, 2]

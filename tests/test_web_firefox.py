@@ -51,7 +51,8 @@ def wait_for(session, expression: str, timeout: float = 30.0):
         if value:
             return value
         time.sleep(0.2)
-    state = run(session, "return [window.focalcall && window.focalcall.state, document.getElementById('message').innerText];")
+    state = run(session, "return [window.focalcall && window.focalcall.state, "
+                         "document.getElementById('message').innerText];")
     raise AssertionError(f"timed out waiting for {expression} (state, message: {state})")
 
 

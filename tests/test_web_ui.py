@@ -260,9 +260,9 @@ def test_quality_turns_poor_under_real_loss_on_the_pages_path(playwright, weight
                                            args=[*FLAGS, f"--use-file-for-fake-audio-capture={mic_wav}",
                                                  f"--unsafely-treat-insecure-origin-as-secure={s.url.rstrip('/')}"])
             listener = open_page(b, s.url, "?room=lossy&name=bo&autojoin=1&listen=1")
-            wait_connected(listener)
+            wait_connected(listener, timeout=60)  # a fresh browser: the first page compiles the codec
             talker = open_page(b, s.url, "?room=lossy&name=ann&autojoin=1&processing=off")
-            wait_connected(talker)
+            wait_connected(talker, timeout=60)
             ann = talker.evaluate("window.focalcall.id")
             listener.wait_for_function(f"{tile(listener, ann, 'quality')} === 'good'", timeout=20000)
             add_loss_rule(ns.name, "INPUT", 0.6)

@@ -17,14 +17,17 @@ LAYOUT_CHECK = """() => {
   }
   const shown = (el) => {
     const r = el.getBoundingClientRect();
-    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== "hidden" && el.closest("[hidden]") === null;
+    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== "hidden"
+      && el.closest("[hidden]") === null;
   };
   const describe = (el) => el.id ? `#${el.id}` : `${el.tagName.toLowerCase()}.${String(el.className).split(" ")[0]}`
     + `("${(el.textContent || el.getAttribute("aria-label") || "").trim().slice(0, 24)}")`;
   const controls = [...document.querySelectorAll("button, input, select, a, summary, meter, canvas")].filter(shown);
   for (const el of controls) {
     const r = el.getBoundingClientRect();
-    if (r.left < -0.5 || r.right > width + 0.5) problems.push(`${describe(el)} leaves the screen (${r.left}..${r.right})`);
+    if (r.left < -0.5 || r.right > width + 0.5) {
+      problems.push(`${describe(el)} leaves the screen (${r.left}..${r.right})`);
+    }
     const interactive = el.matches("button, select, summary, input:not([type=checkbox])");
     if (interactive && r.height < 40) problems.push(`${describe(el)} is ${r.height.toFixed(0)} px high (< 40)`);
   }
@@ -39,7 +42,8 @@ LAYOUT_CHECK = """() => {
       if (w > 1 && h > 1) problems.push(`${describe(a)} overlaps ${describe(b)}`);
     }
   }
-  const texts = [...document.querySelectorAll("button, summary, label, h1, h2, h3, .state, .who, .peer-state, dd, figcaption")];
+  const texts = [...document.querySelectorAll(
+    "button, summary, label, h1, h2, h3, .state, .who, .peer-state, dd, figcaption")];
   for (const el of texts.filter(shown)) {
     const style = getComputedStyle(el);
     const clipped = el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;

@@ -127,7 +127,8 @@ function showStats(stats) {
   }
   ui.uplink = ui.uplink.filter(([at]) => now - at < UPLINK_WINDOW_MS);
   const grades = ui.uplink.map(([, report]) => gradeFigures(reportFigures(report)));
-  const uplink = grades.length ? grades.find((g) => g.grade === worst(...grades.map((x) => x.grade))) : gradeFigures(null);
+  const worstGrade = worst(...grades.map((g) => g.grade));
+  const uplink = grades.find((g) => g.grade === worstGrade) || gradeFigures(null);
   ui.tiles.setQuality(ui.call.id, uplink, "connection as the others hear you");
 }
 
@@ -259,6 +260,7 @@ function setMuted(muted) {
   $("mute").setAttribute("aria-pressed", String(muted));
   $("mute").firstChild.textContent = muted ? "Unmute " : "Mute ";
   if (!muted) $("muted-hint").hidden = true;
+  if (ui.levels) showLevels({ ...ui.levels, self: 0 }); // the tile follows at once, not at the next report
 }
 
 async function copyInvite() {
@@ -334,7 +336,9 @@ function wireControls() {
   // Audio keeps playing in a background tab; if the browser suspended it anyway (a phone
   // locking, an audio-focus loss), pick it up again when the page is seen.
   const wake = () => {
-    if (ui.call && ui.engine.context.state !== "running" && !document.hidden) ui.engine.context.resume().catch(() => {});
+    if (ui.call && ui.engine.context.state !== "running" && !document.hidden) {
+      ui.engine.context.resume().catch(() => {});
+    }
   };
   document.addEventListener("visibilitychange", wake);
   ui.engine.context.addEventListener("statechange", wake);

@@ -107,7 +107,9 @@ class PlayoutProcessor extends AudioWorkletProcessor {
   }
 
   receive({ sender, pcm, ts }) {
-    if (!this.senders.has(sender)) this.senders.set(sender, new PlayoutQueue({ frame: FRAME, windowSamples: 4 * RATE }));
+    if (!this.senders.has(sender)) {
+      this.senders.set(sender, new PlayoutQueue({ frame: FRAME, windowSamples: 4 * RATE }));
+    }
     this.senders.get(sender).push(pcm, ts);
   }
 

@@ -33,6 +33,8 @@ let pendingTicks = 0; // playout ticks waiting to be served
 let pumping = false;
 let droppedFrames = 0; // captured frames skipped because the worker fell behind
 const MAX_PENDING_FRAMES = 20; // 400 ms: beyond this, old frames are skipped, not queued
+const MAX_PENDING_TICKS = 15; // 300 ms of playout ticks not yet served (see "ports")
+let skippedTicks = 0; // playout ticks dropped because the worker was that far behind
 const timing = { encodeMs: [], decodeMs: [] };
 const marks = { capture: [] }; // [packet timestamp, epoch ms] of captured frames (debug/bench)
 let sentBytes = 0;
@@ -280,6 +282,7 @@ setInterval(() => {
     sendKbps: (8 * (sentBytes - first.sent)) / seconds / 1000,
     payloadKbps: (8 * (sentPayloadBytes - first.payload)) / seconds / 1000,
     encodeMs: summary(timing.encodeMs), decodeMs: summary(timing.decodeMs), malformed, unsupported, droppedFrames,
+    skippedTicks,
     redundancy: encoder ? encoder.packetizer.redundancy : null,
     receivers: Object.fromEntries([...receivers].map(([id, r]) => [id, r.jitter.summary()])),
   };
@@ -311,7 +314,11 @@ onmessage = ({ data: m }) => {
       playout = m.playout;
       playout.onmessage = ({ data }) => {
         if (data.tick && meta) { // before the codec is loaded there is nothing to play
-          pendingTicks += 1;
+          // Beyond MAX_PENDING_TICKS the worker is overloaded, not just stalled: frames decoded
+          // for older ticks would only be trimmed from the playout's backlog. Their frames stay
+          // in the jitter buffers, whose steering skips them without the cost of decoding.
+          if (pendingTicks < MAX_PENDING_TICKS) pendingTicks += 1;
+          else skippedTicks += 1;
           pump();
         }
       };

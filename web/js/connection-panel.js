@@ -52,7 +52,8 @@ export class ConnectionPanel {
     this.showReceivers(receivers);
     const e = stats?.encodeMs;
     const d = stats?.decodeMs;
-    $("stat-codec").textContent = `encode ${e ? e.mean.toFixed(1) : "–"} ms, decode ${d ? d.mean.toFixed(1) : "–"} ms`;
+    const ms = (s) => (s ? s.mean.toFixed(1) : "–");
+    $("stat-codec").textContent = `encode ${ms(e)} ms, decode ${ms(d)} ms`;
   }
 
   showReceivers(receivers) {
@@ -70,6 +71,7 @@ export class ConnectionPanel {
     const delay = Math.max(...receivers.map((r) => r.bufferDelayMs));
     const target = Math.max(...receivers.map((r) => r.targetDelayMs));
     const jitter = Math.max(...receivers.map((r) => r.jitterMs));
-    $("stat-delay").textContent = `${delay.toFixed(0)} ms (target ${target.toFixed(0)} ms, jitter ${jitter.toFixed(1)} ms)`;
+    $("stat-delay").textContent = `${delay.toFixed(0)} ms (target ${target.toFixed(0)} ms, `
+      + `jitter ${jitter.toFixed(1)} ms)`;
   }
 }
