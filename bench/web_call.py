@@ -194,9 +194,9 @@ def report(r: dict, weights: Path, seconds: float, settle: float, command: str) 
         "",
         "- The fixed part of the delay is about 140 ms: 60 ms algorithmic, 20 ms for the second "
         "frame of each packet, 40 ms of decoded frames queued at playout, decode and resampling. "
-        "The rest is the jitter buffer, which grows when other jobs starve the pages of CPU "
-        "(worker and audio-thread stalls): a run at load average 9 on these 2 cores had a "
-        "p95 of 772 ms.",
+        "The rest is the jitter buffer and the playout queue, which both keep more in hand after "
+        "other jobs starve the pages of CPU (a stalled worker or sender): robustness bought with "
+        "delay, given back over the following seconds.",
         f"- Encode + decode of one frame, one page alone (no call, 250 frames after a warm-up): "
         f"{r['solo_codec_ms_per_frame']:.2f} ms.",
         f"- Mouth-to-ear marker: every captured frame's packet timestamp; A records when its last sample "
@@ -207,8 +207,9 @@ def report(r: dict, weights: Path, seconds: float, settle: float, command: str) 
         f"the last 50, target {buf['targetDelayMs']:.0f} ms; since the call began {buf['underruns']} underruns, "
         f"{buf['framesDropped']} frames skipped to follow the playout clock; page A skipped "
         f"{r['dropped_capture_frames']} captured frames when its worker fell behind) and the playout queue "
-        f"(2 decoded frames; it ran dry {r['playout_queue'][0]} times and had a backlog trimmed "
-        f"{r['playout_queue'][1]} times); "
+        f"(2 decoded frames, more after worker stalls: it ran dry {r['playout_queue'][0]} times, gave "
+        f"back {r['playout_queue'][2]} quiet frames, had a backlog trimmed {r['playout_queue'][1]} times, and "
+        f"held {r['playout_queue'][3] / 16:.0f} ms at the end); "
         f"not the devices: the browser reports {out_ms:.0f} ms output latency on top (fake device here), "
         f"capture latency is not reported.",
         f"- Page load → codec ready → joined → audio channel open: "

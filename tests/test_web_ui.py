@@ -165,6 +165,29 @@ def test_keyboard_only_join_mute_and_leave(browser, server) -> None:
     page.context.close()
 
 
+def test_speaker_choice_from_the_keyboard_routes_the_call_and_is_remembered(browser, server) -> None:
+    """Chromium can route an AudioContext: the settings list its output devices, the choice
+    moves the call's audio there and is kept for the next call."""
+    page = open_page(browser, server.url, "?room=speaker&name=sid&autojoin=1")
+    wait_connected(page)
+    assert page.evaluate("window.focalcall.sinkId") == ""
+    page.focus("#settings summary")
+    page.keyboard.press("Enter")  # opens the settings
+    assert page.is_visible("#speaker")
+    options = page.eval_on_selector_all("#speaker option", "(os) => os.map((o) => [o.value, o.textContent])")
+    assert options[0] == ["", "System default"] and len(options) >= 2, options
+    page.focus("#speaker")
+    page.keyboard.press("ArrowDown")  # the first real device
+    page.wait_for_function(f"window.focalcall.sinkId === {options[1][0]!r}")
+    page.click("#leave")
+    page.click("#rejoin")
+    wait_connected(page)
+    page.wait_for_function(f"window.focalcall.sinkId === {options[1][0]!r}")
+    assert page.input_value("#speaker") == options[1][0]
+    assert page.errors == []
+    page.context.close()
+
+
 def test_states_and_their_messages(browser, weights) -> None:  # noqa: F811
     """A full room, an unreachable server and a page that gives up say so in words."""
     s = ServerThread(weights, max_participants=2)

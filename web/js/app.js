@@ -419,6 +419,10 @@ window.focalcall = {
   get sampleRate() {
     return ui.engine?.context?.sampleRate ?? null;
   },
+  /** The output device the call plays on ("" for the system default), where choosable. */
+  get sinkId() {
+    return ui.engine?.context?.sinkId ?? null;
+  },
   get latency() {
     const c = ui.engine?.context;
     return c ? { base: c.baseLatency ?? null, output: c.outputLatency ?? null } : null;
