@@ -64,7 +64,9 @@ function setPhase(phase, detail = "") {
 function onCallState(state, detail) {
   if (state === "idle") return; // leave() handles the page
   setPhase(state, detail);
-  if (state === "reconnecting") showMessage(reconnectingMessage(detail), "info", { retry: true });
+  if (state === "reconnecting") {
+    showMessage(reconnectingMessage(detail, ui.call.everConnected), "info", { retry: true });
+  }
   else if (state === "connected") showMessage("");
   else if (state === "failed") {
     const code = ui.call?.failure?.code;
@@ -316,7 +318,8 @@ function wireControls() {
     $("room").required = true;
     $("invited").hidden = true;
     $("join-title").textContent = "Join a call";
-    invite.room = null;
+    Object.assign(invite, { room: null, token: null, key: null }); // they were for that room
+    history.replaceState(null, "", location.pathname);
     setPhase("idle");
     $("room").focus();
   });

@@ -56,6 +56,7 @@ export class Call {
     this.retryAt = null; // when the scheduled retry runs (ms since the epoch), for the page
     this.disconnectedTimer = null;
     this.failure = null; // the CallError that ended the call (state "failed")
+    this.everConnected = false; // a retry is a reconnection, not a first attempt
     this.onOnline = () => this.retryNow();
   }
 
@@ -221,6 +222,7 @@ export class Call {
       if (event.data instanceof ArrayBuffer) this.emit("control", event.data);
     };
     this.audio.onopen = () => {
+      this.everConnected = true;
       this.setState("connected");
       this.emit("audio-open", this.id);
       resolve();

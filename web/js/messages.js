@@ -32,7 +32,9 @@ export function failureMessage(code, detail, { room, server }) {
   }
 }
 
-/** The info line while reconnecting, from the call's detail ("reason; retrying in 4 s"). */
-export function reconnectingMessage(detail) {
-  return `Connection lost — reconnecting automatically (${detail || "retrying"}).`;
+/** The info line while retrying, from the call's detail ("reason; retrying in 4 s"). */
+export function reconnectingMessage(detail, wasConnected) {
+  const what = wasConnected ? "Connection lost — reconnecting automatically"
+    : "Not connected yet — trying again automatically";
+  return `${what} (${detail || "retrying"}).`;
 }
