@@ -117,6 +117,7 @@ def test_speaking_indicator_mic_level_and_mute(browser, server, mic_wav) -> None
     muted = sample(a, "[document.querySelector('#tiles li.self meter').value, "
                       "document.querySelector('#tiles li.self .peer-state').textContent]", 1.5)
     assert all(v == 0 and words == "muted" for v, words in muted)
+    a.wait_for_selector("#muted-hint", state="visible", timeout=10000)  # talking while muted: told so
     b.wait_for_function(f"{tile(b, ann, 'speaking')} === 'false'", timeout=5000)
     assert all(s == "false" for s in sample(b, tile(b, ann, "speaking"), 2.0))
     a.keyboard.press("m")

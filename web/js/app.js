@@ -29,7 +29,7 @@ const debug = { loadStart: performance.timeOrigin, codecReadyAt: null, joinClick
   audioOpenAt: null, stats: null, errors: [], playoutQueue: null };
 const ui = { phase: "loading", engine: null, call: null, muted: false, listenOnly: false, room: null, name: null,
   tiles: new Tiles($("tiles")), quality: new Map(), packets: new Map(), uplink: [], levels: null, wire: new WireStats(),
-  panel: null, devices: null, statsTimer: null, audioOpenAt: 0 };
+  panel: null, devices: null, audioOpenAt: 0 };
 
 // ---- page state and messages -------------------------------------------------------------
 
@@ -66,9 +66,9 @@ function onCallState(state, detail) {
   setPhase(state, detail);
   if (state === "reconnecting") {
     showMessage(reconnectingMessage(detail, ui.call.everConnected), "info", { retry: true });
-  }
-  else if (state === "connected") showMessage("");
-  else if (state === "failed") {
+  } else if (state === "connected") {
+    showMessage("");
+  } else if (state === "failed") {
     const code = ui.call?.failure?.code;
     showMessage(failureMessage(code, detail, { room: ui.room, server: location.host }), "error");
     $("join").disabled = false;
@@ -384,7 +384,7 @@ async function main() {
   ui.panel = new ConnectionPanel();
   ui.devices = new DevicePicker({ engine: ui.engine, micSelect: $("mic"), speakerSelect: $("speaker"),
     onError: (message) => showMessage(message) });
-  ui.statsTimer = setInterval(sampleWire, 1000);
+  setInterval(sampleWire, 1000);
   $("loading").textContent = "";
   $("join").disabled = false;
   wireControls();

@@ -48,7 +48,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
     const input = inputs[0] && inputs[0][0];
     if (!input) return true;
     const level = rms(input);
-    this.peak = Math.max(this.peak, this.muted ? 0 : level);
+    this.peak = Math.max(this.peak, level); // muted too: the page says "you are muted" when you talk
     this.sinceMeter += input.length / sampleRate;
     if (this.sinceMeter >= METER_EVERY) {
       this.port.postMessage({ level: this.peak });

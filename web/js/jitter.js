@@ -13,7 +13,7 @@ const HISTORY = 256; // played frames kept for parity recovery
 const FORCE_FRAMES = 4; // this far above target, skip a frame even if it is not quiet
 const RESYNC_FRAMES = 250;
 const JUMP_FRAMES = 10; // this far (200 ms) above target, skip straight back to it
-const MAX_BUMP = 8; // frames underruns and late bursts may add to the target
+const MAX_BUMP = 15; // frames underruns and late bursts may add to the target
 const BUMP_DECAY_POPS = 150; // 3 s without an underrun lowers the target by one frame // a timestamp this far from playout (5 s) restarts the stream
 
 function unwrap(value, reference, modulus) {
@@ -28,7 +28,7 @@ function quantile(values, q) {
 }
 
 export class JitterBuffer {
-  constructor({ frameMs = 20, minDelayMs = 20, maxDelayMs = 300, initialDelayMs = 60, quantileLevel = 0.97,
+  constructor({ frameMs = 20, minDelayMs = 20, maxDelayMs = 500, initialDelayMs = 60, quantileLevel = 0.97,
     window = 150 } = {}) {
     if (!(frameMs > 0) || !(minDelayMs >= 0) || !(maxDelayMs >= minDelayMs)) {
       throw new RangeError("need frameMs > 0 and 0 <= minDelayMs <= maxDelayMs");
