@@ -130,7 +130,9 @@ def firefox(directory: Path, pulse: Pulse, prefs: dict | None = None):
     values = {**PREFS, **(prefs or {}), "marionette.port": port}
     (profile / "user.js").write_text("".join(f'user_pref("{k}", {_js(v)});\n' for k, v in values.items()))
     env = {**pulse.env, "MOZ_HEADLESS": "1", "MOZ_CRASHREPORTER_DISABLE": "1"}
-    process = subprocess.Popen([FIREFOX, "--headless", "--marionette", "--no-remote", "--profile", str(profile),
+    # System access: the tests switch prefs (Marionette's chrome context) between pages.
+    process = subprocess.Popen([FIREFOX, "--headless", "--marionette", "-remote-allow-system-access", "--no-remote",
+                                "--profile", str(profile),
                                 "about:blank"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=open(directory / "firefox.log", "wb"))
     client = None

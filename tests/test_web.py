@@ -181,7 +181,14 @@ def open_page(browser, url: str, query: str, grant: bool = True):
 
 
 def wait_connected(page, timeout: float = 30.0) -> None:
-    page.wait_for_function("window.focalcall && window.focalcall.state === 'connected'", timeout=timeout * 1000)
+    """Wait for the call to be connected; on a timeout, say where the page was instead."""
+    try:
+        page.wait_for_function("window.focalcall && window.focalcall.state === 'connected'", timeout=timeout * 1000)
+    except playwright_api.TimeoutError:
+        seen = page.evaluate("[window.focalcall?.state, document.getElementById('message')?.innerText, "
+                             "window.focalcall?.debug.errors]")
+        raise AssertionError(f"not connected after {timeout:g} s: state, message, errors = {seen}; "
+                             f"page errors {getattr(page, 'errors', None)}") from None
 
 
 def b64_floats(text: str) -> np.ndarray:

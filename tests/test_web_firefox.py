@@ -76,6 +76,23 @@ def test_firefox_autojoin_without_a_gesture_asks_for_a_click(firefox, server) ->
     assert run(firefox, "return window.pageErrors.concat(window.focalcall.debug.errors);") == []
 
 
+def test_firefox_without_the_loopback_prefs_says_why_instead_of_looping(firefox, server) -> None:  # noqa: F811
+    """With Firefox's default ICE settings a loopback server is out of reach (mDNS host names, no
+    loopback candidates): the page gives up after its retries and says the media connection could
+    not be set up, never a message with an empty reason."""
+    from marionette_driver.by import By
+
+    with firefox.using_prefs({"media.peerconnection.ice.obfuscate_host_addresses": True,
+                              "media.peerconnection.ice.loopback": False}):
+        open_firefox_page(firefox, server.url + "?room=fxice&name=fox&autojoin=1&listen=1&retries=2")
+        wait_for(firefox, "window.focalcall && window.focalcall.state === 'needs-audio'")
+        firefox.find_element(By.ID, "enable-audio").click()
+        wait_for(firefox, "window.focalcall.state === 'failed'", timeout=90)
+        text = run(firefox, "return document.getElementById('message-text').textContent;")
+    assert "audio connection to the server could not be set up" in text, text
+    assert "()" not in text
+
+
 def test_firefox_and_chromium_pages_hear_each_other(firefox, browser, server, weights, mic_wav) -> None:  # noqa: F811
     """Both pages talk (the same speech: Chromium's fake microphone, PulseAudio into Firefox).
     Each decodes exactly the codes the other encoded, plays what it decoded, and what it plays

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tests.test_web import wait_connected
+
 VIEWPORTS = {"phone": (390, 844), "desktop": (1280, 800)}
 
 # Returns a list of problems (strings) for the page as it is laid out now.
@@ -90,7 +92,7 @@ def call_screens(browser, url: str, out_dir: Path, settle_s: float = 8.0) -> dic
         bo = page_for("?room=standup&name=Bo&autojoin=1&processing=off")
         page_for("?room=standup&name=Christopher%20Montgomery-Smith&autojoin=1&listen=1")
         for page in (ann, bo):
-            page.wait_for_function("window.focalcall && window.focalcall.state === 'connected'", timeout=60000)
+            wait_connected(page, timeout=60)
         bo.keyboard.press("m")
         bo.wait_for_function("document.querySelectorAll('#tiles li').length === 3", timeout=20000)
         time.sleep(settle_s)  # plots and quality grades fill in

@@ -11,8 +11,10 @@
 import { Backoff } from "./backoff.js";
 
 const CONNECT_TIMEOUT_MS = 15000;
-// Server refusals worth retrying (the server's trouble, not the request's).
+// Server refusals worth retrying (the server's trouble, not the request's), and those that end
+// even a running call (the room's token no longer admits us; our identity joined elsewhere).
 const RETRYABLE_CODES = new Set(["internal", "timeout", "rate-limited", "busy"]);
+const FINAL_CODES = new Set(["unauthorized", "replaced"]);
 const DISCONNECTED_GRACE_MS = 5000; // ICE "disconnected" this long: treat the connection as lost
 export const MAX_ATTEMPTS = 12; // about a minute and a half of retrying
 
@@ -90,7 +92,7 @@ export class Call {
         this.fail(err);
         return;
       }
-      this.scheduleReconnect(err.message || "no reason given");
+      this.scheduleReconnect(err.message || "no reason given", err.code);
     }
   }
 
@@ -103,7 +105,8 @@ export class Call {
     this.emit("error", err);
   }
 
-  scheduleReconnect(reason) {
+  /** Retry after the backoff; `code` says what failed ("ice": the media path, else the server). */
+  scheduleReconnect(reason, code = "network") {
     if (this.leaving || this.retryTimer) return;
     if (globalThis.navigator?.onLine === false) {
       // Nothing to try until the network is back: the "online" event retries.
@@ -112,7 +115,8 @@ export class Call {
     }
     const delay = this.backoff.next();
     if (delay === null) {
-      this.fail(new CallError("unreachable", `${reason}; gave up after ${this.backoff.maxAttempts} attempts`));
+      const given = `${reason}; gave up after ${this.backoff.maxAttempts} attempts`;
+      this.fail(new CallError(code === "ice" ? "ice" : "unreachable", given));
       return;
     }
     this.retryAt = Date.now() + delay;
@@ -134,16 +138,18 @@ export class Call {
   }
 
   /** The connection was lost after it had worked: tear down and rejoin. */
-  lost(reason) {
+  lost(reason, code) {
     this.teardown();
-    this.scheduleReconnect(reason);
+    this.scheduleReconnect(reason, code);
   }
 
   connect() {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(this.url);
       this.ws = ws;
-      const timer = setTimeout(() => reject(new CallError("timeout", "no connection to the server")), CONNECT_TIMEOUT_MS);
+      // Past the offer, what did not come up is the media path, not the server.
+      const timer = setTimeout(() => reject(this.pc ? new CallError("ice", "the media connection did not come up")
+        : new CallError("timeout", "no answer from the server")), CONNECT_TIMEOUT_MS);
       const fail = (err) => {
         clearTimeout(timer);
         reject(err);
@@ -201,11 +207,15 @@ export class Call {
         const err = new CallError(String(msg.code || "error"), String(msg.message || msg.code || "refused"));
         // Refusals of the join itself (bad name, no access) will not fix themselves; a full
         // room may be full of our own old connection while the server has not noticed it left.
-        err.fatal = this.state !== "connected" && !RETRYABLE_CODES.has(err.code)
-          && !(err.code === "room-full" && this.state === "reconnecting");
+        err.fatal = FINAL_CODES.has(err.code) || (this.state !== "connected" && !RETRYABLE_CODES.has(err.code)
+          && !(err.code === "room-full" && this.state === "reconnecting"));
         fail(err);
+        if (err.fatal && this.state === "connected") this.fail(err);
         break;
       }
+      case "draining": // the server is going away: rejoin (it after its restart, or another)
+        if (this.state === "connected") this.lost("the server is restarting");
+        break;
       default:
         break;
     }
@@ -237,11 +247,11 @@ export class Call {
       const state = pc.connectionState;
       if (state === "failed" || (state === "closed" && !this.leaving)) {
         fail(new CallError("ice", "the media connection failed (no UDP path to the server)"));
-        if (this.state === "connected") this.lost("media connection lost");
+        if (this.state === "connected") this.lost("media connection lost", "ice");
       } else if (state === "disconnected" && this.state === "connected") {
         // ICE may still recover by itself; if it has not after a grace period, rejoin.
         this.disconnectedTimer = setTimeout(() => {
-          if (pc === this.pc && pc.connectionState === "disconnected") this.lost("media connection interrupted");
+          if (pc === this.pc && pc.connectionState === "disconnected") this.lost("media connection interrupted", "ice");
         }, DISCONNECTED_GRACE_MS);
       }
     };

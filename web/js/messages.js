@@ -24,6 +24,10 @@ export function failureMessage(code, detail, { room, server }) {
     case "network":
     case "timeout":
       return `Cannot reach the focalcall server at ${server}. Check your network connection, then try again.`;
+    case "unauthorized":
+      return `This invite does not (or no longer) let you into "${room}": ${detail} Ask for a new link.`;
+    case "replaced":
+      return "You joined this call from another tab or device, so this page left it.";
     case "ice":
       return "The audio connection to the server could not be set up: something on the way (a firewall, "
         + "a VPN or a browser setting) blocks it. Try another network, then try again.";
