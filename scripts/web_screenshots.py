@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             write_wav(mic, np.concatenate([np.zeros(8000, np.float32), speech]), 16000)
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                          args=[*FLAGS, f"--use-file-for-fake-audio-capture={mic}"])
-            screens = call_screens(browser, server.url, args.out)
+            screens = call_screens(browser, server.url, args.out, settle_s=20)  # past the start-up's load
             browser.close()
     finally:
         server.close()
