@@ -158,7 +158,17 @@ def test_keyboard_only_join_mute_and_leave(browser, server) -> None:
     assert page.evaluate("document.activeElement.id") == "rejoin"  # focus lands on the next step
     page.keyboard.press("Enter")
     wait_connected(page)
-    page.keyboard.press("Tab")  # from wherever focus is, the controls stay reachable
+    # Push-to-talk: on, the microphone is closed until Space is held.
+    page.focus("#settings summary")
+    page.keyboard.press("Enter")
+    page.focus("#ptt")
+    page.keyboard.press("Space")
+    assert page.is_checked("#ptt") and page.get_attribute("#mute", "aria-pressed") == "true"
+    page.evaluate("document.activeElement.blur()")  # Space on a focused control presses it instead
+    page.keyboard.down("Space")
+    assert page.get_attribute("#mute", "aria-pressed") == "false"
+    page.keyboard.up("Space")
+    assert page.get_attribute("#mute", "aria-pressed") == "true"
     page.focus("#leave")
     page.keyboard.press("Space")
     page.wait_for_function("window.focalcall.state === 'left'")
