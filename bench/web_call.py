@@ -1,10 +1,13 @@
 """The browser call, measured in real headless Chromium and written into BENCHMARKS.md.
 
-Usage: ``python bench/web_call.py [--seconds S] [--weights DIR] [--out BENCHMARKS.md]``.
-Two pages join one room on a loopback server (page A's fake microphone plays espeak speech);
-reported: the neural codec's encode and decode time per 20 ms frame inside the page (ONNX
-Runtime Web, WASM, one thread, in the codec worker), mouth-to-ear delay from A's capture to B's
-playout (each frame's timestamp is the marker), and the time from page load to joined.
+Usage: ``python bench/web_call.py [--input WAV] [--seconds S] [--weights DIR] [--out BENCHMARKS.md]``.
+Two pages join one room on a loopback server; page A's fake microphone plays ``--input`` (any
+WAV, looped; default espeak speech). Reported: the neural codec's encode and decode time per
+20 ms frame inside the page (ONNX Runtime Web, WASM, one thread, in the codec worker),
+mouth-to-ear delay from A's capture to B's playout (each frame's timestamp is the marker), the
+time from page load to joined, and STOI of what B played against the input (each 0.5 s of the
+playout aligned on its own: the playout legitimately inserts and drops frames), beside the
+STOI of the codec alone (the input's offline round trip, no network, no browser).
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from mdsection import update_section  # noqa: E402
-from tests.test_web import CHROMIUM, FLAGS, SHIPPED, ServerThread  # noqa: E402
+from tests.test_web import CHROMIUM, FLAGS, SHIPPED, ServerThread, piecewise_stoi  # noqa: E402
 from tests.utils import SENTENCES, espeak_wav  # noqa: E402
 
 HEADING = "## Browser call (web/)"
@@ -100,6 +103,7 @@ def measure(weights: Path, seconds: float, settle: float, mic: Path) -> dict:
             tap_a = a.evaluate("window.focalcall.stopRecording()")
             tap_b = b.evaluate("window.focalcall.stopRecording()")
             out["acoustic_ms"] = acoustic_delay(tap_a, tap_b, b.evaluate("window.focalcall.sampleRate"))
+            out["played_b"] = tap_b["played"]
             a_id = a.evaluate("window.focalcall.id")
             play = b.evaluate("window.focalcall.marks()")["play"]
             marks_a = a.evaluate("window.focalcall.marks()")
@@ -136,6 +140,27 @@ def measure(weights: Path, seconds: float, settle: float, mic: Path) -> dict:
     return out
 
 
+def score(played_b64: str, rate: int, mic: Path, weights: Path) -> dict[str, float]:
+    """STOI of B's playout against the microphone's input (looped), and of the codec alone: the
+    input's offline focal-800 round trip against the input, and the playout against that."""
+    import base64
+
+    from pystoi import stoi
+
+    from codec.neural.runtime import FocalCodec, NeuralModel
+    from codec.resample import resample
+    from codec.roundtrip import roundtrip
+    from codec.wavio import read_wav
+
+    played = resample(np.frombuffer(base64.b64decode(played_b64), "<f4").astype(np.float32), rate, 16000)
+    clip = read_wav(mic, 16000)
+    loops = int(np.ceil(len(played) / len(clip))) + 2
+    offline = roundtrip(FocalCodec("focal-800", NeuralModel(weights)), clip, 16000)
+    return {"playout_vs_input": piecewise_stoi(np.tile(clip, loops), played),
+            "codec_alone": float(stoi(clip, offline[:len(clip)], 16000)),
+            "playout_vs_offline": piecewise_stoi(np.tile(offline, loops), played)}
+
+
 def report(r: dict, weights: Path, seconds: float, settle: float, command: str) -> str:
     meta = json.loads((weights / "focal.json").read_text())
     d = {n: r["debug"][n] for n in ("a", "b")}
@@ -162,11 +187,16 @@ def report(r: dict, weights: Path, seconds: float, settle: float, command: str) 
         f"- Mouth-to-ear from the audio alone (level contour of A's capture tap aligned with B's "
         f"playout tap, 10 ms steps): {r['acoustic_ms']:.0f} ms — a cross-check of the timestamp markers.",
         "",
+        f"- Speech: {r['input']}. STOI of B's playout against it {r['stoi']['playout_vs_input']:.3f}; "
+        f"the codec alone (offline round trip of the input) {r['stoi']['codec_alone']:.3f}; B's playout "
+        f"against that offline round trip {r['stoi']['playout_vs_offline']:.3f} (what the browser path, "
+        "network and playout add to the codec; each 0.5 s of playout aligned on its own).",
+        "",
         "- The fixed part of the delay is about 140 ms: 60 ms algorithmic, 20 ms for the second "
         "frame of each packet, 40 ms of decoded frames queued at playout, decode and resampling. "
-        "The rest is the jitter buffer, which grows when other jobs starve the pages of CPU "
-        "(worker and audio-thread stalls): a run at load average 9 on these 2 cores had a "
-        "p95 of 772 ms.",
+        "The rest is the jitter buffer and the playout queue, which both keep more in hand after "
+        "other jobs starve the pages of CPU (a stalled worker or sender): robustness bought with "
+        "delay, given back over the following seconds.",
         f"- Encode + decode of one frame, one page alone (no call, 250 frames after a warm-up): "
         f"{r['solo_codec_ms_per_frame']:.2f} ms.",
         f"- Mouth-to-ear marker: every captured frame's packet timestamp; A records when its last sample "
@@ -177,8 +207,9 @@ def report(r: dict, weights: Path, seconds: float, settle: float, command: str) 
         f"the last 50, target {buf['targetDelayMs']:.0f} ms; since the call began {buf['underruns']} underruns, "
         f"{buf['framesDropped']} frames skipped to follow the playout clock; page A skipped "
         f"{r['dropped_capture_frames']} captured frames when its worker fell behind) and the playout queue "
-        f"(2 decoded frames; it ran dry {r['playout_queue'][0]} times and had a backlog trimmed "
-        f"{r['playout_queue'][1]} times); "
+        f"(2 decoded frames, more after worker stalls: it ran dry {r['playout_queue'][0]} times, gave "
+        f"back {r['playout_queue'][2]} quiet frames, had a backlog trimmed {r['playout_queue'][1]} times, and "
+        f"held {r['playout_queue'][3] / 16:.0f} ms at the end); "
         f"not the devices: the browser reports {out_ms:.0f} ms output latency on top (fake device here), "
         f"capture latency is not reported.",
         f"- Page load → codec ready → joined → audio channel open: "
@@ -196,16 +227,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=5.0, help="seconds ignored after both joined (default 5)")
     parser.add_argument("--weights", type=Path, default=SHIPPED, help="directory with focal.json and the ONNX files")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--input", type=Path, help="WAV for page A's microphone, any rate and channels, looped "
+                                                   "(default: espeak-ng speech after a second of silence)")
     args = parser.parse_args(argv)
     if not (args.weights / "focal.json").exists():
         parser.error(f"{args.weights} has no focal.json (export the codec first)")
     with tempfile.TemporaryDirectory() as tmp:
-        from codec.wavio import read_wav, write_wav
+        from codec.wavio import AudioFileError, read_wav, write_wav
 
-        speech = read_wav(espeak_wav(Path(tmp) / "speech.wav", " ".join(SENTENCES)), 16000)
+        if args.input is None:
+            speech = read_wav(espeak_wav(Path(tmp) / "speech.wav", " ".join(SENTENCES)), 16000)
+            speech = np.concatenate([np.zeros(16000, np.float32), speech])
+        else:
+            try:
+                speech = read_wav(args.input, 16000)
+            except AudioFileError as exc:
+                parser.error(f"--input: {exc}")
+            if len(speech) < 3 * 16000:
+                parser.error(f"--input {args.input}: {len(speech) / 16000:.1f} s is too short to score (need 3 s)")
         mic = Path(tmp) / "mic.wav"
-        write_wav(mic, np.concatenate([np.zeros(16000, np.float32), speech]), 16000)
+        write_wav(mic, speech, 16000)
         result = measure(args.weights, args.seconds, args.settle, mic)
+        result["stoi"] = score(result.pop("played_b"), result["rate"], mic, args.weights)
+        result["input"] = (f"`{args.input.name}` ({len(speech) / 16000:.1f} s, looped)" if args.input
+                           else f"espeak-ng, {len(speech) / 16000:.1f} s, looped")
     command = "python bench/web_call.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     body = report(result, args.weights, args.seconds, args.settle, command.strip())
     print(body)

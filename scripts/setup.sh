@@ -13,6 +13,8 @@ with_test=0
 # file, and inject real loss in network namespaces (iproute2, iptables, NFQUEUE).
 APT_PACKAGES=(libcodec2-1.0)
 APT_TEST_PACKAGES=(espeak-ng sox chromium nodejs prometheus docker-compose iproute2 iptables libnetfilter-queue-dev)
+# The Firefox page test: Firefox ESR driven over Marionette, PulseAudio null sinks for its audio.
+APT_TEST_PACKAGES+=(firefox-esr pulseaudio pulseaudio-utils)
 [ $with_test = 1 ] && APT_PACKAGES+=("${APT_TEST_PACKAGES[@]}")
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -6,6 +6,7 @@ import { FOCAL_MODES, PayloadError, packBits, unpackBits } from "../../web/js/fo
 import { JitterBuffer } from "../../web/js/jitter.js";
 import { buildReport, packetItems, parsePacket, parseReport } from "../../web/js/packet.js";
 import { Packetizer, redundancyFor } from "../../web/js/packetizer.js";
+import { PlayoutQueue } from "../../web/js/playout-queue.js";
 import { Resampler } from "../../web/js/resample.js";
 
 const frame = (i) => Uint8Array.of(i & 0xff, (i >> 8) & 0xff);
@@ -135,6 +136,36 @@ test("jitter buffer: a burst longer than the redundancy is concealed, then playo
   assert.ok(played.includes(190));
 });
 
+test("jitter buffer: a sender's CPU stall raises the target at once, so the next ones play through", () => {
+  // Every 6 s the sender stalls 200 ms, then sends what it held back in a burst: longer ago
+  // than the transit quantile remembers, so only the peak detector keeps the delay for them.
+  const stall = (k) => {
+    const at = (40 * (k + 1)) % 6000;
+    return at >= 1000 && at < 1200 ? 1200 - at + 5 : 5;
+  };
+  const jb = new JitterBuffer();
+  const events = [];
+  packets(3000).forEach((p, k) => events.push([40 * (k + 1) + stall(k), 0, p]));
+  for (let t = 10; t < 40 * 1508; t += 20) events.push([t, 1]);
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let afterSecond = null;
+  let end = null; // before the stream's own end
+  const played = [];
+  for (const [t, kind, p] of events) {
+    if (kind === 0) jb.push(p, t);
+    else {
+      const item = jb.pop(t);
+      if (item?.payload) played.push(index(item.payload));
+    }
+    if (t >= 13000 && afterSecond === null) afterSecond = jb.summary();
+    if (t >= 59000 && end === null) end = jb.summary();
+  }
+  assert.ok(afterSecond.underruns > 0); // the first stalls cost a few concealed frames…
+  assert.equal(end.underruns, afterSecond.underruns); // …the eight after them none
+  assert.equal(end.framesDropped - afterSecond.framesDropped, 0); // and no frame is skipped
+  assert.ok(played.every((x, i) => i === 0 || x > played[i - 1])); // in order
+});
+
 test("jitter buffer: parity rebuilds a lost packet without redundancy", () => {
   const ps = packets(120, { redundancy: 0, parityPackets: 2 });
   // Parity for packets 4-5 rides in packet 6: the buffer must hold that long.
@@ -240,4 +271,63 @@ test("jitter buffer: receiver reports count each interval once", () => {
   assert.ok(first.playoutDelayMs > 0 && first.targetDelayMs >= 20);
   const second = jb.report(9); // nothing happened since
   assert.deepEqual([second.lossFraction, second.maxBurst, second.recovered, second.lostTotal], [0, 0, 0, 4]);
+});
+
+// ---- playout queue (the playout worklet's per-sender cushion) ---------------------------------
+
+function playFor(queue, frames, { produce = () => 1, chunk = 16, peak = 0.5 } = {}) {
+  // Each frame period the consumer takes 320 samples in chunks; `produce(t)` frames arrive first.
+  const played = [];
+  let ts = playFor.next ?? 0;
+  for (let t = 0; t < frames; t++) {
+    for (let k = produce(t); k > 0; k--) {
+      queue.push(Float32Array.from({ length: 320 }, () => peak), ts);
+      ts += 1;
+    }
+    for (let at = 0; at < 320; at += chunk) {
+      queue.mixInto(new Float32Array(chunk), 0, chunk, (frameTs) => played.push(frameTs));
+    }
+  }
+  playFor.next = ts;
+  return played;
+}
+
+test("playout queue: a worker stall leaves one gap and a cushion, and loses no audio", () => {
+  playFor.next = 0;
+  const q = new PlayoutQueue({ frame: 320, startFrames: 2, windowSamples: 64000 });
+  const warm = playFor(q, 50, { produce: (t) => (t === 0 ? 2 : 1) });
+  assert.equal(q.stats.underruns, 0);
+  // The worker stalls for 6 frame periods, then serves the six ticks it missed at once.
+  const stalled = playFor(q, 60, { produce: (t) => (t < 6 ? 0 : t === 6 ? 7 : 1) });
+  assert.equal(q.stats.underruns, 1);
+  assert.equal(q.stats.trimmed, 0);
+  const all = [...warm, ...stalled];
+  assert.deepEqual(all, all.map((_, i) => i)); // every frame played, in order
+  assert.ok(q.queued >= 5 * 320); // the cushion absorbs the next stall of the same length
+  const again = playFor(q, 20, { produce: (t) => (t < 4 ? 0 : t === 4 ? 5 : 1) });
+  assert.equal(q.stats.underruns, 1);
+  assert.equal(again.length, 20);
+});
+
+test("playout queue: the cushion goes back in quiet frames once it was not needed", () => {
+  playFor.next = 0;
+  const q = new PlayoutQueue({ frame: 320, startFrames: 2, windowSamples: 16000 });
+  playFor(q, 10, { produce: (t) => (t === 0 ? 10 : 1) }); // starts with 10 frames queued
+  const deep = q.queued;
+  playFor(q, 100, { peak: 0.5 }); // loud: nothing dropped
+  assert.equal(q.stats.dropped, 0);
+  playFor(q, 300, { peak: 0.001 }); // quiet: halves the excess each window, down to the start depth
+  assert.ok(q.stats.dropped >= 6, `dropped ${q.stats.dropped}`);
+  assert.ok(q.queued < deep && q.queued <= 3 * 320, `queued ${q.queued}`);
+  assert.equal(q.stats.underruns, 0);
+});
+
+test("playout queue: a backlog beyond maxFrames is trimmed back to the start depth", () => {
+  const q = new PlayoutQueue({ frame: 320, startFrames: 2, maxFrames: 15 });
+  for (let i = 0; i < 20; i++) q.push(new Float32Array(320), i);
+  const starts = [];
+  q.mixInto(new Float32Array(16), 0, 16, (ts) => starts.push(ts));
+  assert.equal(q.stats.trimmed, 1);
+  assert.deepEqual(starts, [18]);
+  assert.throws(() => new PlayoutQueue({ startFrames: 3, maxFrames: 3 }), RangeError);
 });

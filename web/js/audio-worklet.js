@@ -4,12 +4,12 @@
 // the playout's consumption of samples is the clock that paces decoding ("tick" per frame).
 // Level meters and the debug tap (what this page plays, for tests) go to the main thread.
 
+import { PlayoutQueue } from "./playout-queue.js";
 import { Resampler } from "./resample.js";
 
 const RATE = 16000;
 const FRAME = 320;
 const METER_EVERY = 0.1; // seconds between level reports
-const MAX_QUEUED = 5; // decoded frames a sender may have waiting before the backlog is trimmed
 
 const rms = (x) => {
   let s = 0;
@@ -48,7 +48,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
     const input = inputs[0] && inputs[0][0];
     if (!input) return true;
     const level = rms(input);
-    this.peak = Math.max(this.peak, this.muted ? 0 : level);
+    this.peak = Math.max(this.peak, level); // muted too: the page says "you are muted" when you talk
     this.sinceMeter += input.length / sampleRate;
     if (this.sinceMeter >= METER_EVERY) {
       this.port.postMessage({ level: this.peak });
@@ -84,7 +84,7 @@ class PlayoutProcessor extends AudioWorkletProcessor {
   constructor() {
     super();
     this.resampler = new Resampler(RATE, sampleRate);
-    this.senders = new Map(); // id -> {queue: [{pcm, ts, offset}], level, playing}
+    this.senders = new Map(); // id -> PlayoutQueue
     this.out = new Float32Array(4096); // upsampled samples not yet played
     this.outLen = 0;
     this.consumed = 0; // 16 kHz samples consumed since the last tick
@@ -107,51 +107,17 @@ class PlayoutProcessor extends AudioWorkletProcessor {
   }
 
   receive({ sender, pcm, ts }) {
-    let s = this.senders.get(sender);
-    if (!s) {
-      s = { queue: [], peak: 0, playing: false, underruns: 0, trimmed: 0 };
-      this.senders.set(sender, s);
+    if (!this.senders.has(sender)) {
+      this.senders.set(sender, new PlayoutQueue({ frame: FRAME, windowSamples: 4 * RATE }));
     }
-    s.queue.push({ pcm, ts, offset: 0 });
+    this.senders.get(sender).push(pcm, ts);
   }
 
-  queued(s) {
-    let n = 0;
-    for (const f of s.queue) n += f.pcm.length - f.offset;
-    return n;
-  }
-
-  // Mix `n` samples at 16 kHz from every sender; a sender starts (and restarts after running
-  // dry) only with two frames queued, which covers the decode time after each tick.
+  // Mix `n` samples at 16 kHz from every sender (`time`: when the first one plays).
   mix(n, time) {
     const mixed = new Float32Array(n);
-    for (const s of this.senders.values()) {
-      // After the worker stalled, it catches up with a burst of frames: play the newest two
-      // rather than carry the backlog as extra delay for the rest of the call.
-      if (this.queued(s) > MAX_QUEUED * FRAME) {
-        while (this.queued(s) > 2 * FRAME) s.queue.shift();
-        s.trimmed += 1;
-      }
-      if (!s.playing && this.queued(s) >= 2 * FRAME) s.playing = true;
-      if (!s.playing) continue;
-      let i = 0;
-      while (i < n && s.queue.length) {
-        const f = s.queue[0];
-        if (f.offset === 0 && f.ts !== null && f.ts !== undefined) this.marks.push([f.ts, time + i / RATE]);
-        const take = Math.min(n - i, f.pcm.length - f.offset);
-        for (let k = 0; k < take; k++) {
-          const v = f.pcm[f.offset + k];
-          mixed[i + k] += v;
-          s.peak = Math.max(s.peak, Math.abs(v));
-        }
-        i += take;
-        f.offset += take;
-        if (f.offset === f.pcm.length) s.queue.shift();
-      }
-      if (i < n) {
-        s.playing = false;
-        s.underruns += 1;
-      }
+    for (const queue of this.senders.values()) {
+      queue.mixInto(mixed, 0, n, (ts, i) => this.marks.push([ts, time + i / RATE]));
     }
     return mixed;
   }
@@ -188,10 +154,10 @@ class PlayoutProcessor extends AudioWorkletProcessor {
     if (this.sinceMeter >= METER_EVERY) {
       const levels = {};
       const underruns = {};
-      for (const [id, s] of this.senders) {
-        levels[id] = s.peak;
-        underruns[id] = [s.underruns, s.trimmed];
-        s.peak = 0;
+      for (const [id, queue] of this.senders) {
+        levels[id] = queue.peak;
+        underruns[id] = [queue.stats.underruns, queue.stats.trimmed, queue.stats.dropped, queue.queued];
+        queue.peak = 0;
       }
       this.port.postMessage({ levels, underruns, marks: this.marks });
       this.marks = [];

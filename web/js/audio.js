@@ -158,7 +158,8 @@ export class AudioEngine {
     this.stream = stream;
     this.source = this.context.createMediaStreamSource(stream);
     this.source.connect(this.capture);
-    if (this.context.state === "suspended") await this.context.resume();
+    // The context starts at the page's first user gesture (audio-unlock.js asks for one): a
+    // resume() awaited here would hang a join that had none (?autojoin=1).
     return stream.getAudioTracks()[0]?.getSettings().deviceId;
   }
 

@@ -32,7 +32,9 @@ const pendingFrames = []; // captured frames waiting to be encoded
 let pendingTicks = 0; // playout ticks waiting to be served
 let pumping = false;
 let droppedFrames = 0; // captured frames skipped because the worker fell behind
-const MAX_PENDING_FRAMES = 10; // 200 ms: beyond this, old frames are skipped, not queued
+const MAX_PENDING_FRAMES = 20; // 400 ms: beyond this, old frames are skipped, not queued
+const MAX_PENDING_TICKS = 15; // 300 ms of playout ticks not yet served (see "ports")
+let skippedTicks = 0; // playout ticks dropped because the worker was that far behind
 const timing = { encodeMs: [], decodeMs: [] };
 const marks = { capture: [] }; // [packet timestamp, epoch ms] of captured frames (debug/bench)
 let sentBytes = 0;
@@ -66,13 +68,15 @@ function yieldToEvents() {
 }
 
 // The real-time work loop: serve playout ticks first (a late tick is an audible gap), then
-// encode. It yields to the event loop between jobs, so packets are stamped and buffered as
-// they come even while the worker is behind; when it is far behind (a starved CPU), the
-// oldest captured frames are skipped instead of growing the delay without bound.
+// encode. It yields to the event loop before every job, so the packets that arrived while the
+// worker was starved of CPU are in the jitter buffer before the ticks it missed pop from it
+// (else those pops find nothing and conceal frames that are there, only not yet read); when it
+// is far behind, the oldest captured frames are skipped instead of growing the delay without bound.
 async function pump() {
   if (pumping || !meta) return;
   pumping = true;
   try {
+    await yieldToEvents();
     while (pendingTicks > 0 || pendingFrames.length > 0) {
       if (pendingTicks > 0) {
         pendingTicks -= 1;
@@ -263,19 +267,25 @@ function summary(list) {
     count: list.length };
 }
 
-let lastStats = { at: now(), sent: 0, payload: 0 };
+// Send rates over the last 2 s: a worker starved of CPU encodes in bursts, and a half-second
+// window would show the bursts rather than the rate.
+const RATE_WINDOW = 4;
+const sentHistory = [{ at: now(), sent: 0, payload: 0 }];
 setInterval(() => {
   const t = now();
-  const seconds = (t - lastStats.at) / 1000;
+  sentHistory.push({ at: t, sent: sentBytes, payload: sentPayloadBytes });
+  if (sentHistory.length > RATE_WINDOW + 1) sentHistory.shift();
+  const first = sentHistory[0];
+  const seconds = (t - first.at) / 1000;
   const stats = {
     type: "stats",
-    sendKbps: (8 * (sentBytes - lastStats.sent)) / seconds / 1000,
-    payloadKbps: (8 * (sentPayloadBytes - lastStats.payload)) / seconds / 1000,
+    sendKbps: (8 * (sentBytes - first.sent)) / seconds / 1000,
+    payloadKbps: (8 * (sentPayloadBytes - first.payload)) / seconds / 1000,
     encodeMs: summary(timing.encodeMs), decodeMs: summary(timing.decodeMs), malformed, unsupported, droppedFrames,
+    skippedTicks,
     redundancy: encoder ? encoder.packetizer.redundancy : null,
     receivers: Object.fromEntries([...receivers].map(([id, r]) => [id, r.jitter.summary()])),
   };
-  lastStats = { at: t, sent: sentBytes, payload: sentPayloadBytes };
   postMessage(stats);
 }, 500);
 
@@ -304,7 +314,11 @@ onmessage = ({ data: m }) => {
       playout = m.playout;
       playout.onmessage = ({ data }) => {
         if (data.tick && meta) { // before the codec is loaded there is nothing to play
-          pendingTicks += 1;
+          // Beyond MAX_PENDING_TICKS the worker is overloaded, not just stalled: frames decoded
+          // for older ticks would only be trimmed from the playout's backlog. Their frames stay
+          // in the jitter buffers, whose steering skips them without the cost of decoding.
+          if (pendingTicks < MAX_PENDING_TICKS) pendingTicks += 1;
+          else skippedTicks += 1;
           pump();
         }
       };

@@ -13,7 +13,7 @@ const HISTORY = 256; // played frames kept for parity recovery
 const FORCE_FRAMES = 4; // this far above target, skip a frame even if it is not quiet
 const RESYNC_FRAMES = 250;
 const JUMP_FRAMES = 10; // this far (200 ms) above target, skip straight back to it
-const MAX_BUMP = 5; // frames an underrun streak may add to the target
+const MAX_BUMP = 15; // frames underruns and late bursts may add to the target
 const BUMP_DECAY_POPS = 150; // 3 s without an underrun lowers the target by one frame // a timestamp this far from playout (5 s) restarts the stream
 
 function unwrap(value, reference, modulus) {
@@ -28,7 +28,7 @@ function quantile(values, q) {
 }
 
 export class JitterBuffer {
-  constructor({ frameMs = 20, minDelayMs = 20, maxDelayMs = 300, initialDelayMs = 60, quantileLevel = 0.97,
+  constructor({ frameMs = 20, minDelayMs = 20, maxDelayMs = 500, initialDelayMs = 60, quantileLevel = 0.97,
     window = 150 } = {}) {
     if (!(frameMs > 0) || !(minDelayMs >= 0) || !(maxDelayMs >= minDelayMs)) {
       throw new RangeError("need frameMs > 0 and 0 <= minDelayMs <= maxDelayMs");
@@ -108,6 +108,7 @@ export class JitterBuffer {
     this.lastTransit = transit;
     this.transits.push(transit);
     if (this.transits.length > this.window) this.transits.shift();
+    this._notePeak(transit);
 
     if (!this.started) {
       if (!this.frames.size) {
@@ -132,6 +133,20 @@ export class JitterBuffer {
       const start = ts - ((((packet.timestamp - block.start) % TS_MOD) + TS_MOD) % TS_MOD);
       const covered = parityTimestamps(block).map((_, k) => start + k * block.stride);
       if (covered[covered.length - 1] >= this.nextTs) this.parity.push([covered, block]);
+    }
+  }
+
+  // A packet far later than the quantile target foresaw (a sender whose CPU stalled, a burst
+  // after a main-thread stall): raise the target at once to what it would have needed, so the
+  // burst that follows is kept as delay rather than skipped, then let it decay (NetEQ's peak
+  // detector). A quantile over 3 s of packets never sees a single 100-300 ms stall.
+  _notePeak(transit) {
+    if (this.transits.length < 10) return;
+    const needed = Math.ceil((transit - Math.min(...this.transits)) / this.frameMs) + 1;
+    const plain = this.targetFrames - this.bump;
+    if (needed - plain > this.bump) {
+      this.bump = Math.min(MAX_BUMP, needed - plain);
+      this.calmPops = 0;
     }
   }
 
