@@ -111,8 +111,9 @@ class Call:
 
     Encoding runs on a worker thread via ``run_in_executor`` and decoding on a decode
     thread, so codec work never blocks the event loop. :meth:`stop` is idempotent.
-    ``on_state(state, detail)`` hears ``connected``, ``reconnecting`` and ``failed``;
-    :attr:`failed` is set when the call gives up (:attr:`failure` says why).
+    ``on_state(state, detail)`` hears ``connected``, ``reconnecting`` and ``failed``, and
+    ``hearing`` when a sender's playout starts; :attr:`failed` is set when the call gives up
+    (:attr:`failure` says why).
     """
 
     def __init__(self, server_url: str, room: str, name: str, codec: Codec,
@@ -136,6 +137,7 @@ class Call:
         self._on_state = on_state
         self._on_frame = on_frame
         self._retired: list[RemoteStream] = []  # streams of participants who left, or of earlier connections
+        self._heard: set[RemoteStream] = set()  # streams whose playout has started
         self._signaling: SignalingClient | None = None
         self._joining: SignalingClient | None = None  # joined, media not connected yet
         self._pc: RTCPeerConnection | None = None
@@ -255,7 +257,8 @@ class Call:
         self.failed.set()
 
     def _set_state(self, state: str, detail: str) -> None:
-        self.state = state
+        if state != "hearing":
+            self.state = state
         logger.info("%s: %s", state, detail)
         if self._on_state is not None:
             self._on_state(state, detail)
@@ -399,6 +402,9 @@ class Call:
             for stream in list(self.streams.values()):
                 for playout in stream.due(now):
                     self._decode_queue.put((stream, playout))
+                if stream.playout_start is not None and stream not in self._heard:
+                    self._heard.add(stream)
+                    self._set_state("hearing", f"{stream.name} (id {stream.sender_id})")
             dues = [s.next_due for s in self.streams.values() if s.next_due is not None]
             await asyncio.sleep(max(0.0, min(dues, default=now + IDLE_TICK) - loop.time()))
 

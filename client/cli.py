@@ -163,14 +163,17 @@ def _keyring(args: argparse.Namespace) -> "Keyring | None":
 
 
 def _state_printer() -> Callable[[str, str], None]:
-    """Connection changes, one line each on stderr; the first "connected" is the join line."""
+    """Connection changes and senders heard, one line each on stderr (the first "connected"
+    is the join line)."""
     trouble = False
 
     def show(state: str, detail: str) -> None:
         nonlocal trouble
         if state != "connected" or trouble:
-            print(f"[{time.strftime('%H:%M:%S')}] {state}: {detail}", file=sys.stderr, flush=True)
-        trouble = trouble or state != "connected"
+            now = time.time()
+            stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"
+            print(f"[{stamp}] {state}: {detail}", file=sys.stderr, flush=True)
+        trouble = trouble or state not in ("connected", "hearing")
 
     return show
 

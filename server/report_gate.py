@@ -9,7 +9,8 @@ A report is accepted only from a member the server relays the reported sender to
   frames concealed and recovered at most the frames that could be played in the time since
   its previous report (x1.25, plus 10); cumulative counters never go backwards (such a
   report is dropped and the next one measured from it);
-- its longest loss burst is at most the packets relayed to it; jitter and delays at most 2 s.
+- its longest loss burst is at most the packets its highest sequence number advanced by (a
+  gap is counted when a packet beyond it arrives); jitter and delays at most 2 s.
 
 Rejected reports are counted by reason and go nowhere: neither into the metrics nor to the
 sender, whose redundancy they would steer.
@@ -71,7 +72,7 @@ class ReportGate:
             return "frames"
         if report.lost_total - stream.lost > max(0, highest - stream.highest) + SLACK_PACKETS:
             return "lost"
-        if report.max_burst > state.high_seq - first[1] + 1 + SLACK_PACKETS:
+        if report.max_burst > max(0, highest - stream.highest) + SLACK_PACKETS:
             return "burst"
         if max(report.jitter_ms, report.playout_delay_ms, report.target_delay_ms) > MAX_DELAY_MS:
             return "delay"

@@ -22,15 +22,15 @@ BURST_SECONDS = 1.0  # a sender may catch up on this much of its budget at once 
 def sender_need(facts: CodecFacts) -> tuple[float, float]:
     """Packets and bytes per second a sender of this codec can legitimately send, at most.
 
-    Frames are taken 1.5x the codec's average size (variable-rate codecs) plus a byte; each
-    packet carries up to 15 redundant frames with 2-byte length fields and a parity block per
-    primary frame. The worst case over 1..4 frames per packet counts.
+    Frames are taken 1.25x the codec's average size (variable-rate codecs); each packet
+    carries up to 15 redundant frames with a length byte each and a parity block (8 bytes of
+    varints and a frame) per primary frame. The worst case over 1..4 frames per packet counts.
     """
-    frame = math.ceil(1.5 * facts.bitrate * facts.frame_ms / 8000) + 1
+    frame = math.ceil(1.25 * facts.bitrate * facts.frame_ms / 8000)
     worst_packets, worst_bytes = 0.0, 0.0
     for primary in range(1, MAX_PRIMARY + 1):
         per_second = 1000 / (facts.frame_ms * primary)
-        size = HEADER_SIZE + 1 + (MAX_REDUNDANT + primary) * (frame + 2) + 1 + primary * (15 + frame)
+        size = HEADER_SIZE + 1 + (MAX_REDUNDANT + primary) * (frame + 1) + 1 + primary * (8 + frame)
         worst_packets = max(worst_packets, per_second)
         worst_bytes = max(worst_bytes, per_second * size)
     return worst_packets, worst_bytes
