@@ -354,3 +354,27 @@ def _first_hearing(lines: list[str], after: float) -> float | None:
             if at > after:
                 return at
     return None
+
+
+async def test_sigterm_drains_and_a_peer_that_cannot_reconnect_gives_up_with_an_error():
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = serve(port, "--drain-timeout", "3")
+    peer = subprocess.Popen([sys.executable, "-m", "focalcall", "join", "gone", "--server", url, "--name", "Pat",
+                             "--codec", CODEC, "--reconnect-timeout", "2"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "joined room" in await asyncio.to_thread(peer.stderr.readline)
+        server.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        out, err = await asyncio.to_thread(server.communicate, timeout=15)
+        drained = time.monotonic() - started
+        peer_err = (await asyncio.to_thread(peer.communicate, timeout=30))[1]
+    finally:
+        server.kill()
+        peer.kill()
+    assert server.returncode == 0, err
+    assert "draining" in out and "stopped" in out
+    assert drained < 3  # the peer left as soon as it was told, without waiting out the 3 s
+    assert "reconnecting: the server is shutting down" in peer_err, peer_err
+    assert peer.returncode == 1
+    assert peer_err.strip().splitlines()[-1].startswith("focalcall join: error: lost the call: gave up reconnecting")

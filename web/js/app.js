@@ -5,6 +5,7 @@
 import { AudioEngine, MicrophoneError, missingFeatures } from "./audio.js";
 import { Call } from "./call.js";
 import { FOCAL_MODES } from "./focal-payload.js";
+import { readInvite, roomAddress } from "./invite.js";
 
 // Payload types of the packet header (the transport's table; one per codec mode).
 const PAYLOAD_TYPES = { "focal-800": 1, "focal-400": 3 }; // codec/payload_types.py; focal-600 (2) is not played here
@@ -12,12 +13,14 @@ const CODEC = "focal-800";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
+const invite = readInvite(location.href); // room, token and end-to-end key of an invite link
 const debug = { loadStart: performance.timeOrigin, codecReadyAt: null, joinClickAt: null, joinedAt: null,
   audioOpenAt: null, stats: null, errors: [] };
 const ui = { engine: null, call: null, muted: false, peers: new Map(), levels: {}, stats: null };
 
 function showMessage(text, kind = "error") {
   const box = $("message");
+  if (text && box.textContent === text && !box.hidden) return;
   box.textContent = text;
   box.className = `message ${kind === "info" ? "info" : ""}`;
   box.hidden = !text;
@@ -83,6 +86,12 @@ function updatePeerStates() {
 
 function showStats(s) {
   ui.stats = s;
+  const dropped = s.e2ee?.dropped || {};
+  if (dropped["sealed-no-key"]) {
+    showMessage("Others here encrypt their audio end to end: open the invite link that carries the room key.");
+  } else if (dropped.undecryptable && !Object.keys(s.receivers).length) {
+    showMessage("Others here encrypt their audio with a different room key: ask for a new invite link.");
+  }
   for (const [id, r] of Object.entries(s.receivers)) {
     const last = ui.peers.get(Number(id))?.packets ?? 0;
     ui.peers.set(Number(id), { packets: r.packetsReceived, receiving: r.packetsReceived > last });
@@ -147,15 +156,15 @@ async function join(event) {
     return;
   }
   localStorage.setItem("focalcall.name", name);
-  const call = new Call({ room, name });
+  const call = new Call({ room, name, token: invite.room === room ? invite.token : null });
   ui.call = call;
   call.on("state", (state, detail) => setState(state, detail));
   call.on("joined", () => {
     debug.joinedAt = performance.timeOrigin + performance.now();
     $("join-panel").hidden = true;
     $("call-panel").hidden = false;
-    $("room-name").textContent = room;
-    history.replaceState(null, "", `?room=${encodeURIComponent(room)}`);
+    $("room-name").textContent = invite.key ? `${room} · end-to-end encrypted` : room;
+    history.replaceState(null, "", roomAddress(location.href, room));
     ui.engine.stopCall(); // a rejoin after a lost connection starts fresh streams
     participantsChanged();
   });
@@ -202,6 +211,7 @@ async function main() {
     payloadTypes: Object.fromEntries(Object.entries(PAYLOAD_TYPES).map(([mode, pt]) => [pt, FOCAL_MODES[mode]])),
     processing: params.get("processing") !== "off",
     drop: dropPattern(params.get("drop")),
+    e2eeKey: invite.key,
     onPacket: (data) => ui.call?.send(data),
     onReport: (data) => ui.call?.sendControl(data),
     onStats: showStats,

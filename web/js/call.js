@@ -25,9 +25,10 @@ export function websocketUrl(pageUrl) {
 /** Events (via on(name, fn)): state(state, detail), joined(msg), peer-joined(msg), peer-left(msg),
  *  audio-open(id), packet(ArrayBuffer, arrivalMs), control(ArrayBuffer), error(CallError). */
 export class Call {
-  constructor({ room, name, pageUrl = location.href }) {
+  constructor({ room, name, token = null, pageUrl = location.href }) {
     this.room = room;
     this.name = name;
+    this.token = token; // the invite's room token (servers outside loopback require one)
     this.url = websocketUrl(pageUrl);
     this.id = null;
     this.state = "idle";
@@ -95,7 +96,8 @@ export class Call {
         clearTimeout(timer);
         reject(err);
       };
-      ws.onopen = () => ws.send(JSON.stringify({ type: "join", room: this.room, name: this.name }));
+      ws.onopen = () => ws.send(JSON.stringify({ type: "join", room: this.room, name: this.name,
+        ...(this.token ? { token: this.token } : {}) }));
       ws.onerror = () => fail(new CallError("network", "cannot reach the server"));
       ws.onclose = () => {
         fail(new CallError("network", "the server closed the connection"));
@@ -145,11 +147,23 @@ export class Call {
         break;
       case "error": {
         const err = new CallError(msg.code, msg.message);
-        // Refusals of the join itself (bad name, full room) will not fix themselves.
-        err.fatal = this.state !== "connected";
+        // Refusals of the join itself (bad name, full room, no valid token) will not fix
+        // themselves, nor will being replaced by another connection with our identity.
+        err.fatal = this.state !== "connected" || ["unauthorized", "replaced"].includes(msg.code);
         fail(err);
+        if (err.fatal && this.state === "connected") {
+          this.teardown();
+          this.setState("failed", msg.message);
+          this.emit("error", err);
+        }
         break;
       }
+      case "draining": // the server is going away: reconnect (to it after a restart, or elsewhere)
+        if (this.state === "connected") {
+          this.teardown();
+          this.scheduleReconnect("the server is restarting");
+        }
+        break;
       default:
         break;
     }
