@@ -20,7 +20,7 @@ from server.ratelimit import TokenBucket
 from server.report_gate import ReportGate
 from server.rooms import ALL_RIGHTS, Participant, RoomError, RoomRegistry
 from server.sender import SenderState
-from server.session import CLOSE_GOING_AWAY, CLOSE_POLICY, Session
+from server.session import CLOSE_GOING_AWAY, Session
 from server.signaling import ClientMessage, SignalingError, check_offer_sdp, error_message, parse_client_message
 from server.tokens import TokenError, verify_token
 from server.turn import turn_credentials

@@ -3,7 +3,6 @@ server over real WebSockets (and real aiortc peers where media is involved), on 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 

@@ -103,6 +103,8 @@ async def test_a_flood_costs_the_others_only_the_capped_rate_and_no_frames(tmp_p
     # the attacker's share: the budget of its codec (Codec2 3200: 10.2 kB/s, x2 headroom, 1 s burst)
     # plus the larger provisional budget in the moment before its codec was looked up
     got = attacker.stats.packets_received
+    print(f"\nflood: {sent} packets of ~1 kB in 5 s; the listener got {got} of them; Bo's {bo.stats.packets_received} "
+          f"packets all arrived, {bo.concealed_frames()} frames concealed")
     assert got * 1000 <= 2 * 10200 * 6 + 2 * 44200 * 0.5, got
     assert metric_value(text, "focalcall_packets_capped_total") >= 0.9 * (sent - got)
 
@@ -190,8 +192,10 @@ async def test_timestamp_and_sequence_jumps_leave_a_listener_bounded(tmp_path):
         listener.kill()
         await runner.cleanup()
     assert listener.returncode == 0, err
-    assert peak < 600, f"listener peaked at {peak} MB"
     files = [tmp_path / "mixed.wav", *(tmp_path / "each").iterdir()]
+    print(f"\ntimestamp jumps: listener peak RSS {peak:.0f} MB, files "
+          + ", ".join(f"{p.name} {p.stat().st_size // 1000} kB" for p in files))
+    assert peak < 600, f"listener peaked at {peak} MB"
     for path in files:
         assert path.stat().st_size <= 44 + 2 * 16000 * 10, (path, path.stat().st_size)  # <= the 9-10 s call
     assert len(read_wav(files[1], 16000)) > 16000 * 3  # and it did record the legs, back to back
@@ -229,6 +233,7 @@ async def test_a_frozen_participant_is_dropped_within_seconds():
         if watcher is not None:
             await watcher.close()
         await runner.cleanup()
+    print(f"\na frozen participant was dropped {dropped_after:.2f} s after SIGSTOP")
     assert dropped_after <= 4.0, f"a frozen peer was dropped after {dropped_after:.1f} s"
 
 
@@ -329,7 +334,7 @@ async def test_a_server_killed_mid_call_is_rejoined_within_3_s_of_coming_back(tm
         for p in peers.values():
             p.kill()
         server.kill()
-    print(f"\nheard again after the restart: " + ", ".join(f"{n} {at - back:.2f} s" for n, at in heard.items()))
+    print("\nheard again after the restart: " + ", ".join(f"{n} {at - back:.2f} s" for n, at in heard.items()))
     for name, at in heard.items():
         assert at - back <= 3.0, f"{name} heard the other {at - back:.2f} s after the server was back"
     for name, p in peers.items():

@@ -62,8 +62,9 @@ test("a restarted sequence starts a new session", async () => {
 });
 
 test("keyring errors", async () => {
-  for (const [text, message] of [["", "no room key"], ["1:abc", "43 base64url"], ["x:" + "A".repeat(43), "epoch must be"],
-    ["300:" + "A".repeat(43), "0..255"], ["A".repeat(42) + "!", "base64url"]]) {
+  const cases = [["", "no room key"], ["1:abc", "43 base64url"], ["x:" + "A".repeat(43), "epoch must be"],
+    ["300:" + "A".repeat(43), "0..255"], ["A".repeat(42) + "!", "base64url"]];
+  for (const [text, message] of cases) {
     await assert.rejects(parseKeyring(text), (err) => err.message.includes(message), text);
   }
 });

@@ -3,7 +3,8 @@
 // from the capture worklet and decoded frames go to the playout worklet over MessagePorts;
 // the main thread only carries packets to and from the data channel and shows statistics.
 //
-// Main thread -> worker: {type: "init", modelUrl, ortUrl, payloadTypes: {pt: bits}, e2eeKey} · {type: "ports", capture, playout}
+// Main thread -> worker: {type: "init", modelUrl, ortUrl, payloadTypes: {pt: bits}, e2eeKey}
+//   · {type: "ports", capture, playout}
 //   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy} · {type: "stop"}
 //   · {type: "packet", data, arrival} · {type: "control", data} (a receiver report about us)
 //   · {type: "forget", sender} · {type: "clock", offset} · {type: "listeners", count}

@@ -40,8 +40,9 @@ export function parseSealedHeader(data) {
     throw new E2eeError("malformed", `sealed packet of ${data.length} bytes is shorter than the `
       + `${SEALED_HEADER_SIZE + TAG_BYTES + 1}-byte minimum`);
   }
-  return { payloadType: data[0] & 0x3f, seq: (data[2] << 8) | data[3], timestamp: (data[4] << 16) | (data[5] << 8) | data[6],
-    sender: data[7], epoch: data[8], session: data.slice(9, SEALED_HEADER_SIZE) };
+  return { payloadType: data[0] & 0x3f, seq: (data[2] << 8) | data[3],
+    timestamp: (data[4] << 16) | (data[5] << 8) | data[6], sender: data[7], epoch: data[8],
+    session: data.slice(9, SEALED_HEADER_SIZE) };
 }
 
 function nonce(sender, session, seq) {
@@ -55,9 +56,13 @@ function nonce(sender, session, seq) {
 
 /** A 32-byte room key from unpadded base64url. */
 export function decodeKey(text) {
-  if (!/^[A-Za-z0-9_-]+$/.test(text)) throw new RangeError("a room key is 43 characters of base64url (A-Z a-z 0-9 - _)");
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) {
+    throw new RangeError("a room key is 43 characters of base64url (A-Z a-z 0-9 - _)");
+  }
   const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4));
-  if (binary.length !== 32) throw new RangeError(`a room key is 32 bytes (43 base64url characters), got ${binary.length} bytes`);
+  if (binary.length !== 32) {
+    throw new RangeError(`a room key is 32 bytes (43 base64url characters), got ${binary.length} bytes`);
+  }
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
@@ -107,7 +112,9 @@ export class Sealer {
   }
 
   async seal(packet) {
-    if (packet.length <= HEADER || packet[0] >> 6 !== 1) throw new RangeError("seal() takes a plain (version 1) media packet");
+    if (packet.length <= HEADER || packet[0] >> 6 !== 1) {
+      throw new RangeError("seal() takes a plain (version 1) media packet");
+    }
     const seq = (packet[2] << 8) | packet[3];
     if (this.session === null || seq !== (this.lastSeq + 1) % SEQ_MOD || this.sentInSession >= SEQ_MOD - 1) {
       this.session = Uint8Array.from(this.random(SESSION_BYTES));
@@ -145,7 +152,9 @@ class ReplayWindow {
   check(seq) {
     const off = this.offset(seq);
     if (off <= -REPLAY_WINDOW) throw new E2eeError("replayed", `sequence ${seq} is older than the replay window`);
-    if (off <= 0 && (this.seen >> BigInt(-off)) & 1n) throw new E2eeError("replayed", `sequence ${seq} was already received`);
+    if (off <= 0 && (this.seen >> BigInt(-off)) & 1n) {
+      throw new E2eeError("replayed", `sequence ${seq} was already received`);
+    }
   }
 
   accept(seq) {
