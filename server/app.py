@@ -174,7 +174,7 @@ class CallServer:
         """Identity, display name and rights for a join, or ``unauthorized``. Nothing here
         looks at room state: a refused socket learns nothing about the room."""
         token = fields.get("token")
-        if token is None and self.config.rooms_are_open:
+        if self.config.rooms_are_open and (token is None or self.config.secret is None):
             return f"guest-{secrets.token_hex(8)}", fields["name"], ALL_RIGHTS
         if self.config.secret is None:
             raise SignalingError(UNAUTHORIZED, "this server does not use room tokens (it has no secret)")
@@ -276,6 +276,9 @@ class CallServer:
             state = session.sender = SenderState(self.limits.relay_headroom, now)
         if state.payload_type != header.payload_type:
             self._codec_changed(sender, state, header.payload_type, now)
+        if header.payload_type in self._facts and self._facts[header.payload_type] is None:
+            self.metrics.malformed_packets.labels("payload-type").inc()  # no codec: nobody could play it
+            return
         over = state.admit(len(packet), now)
         if over is not None:
             self.metrics.packets_capped.inc()

@@ -280,3 +280,26 @@ async def test_drain_tells_everyone_and_refuses_new_sockets():
             assert time.monotonic() - started < 2
     finally:
         await runner.cleanup()
+
+
+async def test_packets_no_codec_can_play_are_dropped_and_listen_only_members_cannot_send():
+    srv, runner, url = await start_server(ServerConfig(port=0, secret=SECRET, open_rooms=True))
+    try:
+        a = await RawPeer.join(url, "r", "A")
+        b = await RawPeer.join(url, "r", "B")
+        lu = await RawPeer.join(url, "r", "Lu", token("r", "lu", "Lu", rights=("subscribe",)))
+        for seq in range(20):
+            a.audio.send(a.packet(seq, 2 * seq, pt=63))  # payload type 63: no codec
+            lu.audio.send(lu.packet(seq, 2 * seq))
+            await asyncio.sleep(0.05)
+        got = []
+        while not b.received.empty():
+            got.append(b.received.get_nowait())
+        assert len(got) < 10 and all(p[7] == a.id for p in got)  # only before the lookup said "no codec"
+        for peer in (a, b, lu):
+            await peer.close()
+    finally:
+        await runner.cleanup()
+    text = metrics(srv)
+    assert metric_value(text, "focalcall_malformed_packets_total", 'reason="payload-type"') >= 10
+    assert metric_value(text, "focalcall_malformed_packets_total", 'reason="not-allowed"') == 20
