@@ -120,10 +120,9 @@ async def test_forged_reports_change_nothing(tmp_path):
     codec = get_codec(CODEC)
     calls, peers = [], []
     try:
-        for name in ("Sam", "Hal"):
-            calls.append(Call(url, "r", name, codec, LOOPBACK))
-            await calls[-1].start()
-        sender = calls[0]
+        sender = Call(url, "r", "Sam", codec, LOOPBACK)
+        calls.append(sender)
+        await sender.start()
         forger = await RawPeer.join(url, "r", "Fay")
         stranger = await RawPeer.join(url, "elsewhere", "Eve")
         peers += [forger, stranger]
@@ -158,15 +157,15 @@ async def test_forged_reports_change_nothing(tmp_path):
         for call in calls:
             await call.stop()
         await runner.cleanup()
-    assert metric_value(text, "focalcall_client_frames_concealed_total") <= 5  # Hal's real ones, if any
+    assert metric_value(text, "focalcall_client_frames_concealed_total") == 0
     assert metric_value(text, "focalcall_client_packets_lost_total") == 0
     rejected = {m.group(1): float(m.group(2)) for m in
                 re.finditer(r'focalcall_client_reports_rejected_total\{reason="([^"]+)"\} (\S+)', text)}
     for reason in ("frames", "lost", "burst", "sequence", "delay", "not-receiving", "rate"):
         assert rejected.get(reason, 0) >= 1, (reason, rejected)
     assert rejected["not-receiving"] >= 3  # about itself, about nobody, from another room
-    # Sam's redundancy followed only Hal's clean reports: never above its starting 8 frames
-    assert sender.stats.reports_received >= 3 and sender.stats.redundancy == 8
+    # Only Fay's believable reports (the first of the 50) reached Sam: its redundancy stayed at 8
+    assert sender.stats.reports_received >= 1 and sender.stats.redundancy == 8
 
 
 async def test_timestamp_and_sequence_jumps_leave_a_listener_bounded(tmp_path):
