@@ -28,7 +28,8 @@ from client.remote import Playout, RemoteStream
 from client.signaling import FATAL_CODES, SignalingClient, SignalingFailed
 from client.sources import AudioSource
 from codec.base import Codec
-from codec.payload_types import UnknownPayloadType, payload_type
+from codec.payload_types import UnknownPayloadType, decoder_codec_name, payload_type
+from codec.registry import get_codec, is_built
 from focalcall.ice import IceServer, IceSettings
 from transport import PacketError, Packetizer, PacketizerConfig, parse_packet, parse_report
 from transport.e2ee import E2eeError, Keyring, Opener, Sealer, is_sealed
@@ -138,6 +139,8 @@ class Call:
         self._on_frame = on_frame
         self._retired: list[RemoteStream] = []  # streams of participants who left, or of earlier connections
         self._heard: set[RemoteStream] = set()  # streams whose playout has started
+        self._codecs_ready: set[int] = set()    # payload types whose decoder is loaded
+        self._codecs_loading: set[int] = set()
         self._signaling: SignalingClient | None = None
         self._joining: SignalingClient | None = None  # joined, media not connected yet
         self._pc: RTCPeerConnection | None = None
@@ -368,6 +371,9 @@ class Call:
                 raise E2eeError("sealed-no-key", "an end-to-end encrypted packet, and no room key")
             packet = parse_packet(message)
             stream = self.streams.get(packet.sender)
+            if stream is None and not self._codec_ready(packet.payload_type):
+                self.stats.dropped["codec-loading"] += 1
+                return
             if stream is None:
                 name = self.names.get(packet.sender, f"participant-{packet.sender}")
                 stream = self.streams[packet.sender] = RemoteStream(packet.sender, name, packet)
@@ -380,6 +386,24 @@ class Call:
         except (PacketError, UnknownPayloadType) as exc:
             self.stats.malformed += 1
             logger.debug("dropped audio packet: %s", exc)
+
+    def _codec_ready(self, pt: int) -> bool:
+        """Whether payload type ``pt``'s decoder is loaded; if not, load it off the event loop (a
+        neural model takes a while, and a stalled loop misses the server's heartbeat)."""
+        name = decoder_codec_name(pt)  # UnknownPayloadType: a malformed packet
+        if pt in self._codecs_ready or is_built(name):
+            return True
+        if pt not in self._codecs_loading:
+            self._codecs_loading.add(pt)
+
+            def loaded(future: asyncio.Future) -> None:
+                if future.exception() is None:
+                    self._codecs_ready.add(pt)
+                else:  # stays "loading": its packets are dropped, not retried
+                    logger.warning("cannot load the decoder of payload type %d: %s", pt, future.exception())
+
+            asyncio.get_running_loop().run_in_executor(None, get_codec, name).add_done_callback(loaded)
+        return False
 
     def _control_message(self, message: str | bytes) -> None:
         """Receiver reports about our stream, forwarded by the server: adapt redundancy."""

@@ -212,7 +212,7 @@ def summary(call: "Call", elapsed: float, written: list[Path]) -> str:
         lines.append(f"  dropped   {call.stats.malformed} malformed packets")
     if call.stats.dropped:
         lines.append("  dropped   " + ", ".join(f"{n} {reason}" for reason, n in sorted(call.stats.dropped.items()))
-                     + " (end-to-end encryption)")
+                     + " packets")
     if call.stats.reconnects:
         lines.append(f"  reconnected {call.stats.reconnects} times")
     lines += [f"  wrote     {p}" for p in written]

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 # Refusals that retrying cannot fix: the client gives up at once instead of reconnecting.
 FATAL_CODES = frozenset({"unauthorized", "bad-room", "bad-name", "replaced"})
-HEARTBEAT_S = 2.0  # ping the server this often; no answer within half of it ends the connection
+HEARTBEAT_S = 3.0  # ping the server this often; no answer within half of it ends the connection
 MAX_SERVER_MESSAGE = 1 << 20
 
 

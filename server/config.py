@@ -25,7 +25,7 @@ class Limits:
     message_burst: int = 30             # ...and in a burst
     join_seconds: float = 10.0          # from opening the socket to joining
     connect_seconds: float = 20.0       # from joining to a connected media peer
-    heartbeat_seconds: float = 2.0      # WebSocket ping period; no answer within half of it: dropped
+    heartbeat_seconds: float = 3.0      # WebSocket ping period; no answer within half of it: dropped
     max_message_bytes: int = 64 * 1024
     max_json_depth: int = 4
     max_sdp_bytes: int = 16 * 1024

@@ -239,7 +239,7 @@ async def test_a_frozen_participant_is_dropped_within_seconds():
             await watcher.close()
         await runner.cleanup()
     print(f"\na frozen participant was dropped {dropped_after:.2f} s after SIGSTOP")
-    assert dropped_after <= 4.0, f"a frozen peer was dropped after {dropped_after:.1f} s"
+    assert dropped_after <= 5.0, f"a frozen peer was dropped after {dropped_after:.1f} s"
 
 
 async def test_with_e2ee_the_relay_cannot_decode_and_the_others_can(tmp_path, monkeypatch):
