@@ -152,3 +152,16 @@ def test_token_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert link.startswith("http://127.0.0.1:8080/?room=standup#token=") and link.endswith("&key=" + key)
     assert main(["token", "bad room", "--identity", "x", "--secret-file", str(secret)]) == 2
     assert "room name must be" in capsys.readouterr().err
+
+
+def test_token_command_needs_the_secret(monkeypatch, capsys) -> None:
+    monkeypatch.delenv("FOCALCALL_SECRET", raising=False)
+    assert main(["token", "r", "--identity", "x"]) == 2
+    assert "no secret" in capsys.readouterr().err
+
+
+def test_serving_off_loopback_needs_a_secret_or_open_rooms(monkeypatch, capsys) -> None:
+    monkeypatch.delenv("FOCALCALL_SECRET", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "needs a secret" in err and "--open-rooms" in err
