@@ -93,18 +93,18 @@ class CallServer:
             self.metrics.limit_hits.labels("sockets-per-address").inc()
             raise web.HTTPTooManyRequests(text=f"more than {self.limits.sockets_per_address} connections "
                                                "from this address\n")
+        self._per_address[address] += 1  # counted before the first await: a burst cannot slip past
         ws = web.WebSocketResponse(max_msg_size=4 * self.limits.max_message_bytes, timeout=WS_CLOSE_TIMEOUT_S,
                                    heartbeat=self.limits.heartbeat_seconds)
-        await ws.prepare(request)
         loop = asyncio.get_running_loop()
         session = Session(ws, address, TokenBucket(self.limits.messages_per_second, self.limits.message_burst,
                                                    loop.time()))
-        self._per_address[address] += 1
         self._sessions.add(session)
         self.metrics.sockets.set(len(self._sessions))
-        session.arm(self.limits.join_seconds, lambda: self._expire(session, "join-timeout",
-                                                                   f"no join within {self.limits.join_seconds:g} s"))
         try:
+            await ws.prepare(request)
+            session.arm(self.limits.join_seconds, lambda: self._expire(
+                session, "join-timeout", f"no join within {self.limits.join_seconds:g} s"))
             async for msg in ws:
                 if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     break
@@ -119,7 +119,7 @@ class CallServer:
                     await self._handle(session, message)
                 except (SignalingError, RoomError) as exc:
                     self.metrics.signaling_errors.labels(exc.code).inc()
-                    if exc.code in ("too-large", "too-deep", "bad-sdp"):
+                    if exc.code in ("too-large", "too-deep"):
                         self.metrics.limit_hits.labels(exc.code).inc()
                     await session.send(error_message(exc.code, str(exc)))
                     if exc.code == UNAUTHORIZED:
@@ -136,7 +136,7 @@ class CallServer:
             self._per_address[address] -= 1
             if not self._per_address[address]:
                 del self._per_address[address]
-            if not ws.closed:
+            if ws.prepared and not ws.closed:
                 await session.send({"type": "left"})
                 await ws.close()
         return ws
@@ -145,8 +145,7 @@ class CallServer:
         """The per-socket message rate limit: excess messages are dropped, the first of a run is
         answered with an error, and a socket that keeps on is closed."""
         if session.messages.take(now):
-            if session.messages_dropped:
-                session.messages_dropped = 0
+            session.messages_dropped = 0
             return True
         self.metrics.limit_hits.labels("messages").inc()
         session.messages_dropped += 1

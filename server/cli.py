@@ -112,17 +112,21 @@ async def serve(config: ServerConfig) -> None:
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
-    stop = asyncio.Event()
+    signals = asyncio.Queue()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signals.put_nowait, sig)
     opened = "open rooms" if config.rooms_are_open else "room tokens required"
     print(f"focalcall serving on http://{config.host}:{config.port}/ ({opened})", flush=True)
     try:
-        await stop.wait()
-        print("focalcall: draining (new connections refused)", flush=True)
+        await signals.get()
+        print("focalcall: draining (new connections refused; a second signal stops at once)", flush=True)
         await site.stop()  # stop listening: a restarted server can take the port
-        await server.drain(config.drain_seconds)
+        drain = asyncio.create_task(server.drain(config.drain_seconds))
+        again = asyncio.create_task(signals.get())
+        await asyncio.wait([drain, again], return_when=asyncio.FIRST_COMPLETED)
+        for task in (drain, again):
+            task.cancel()
     finally:
         await runner.cleanup()
     print("focalcall: stopped", flush=True)
