@@ -211,8 +211,9 @@ def summary(call: "Call", elapsed: float, written: list[Path]) -> str:
     if call.stats.malformed:
         lines.append(f"  dropped   {call.stats.malformed} malformed packets")
     if call.stats.dropped:
-        lines.append("  dropped   " + ", ".join(f"{n} {reason}" for reason, n in sorted(call.stats.dropped.items()))
-                     + " packets")
+        reasons = {"replayed": "repeated or replayed"}  # a sender's repeats of its last packet look the same
+        lines.append("  dropped   " + ", ".join(f"{n} {reasons.get(reason, reason)}"
+                                               for reason, n in sorted(call.stats.dropped.items())) + " packets")
     if call.stats.reconnects:
         lines.append(f"  reconnected {call.stats.reconnects} times")
     lines += [f"  wrote     {p}" for p in written]
