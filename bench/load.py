@@ -172,9 +172,11 @@ def py_spy() -> str:
 
 
 def start_server(port: int, core: int | None) -> subprocess.Popen:
-    argv = [str(ROOT / ".venv/bin/focalcall"), "serve", "--port", str(port)]
+    # every participant comes from 127.0.0.1: lift the per-address socket limit for the benchmark
+    options = ["serve", "--port", str(port), "--max-sockets-per-address", "100000"]
+    argv = [str(ROOT / ".venv/bin/focalcall"), *options]
     if not Path(argv[0]).exists():
-        argv = [sys.executable, "-m", "focalcall", "serve", "--port", str(port)]
+        argv = [sys.executable, "-m", "focalcall", *options]
     preexec = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
     server = subprocess.Popen(argv, preexec_fn=preexec, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/"

@@ -8,14 +8,15 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
 from focalcall.ice import IceServer, IceSettings
 
 if TYPE_CHECKING:
-    from client.call import Call, SendOptions
+    from client.call import Call
     from client.sources import AudioSource
+    from transport.e2ee import Keyring
 
 DEFAULT_CODEC = "focal-800"
 DEFAULT_SERVER = "http://127.0.0.1:8080/"
@@ -49,6 +50,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="add XOR parity over every K packets (default 0: none)")
     p.add_argument("--duration", type=float, default=None, metavar="S",
                    help="leave after S seconds (default: at the end of the input file, or on Ctrl-C)")
+    p.add_argument("--token", default=None,
+                   help="room token from the operator ('focalcall token'); default $FOCALCALL_TOKEN. "
+                        "Not needed for open rooms")
+    p.add_argument("--token-file", type=Path, default=None, help="read the room token from this file")
+    p.add_argument("--e2ee-key-file", type=Path, default=None,
+                   help="room key(s) for end-to-end encryption ('focalcall e2ee-key'): packets are sealed "
+                        "so the server relays what it cannot hear; everyone in the room needs the key")
+    p.add_argument("--reconnect-timeout", type=float, default=60.0, metavar="S",
+                   help="when the connection drops, keep reconnecting this long before giving up with an "
+                        "error (default 60; 0: never reconnect)")
     p.add_argument("--ice-server", action="append", default=[], metavar="URL[,USER,CREDENTIAL]",
                    help="STUN/TURN server; repeatable (default: none)")
     p.add_argument("--ice-host", action="append", default=None, metavar="ADDR",
@@ -69,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     """Run one call until it ends, then print the summary."""
     if args.duration is not None and args.duration <= 0:
         raise ValueError("--duration must be positive")
+    if args.reconnect_timeout < 0:
+        raise ValueError("--reconnect-timeout must not be negative")
     from server.cli import install_uvloop
 
     install_uvloop()
@@ -77,8 +90,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def _join(args: argparse.Namespace) -> int:
     # Imported here so that `focalcall --help` stays fast.
-    from client.call import Call, SendOptions
+    from client.call import Call, ReconnectPolicy, SendOptions
     from client.recording import write_outputs
+    from client.signaling import SignalingFailed
     from client.sources import MicSource, WavSource
     from codec.registry import get_codec
 
@@ -98,17 +112,24 @@ async def _join(args: argparse.Namespace) -> int:
         speaker = SpeakerSink(codec)
     name = args.name or f"cli-{os.getpid()}"
     options = SendOptions(args.frames_per_packet, args.redundancy, args.parity)
+    reconnect = ReconnectPolicy(give_up_after_s=args.reconnect_timeout) if args.reconnect_timeout > 0 else None
     call = Call(args.server, args.room, name, codec, ice_from_args(args), options,
-                on_frame=speaker.push if speaker else None)
+                on_frame=speaker.push if speaker else None, token=_token(args), keyring=_keyring(args),
+                reconnect=reconnect, on_state=_state_printer())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     started = time.monotonic()
     try:
-        await call.start()
-        print(f"joined room {args.room!r} as {name} (id {call.id}) with {codec.name}", file=sys.stderr)
-        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(call.disconnected.wait())]
+        try:
+            await call.start()
+        except SignalingFailed as exc:
+            print(f"focalcall join: error: {exc}", file=sys.stderr)
+            return 1
+        print(f"joined room {args.room!r} as {call.name_given} (id {call.id}) with {codec.name}"
+              f"{', end-to-end encrypted' if call.keyring else ''}", file=sys.stderr)
+        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(call.failed.wait())]
         if source is not None:
             waiters.append(asyncio.create_task(_send_then_linger(call, source, args.duration is None)))
         await asyncio.wait(waiters, timeout=args.duration, return_when=asyncio.FIRST_COMPLETED)
@@ -118,9 +139,43 @@ async def _join(args: argparse.Namespace) -> int:
         await call.stop()
         if speaker is not None:
             speaker.close()
-    written = write_outputs(call.received(), output_path, args.output_dir)
-    print(summary(call, time.monotonic() - started, written), file=sys.stderr)
+    elapsed = time.monotonic() - started
+    written = write_outputs(call.received(), output_path, args.output_dir, max_seconds=elapsed)
+    print(summary(call, elapsed, written), file=sys.stderr)
+    if call.failure is not None:
+        print(f"focalcall join: error: lost the call: {call.failure}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    if args.token_file is not None:
+        return args.token_file.read_text().strip()
+    return args.token or os.environ.get("FOCALCALL_TOKEN") or None
+
+
+def _keyring(args: argparse.Namespace) -> "Keyring | None":
+    if args.e2ee_key_file is None:
+        return None
+    from transport.e2ee import Keyring
+
+    return Keyring.parse(args.e2ee_key_file.read_text())
+
+
+def _state_printer() -> Callable[[str, str], None]:
+    """Connection changes and senders heard, one line each on stderr (the first "connected"
+    is the join line)."""
+    trouble = False
+
+    def show(state: str, detail: str) -> None:
+        nonlocal trouble
+        if state != "connected" or trouble:
+            now = time.time()
+            stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"
+            print(f"[{stamp}] {state}: {detail}", file=sys.stderr, flush=True)
+        trouble = trouble or state not in ("connected", "hearing")
+
+    return show
 
 
 async def _send_then_linger(call: "Call", source: "AudioSource", linger: bool) -> None:
@@ -155,5 +210,11 @@ def summary(call: "Call", elapsed: float, written: list[Path]) -> str:
         lines.append("  received  nothing")
     if call.stats.malformed:
         lines.append(f"  dropped   {call.stats.malformed} malformed packets")
+    if call.stats.dropped:
+        reasons = {"replayed": "repeated or replayed"}  # a sender's repeats of its last packet look the same
+        lines.append("  dropped   " + ", ".join(f"{n} {reasons.get(reason, reason)}"
+                                               for reason, n in sorted(call.stats.dropped.items())) + " packets")
+    if call.stats.reconnects:
+        lines.append(f"  reconnected {call.stats.reconnects} times")
     lines += [f"  wrote     {p}" for p in written]
     return "\n".join(lines)

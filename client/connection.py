@@ -34,13 +34,19 @@ async def open_connection(signaling: SignalingClient, ice: IceSettings,
     control.on("message", on_control)
     opened = asyncio.Event()
     audio.on("open", opened.set)
-    await pc.setLocalDescription(await pc.createOffer())
-    answer = await signaling.offer(pc.localDescription.sdp)
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     try:
-        await asyncio.wait_for(opened.wait(), CONNECT_TIMEOUT)
-    except asyncio.TimeoutError:
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await signaling.offer(pc.localDescription.sdp)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        except Exception as exc:  # aiortc raises assorted errors on bad SDP
+            raise SignalingFailed(f"the server's answer is not usable SDP: {type(exc).__name__}") from None
+        try:
+            await asyncio.wait_for(opened.wait(), CONNECT_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise SignalingFailed(f"no media connection to the server within {CONNECT_TIMEOUT:g} s "
+                                  "(ICE failed: check --ice-host / --ice-server)") from None
+    except BaseException:
         await pc.close()
-        raise SignalingFailed(f"no media connection to the server within {CONNECT_TIMEOUT:g} s "
-                              "(ICE failed: check --ice-host / --ice-server)") from None
+        raise
     return CallConnection(pc, audio, control)

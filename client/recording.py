@@ -30,16 +30,30 @@ def stream_filename(stream: RemoteStream) -> str:
     return f"{stream.sender_id:03d}-{safe}.wav"
 
 
-def write_outputs(streams: list[RemoteStream], mixed_path: Path | None, per_sender_dir: Path | None) -> list[Path]:
-    """Write the mixed WAV and/or one time-aligned WAV per sender; return the paths written."""
+def write_outputs(streams: list[RemoteStream], mixed_path: Path | None, per_sender_dir: Path | None,
+                  max_seconds: float | None = None) -> list[Path]:
+    """Write the mixed WAV and/or one time-aligned WAV per sender; return the paths written.
+    With ``max_seconds`` (the call's wall-clock length) no file is longer than that."""
+    limit = None if max_seconds is None else max(0, round(max_seconds * OUTPUT_RATE))
     written = []
     if mixed_path is not None:
-        write_wav(mixed_path, mix(streams), OUTPUT_RATE)
+        write_wav(mixed_path, mix(streams)[:limit], OUTPUT_RATE)
         written.append(mixed_path)
     if per_sender_dir is not None:
         per_sender_dir.mkdir(parents=True, exist_ok=True)
+        names: set[str] = set()
         for stream in streams:
-            path = per_sender_dir / stream_filename(stream)
-            write_wav(path, stream.aligned_audio(), OUTPUT_RATE)
+            path = per_sender_dir / _unique(stream_filename(stream), names)
+            write_wav(path, stream.aligned_audio()[:limit], OUTPUT_RATE)
             written.append(path)
     return written
+
+
+def _unique(filename: str, taken: set[str]) -> str:
+    """``filename``, or ``<stem>-2.wav`` … when a stream of an earlier connection had it."""
+    stem, candidate, n = filename.removesuffix(".wav"), filename, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{stem}-{n}.wav"
+    taken.add(candidate)
+    return candidate

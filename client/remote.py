@@ -4,6 +4,11 @@ Two halves with one owner each: :meth:`RemoteStream.push` and :meth:`RemoteStrea
 run on the event loop (packets in, one playout decision per frame period);
 :meth:`RemoteStream.decode` runs on the decode thread and is the only code touching the
 decoder and the decoded audio. The clock is passed in, so tests drive it by hand.
+
+Whatever a sender puts in its packets, memory and recordings stay bounded by the call's
+length: a timestamp jump (a restarted sender, or a hostile one) starts a new *epoch* of the
+timestamp-aligned track instead of stretching it across the gap, and the aligned track never
+holds more frames than were played plus those the jitter buffer skipped.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from codec.payload_types import decoder_codec_name
 from codec.registry import get_codec
 from codec.resample import resample
 from transport import MISSING, JitterBuffer, JitterBufferConfig, JitterStats, Packet
+from transport.packet import MAX_REDUNDANT
 
 OUTPUT_RATE = 16000
 # A live playout clock wakes up a few milliseconds late now and then (event loop, GC, a
@@ -28,11 +34,29 @@ IDLE_AFTER_S = 1.0
 
 @dataclass(frozen=True)
 class Playout:
-    """One frame period's decision: the payload to decode (``None``: conceal) and the
-    media timestamp it belongs to (``None`` for a frame inserted to grow the delay)."""
+    """One frame period's decision: the payload to decode (``None``: conceal), the media
+    timestamp it belongs to (``None`` for a frame inserted to grow the delay) and the epoch
+    of that timestamp (it changes when the sender's timeline jumps)."""
 
     payload: bytes | None
     timestamp: int | None
+    epoch: int = 0
+
+
+class _Epoch:
+    """One continuous stretch of the sender's timeline, as decoded here."""
+
+    def __init__(self, first: int) -> None:
+        self.first = first                       # timestamp of its first frame
+        self.frames: dict[int, np.ndarray] = {}  # timestamp -> decoded frame
+        self.from_payload: set[int] = set()      # timestamps decoded from a real payload
+        self.last: int | None = None             # of the last frame decoded from a payload
+
+    @property
+    def span(self) -> range:
+        """From its first frame to the last one decoded from a payload (concealment after
+        the sender stopped is not part of what it sent)."""
+        return range(self.first, self.last + 1) if self.last is not None else range(0)
 
 
 class RemoteStream:
@@ -59,10 +83,10 @@ class RemoteStream:
         self._idle_after = IDLE_AFTER_S + self.buffer.config.max_delay_ms / 1000
         self._decoder = self.codec.decoder()
         self._played: list[np.ndarray] = []
-        self._by_timestamp: dict[int, np.ndarray] = {}
+        self._epoch = 0  # event loop: the epoch of the playout timestamps handed out
+        self._last_playout: int | None = None  # the jitter buffer's playout point after the last pop
+        self._epochs: list[_Epoch] = []  # decode thread: the aligned track, epoch by epoch
         self._first_timestamp: int | None = None  # of the stream's first frame, from its first packet
-        self._last_timestamp: int | None = None   # of the last frame decoded from a real payload
-        self._from_payload: set[int] = set()      # timestamps decoded from a real payload
 
     # ------------------------------------------------------------- event loop
     def push(self, packet: Packet, arrival: float) -> None:
@@ -90,7 +114,11 @@ class RemoteStream:
             if self.playout_start is None:
                 self.playout_start = scheduled
             after = self.buffer.playout_timestamp
-            out.append(Playout(None if frame is MISSING else frame, after - 1 if after != before else None))
+            last, self._last_playout = self._last_playout, after
+            if last is not None and not 0 <= after - last <= 2:  # 1 frame, 2 when one is skipped: else a resync
+                self._epoch += 1
+            out.append(Playout(None if frame is MISSING else frame, after - 1 if after != before else None,
+                               self._epoch))
         return out
 
     @property
@@ -118,39 +146,64 @@ class RemoteStream:
             pcm = self._decoder.decode(None)
         self._played.append(pcm)
         if playout.timestamp is not None:
-            self._by_timestamp[playout.timestamp] = pcm
+            while len(self._epochs) <= playout.epoch:
+                first = self._first_timestamp if not self._epochs and self._first_timestamp is not None \
+                    else playout.timestamp
+                self._epochs.append(_Epoch(min(first, playout.timestamp)))
+            epoch = self._epochs[playout.epoch]
+            epoch.frames[playout.timestamp] = pcm
             if playout.payload is not None:
-                self._last_timestamp = playout.timestamp
-                self._from_payload.add(playout.timestamp)
+                epoch.last = playout.timestamp
+                epoch.from_payload.add(playout.timestamp)
         return pcm
 
-    def _aligned_span(self) -> range:
-        """Timestamps from the stream's first frame to the last one decoded from a payload
-        (concealment after the sender stopped is not part of what it sent)."""
-        if self._last_timestamp is None or self._first_timestamp is None:
-            return range(0)
-        return range(self._first_timestamp, self._last_timestamp + 1)
+    def _aligned_spans(self) -> list[tuple[_Epoch, range]]:
+        """Each epoch's span, cut so that together they hold no more frames than were played,
+        skipped by the jitter buffer, or sent as redundancy before the first one."""
+        budget = len(self._played) + self.buffer.stats.frames_dropped + MAX_REDUNDANT
+        out = []
+        for epoch in self._epochs:
+            span = epoch.span
+            if len(span) > budget:
+                span = range(span.start, span.start + budget)
+            budget -= len(span)
+            if span:
+                out.append((epoch, span))
+        return out
+
+    def _spans(self, span: range | None) -> list[tuple[_Epoch, range]]:
+        """The aligned spans, or the caller's ``span`` looked up over all epochs (offline use)."""
+        if span is None:
+            return self._aligned_spans()
+        merged = _Epoch(span.start)
+        for epoch in self._epochs:
+            merged.frames.update(epoch.frames)
+            merged.from_payload |= epoch.from_payload
+        return [(merged, span)]
 
     def unplayed_frames(self, span: range | None = None) -> int:
-        """Frames of ``span`` (default: the stream's) that were not played: dropped by the
-        jitter buffer to shrink its delay (or lost and skipped while doing so)."""
-        return sum(1 for ts in span or self._aligned_span() if ts not in self._by_timestamp)
+        """Frames of ``span`` (default: all the sender sent) that were not played: dropped by
+        the jitter buffer to shrink its delay (or lost and skipped while doing so)."""
+        return sum(1 for epoch, part in self._spans(span) for ts in part if ts not in epoch.frames)
 
     def concealed_frames(self, span: range | None = None) -> int:
-        """Frames of ``span`` (default: the stream's) played by concealment: lost for good."""
-        return sum(1 for ts in span or self._aligned_span()
-                   if ts in self._by_timestamp and ts not in self._from_payload)
+        """Frames of ``span`` (default: all the sender sent) played by concealment: lost for good."""
+        return sum(1 for epoch, part in self._spans(span) for ts in part
+                   if ts in epoch.frames and ts not in epoch.from_payload)
 
     def aligned_audio(self, span: range | None = None) -> np.ndarray:
-        """16 kHz audio of the frames in ``span`` (default: the stream's) placed by media
-        timestamp, codec delay removed: time-aligned with what the sender sent (frames not
-        played are silence)."""
-        span, n = span or self._aligned_span(), self.codec.frame_samples
-        pcm = np.zeros(len(span) * n, dtype=np.float32)
-        for k, ts in enumerate(span):
-            frame = self._by_timestamp.get(ts)
-            if frame is not None:
-                pcm[k * n:(k + 1) * n] = frame
+        """16 kHz audio placed by media timestamp, codec delay removed: time-aligned with what
+        the sender sent (frames not played are silence). After a timeline jump the next
+        epoch follows directly, without the gap. ``span`` picks timestamps instead."""
+        spans, n = self._spans(span), self.codec.frame_samples
+        pcm = np.zeros(sum(len(span) for _, span in spans) * n, dtype=np.float32)
+        k = 0
+        for epoch, span in spans:
+            for ts in span:
+                frame = epoch.frames.get(ts)
+                if frame is not None:
+                    pcm[k * n:(k + 1) * n] = frame
+                k += 1
         return self._to_output(pcm)
 
     def played_audio(self) -> np.ndarray:

@@ -50,6 +50,11 @@ def codec_names() -> list[str]:
     return list(_factories)
 
 
+def is_built(name: str) -> bool:
+    """Whether ``get_codec(name)`` returns at once (the codec was built already)."""
+    return name in _instances
+
+
 def get_codec(name: str) -> Codec:
     """The codec called ``name`` (built once, then shared: codecs are immutable descriptions)."""
     with _lock:

@@ -124,6 +124,24 @@ class ServerMetrics:
                                          "Peer-connection state changes", ["state"], registry=r)
         self.senders = Gauge("focalcall_senders", "Participants sending audio, by codec", ["codec"], registry=r)
 
+        # Protection: who was refused, what was capped (labels are fixed sets of reasons).
+        self.draining = Gauge("focalcall_draining", "1 while the server drains before shutting down", registry=r)
+        self.sockets = Gauge("focalcall_signaling_sockets", "Open signaling WebSockets", registry=r)
+        self.limit_hits = Counter("focalcall_limit_hits", "Requests refused or sessions ended because a limit bit",
+                                  ["limit"], registry=r)
+        self.auth_failures = Counter("focalcall_auth_failures",
+                                     "Sockets refused for their Origin, joins refused for their token",
+                                     ["reason"], registry=r)
+        self.sessions_closed = Counter("focalcall_sessions_closed", "Signaling sessions the server ended, by reason",
+                                       ["reason"], registry=r)
+        self.reports_rejected = Counter("focalcall_client_reports_rejected",
+                                        "Receiver reports dropped as impossible, unasked for or too frequent",
+                                        ["reason"], registry=r)
+        self.packets_capped = LoopCounter("focalcall_packets_capped",
+                                          "Audio packets dropped at the relay: the sender exceeded its rate budget")
+        self.bytes_capped = LoopCounter("focalcall_bytes_capped", "Bytes of the packets dropped by the rate budget")
+        r.register(_LoopCollector((self.packets_capped, self.bytes_capped)))
+
         # What receivers report (one stream = one receiver hearing one sender).
         self.reports = Counter("focalcall_client_reports", "Receiver reports accepted", registry=r)
         self.report_streams = Gauge("focalcall_client_report_streams",
@@ -252,9 +270,11 @@ def report_from_message(message: str | bytes) -> ReceiverReport:
         if len(message) != REPORT_SIZE:
             raise PacketError(f"binary control message of {len(message)} bytes is not a receiver report")
         return parse_report(message)
+    if len(message) > 4 * REPORT_SIZE * 20:
+        raise PacketError(f"control message of {len(message)} characters is too long for a receiver report")
     try:
         data = json.loads(message)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise PacketError(f"control message is not JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("type") != "report":
         raise PacketError("control message is not a receiver report")
@@ -265,8 +285,12 @@ def report_from_message(message: str | bytes) -> ReceiverReport:
             raise PacketError(f"report field {name!r} must be a non-negative "
                               f"{'integer' if kind is int else 'number'}")
     try:
-        return ReceiverReport(**fields)
+        report = ReceiverReport(**fields)
     except TypeError as exc:  # unknown or missing field
+        raise PacketError(f"bad receiver report: {exc}") from None
+    try:
+        return parse_report(report.to_bytes())  # the wire's ranges: counters saturate at 32 bits
+    except (OverflowError, ValueError) as exc:  # inf / nan in a float field
         raise PacketError(f"bad receiver report: {exc}") from None
 
 

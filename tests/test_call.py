@@ -120,3 +120,25 @@ def _get(url: str) -> str:
 
     with urllib.request.urlopen(url, timeout=5) as r:
         return r.read().decode()
+
+
+async def test_a_decoder_is_loaded_off_the_event_loop_while_its_first_packets_wait(server_url, tmp_path,
+                                                                                   monkeypatch):
+    """A sender whose codec this listener has not built yet: the decoder is built in a worker
+    thread (a neural model takes long enough to miss a heartbeat), the packets that arrive
+    meanwhile are dropped and counted, and the stream is played from then on."""
+    import client.call as call_module
+
+    monkeypatch.setattr(call_module, "is_built", lambda name: False)
+    a = await _call(server_url, "A", "codec2-1200", room="cold")
+    b = await _call(server_url, "B", "codec2-3200", room="cold")
+    try:
+        await a.send(WavSource(espeak_wav(tmp_path / "a.wav", SENTENCES[0]), get_codec("codec2-1200")))
+        await asyncio.sleep(0.3)
+    finally:
+        await a.stop()
+        await b.stop()
+    [heard] = b.received()
+    dropped = b.stats.dropped["codec-loading"]
+    assert 1 <= dropped <= 10
+    assert heard.stats.packets_received == a.stats.sent.packets - dropped

@@ -71,7 +71,7 @@ def test_serve_and_two_cli_peers_make_a_call(tmp_path, speech_wav):
     server = subprocess.Popen([sys.executable, "-m", "focalcall", "serve", "--port", str(port)], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert server.stdout.readline().strip() == f"focalcall serving on {url}"
+        assert server.stdout.readline().startswith(f"focalcall serving on {url} (open rooms)")
         listener = subprocess.Popen(
             [sys.executable, "-m", "focalcall", "join", "cli", "--server", url, "--name", "Bo",
              "--output", str(tmp_path / "mixed.wav"), "--output-dir", str(tmp_path / "each"),

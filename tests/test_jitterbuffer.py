@@ -225,6 +225,24 @@ def test_stream_restart_resyncs_without_stalling() -> None:
     assert jb.stats.resyncs == 1
 
 
+def test_a_sequence_jump_without_a_timestamp_jump_restarts_the_loss_count() -> None:
+    """A sender whose sequence numbers leap (a bug, or an attack) while its timestamps run on:
+    two stray packets are ignored, then counting starts over instead of reporting the leap
+    as tens of thousands of lost packets."""
+    jb = JitterBuffer()
+    packets = [Packet(1, seq=(i if i < 50 else 30_000 + i) % SEQ_MOD, timestamp=2 * i, sender=1,
+                      frames=(frame(2 * i), frame(2 * i + 1))).to_bytes() for i in range(100)]
+    out = drive(jb, [((i + 1) * 0.04 + 0.03, p) for i, p in enumerate(packets)], 210)
+    assert jb.stats.packets_lost == 0 and jb.stats.packets_received == 98
+    assert jb.report(1).max_burst == 0
+    assert played(out)[:100] == list(range(100))  # the two ignored packets' frames (100-103) are concealed
+    assert played(out)[100:102] == [104, 105]
+    lone = JitterBuffer()
+    lone.push(packets[0], 0.0)
+    assert not lone.push(Packet(1, 40_000, 2, 1, frames=(frame(2),)).to_bytes(), 0.01)  # one stray: ignored
+    assert lone.stats.packets_received == 1 and lone.stats.packets_lost == 0
+
+
 def test_malformed_bytes_raise_packet_error() -> None:
     jb = JitterBuffer()
     with pytest.raises(PacketError):

@@ -33,7 +33,7 @@ CODEC = "codec2-700c"
 async def test_redundancy_recovers_kernel_packet_loss_end_to_end(speech_wav, tmp_path):
     with VethNamespace(f"fclive{os.getpid() % 100000}", HOST_IP, NS_IP) as ns:
         ice = IceSettings(host_addresses=(HOST_IP,))
-        server = CallServer(ServerConfig(host=HOST_IP, port=0, ice=ice))
+        server = CallServer(ServerConfig(host=HOST_IP, port=0, ice=ice, open_rooms=True))
         runner = web.AppRunner(server.make_app())
         await runner.setup()
         site = web.TCPSite(runner, HOST_IP, 0)

@@ -2,6 +2,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
 from server.metrics import OTHER_CODEC, ServerMetrics, path_delay_estimate, report_from_message
@@ -178,3 +180,25 @@ def test_payload_types_label_the_codec_gauge():
     assert metric_value(text(m), "focalcall_senders", 'codec="opus"') == 2
     m.forget("a")
     assert metric_value(text(m), "focalcall_senders", 'codec="opus"') == 1
+
+
+def test_json_reports_take_the_wire_ranges():
+    """A JSON report cannot carry what the 24-byte form cannot: 10^30 saturates, inf is refused."""
+    huge = report_from_message('{"type": "report", "sender": 1, "highest_seq": 2, "concealed_total": 1' + "0" * 30 + "}")
+    assert huge.concealed_total == 0xFFFFFFFF
+    with pytest.raises(PacketError, match="bad receiver report"):
+        report_from_message('{"type": "report", "sender": 1, "highest_seq": 2, "jitter_ms": Infinity}')
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.binary(max_size=40), st.text(max_size=100),
+                 st.dictionaries(st.sampled_from(["type", "sender", "highest_seq", "loss_fraction", "jitter_ms",
+                                                  "concealed_total", "max_burst", "x"]),
+                                 st.one_of(st.just("report"), st.integers(-5, 2 ** 70), st.floats(), st.none(),
+                                           st.booleans(), st.text(max_size=5)), max_size=8).map(json.dumps)))
+def test_any_control_message_is_a_report_or_a_packet_error(message):
+    try:
+        report = report_from_message(message)
+    except PacketError:
+        return
+    assert report.to_bytes() and 0 <= report.concealed_total <= 0xFFFFFFFF

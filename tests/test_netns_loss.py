@@ -37,7 +37,7 @@ def netns():
 
 @pytest.fixture
 async def server(netns):
-    srv = CallServer(ServerConfig(host=HOST_IP, port=0, ice=IceSettings(host_addresses=(HOST_IP,))))
+    srv = CallServer(ServerConfig(host=HOST_IP, port=0, ice=IceSettings(host_addresses=(HOST_IP,)), open_rooms=True))
     runner = web.AppRunner(srv.make_app())
     await runner.setup()
     site = web.TCPSite(runner, HOST_IP, 0)

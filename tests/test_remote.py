@@ -111,3 +111,27 @@ def test_repeats_of_the_final_packet_do_not_keep_the_stream_alive():
     assert stream.stats.packets_duplicate == 3
     stream.due(end + 1.25)
     assert stream.idle  # idle ~1.2 s after the last *new* packet, not after the last repeat
+
+
+def test_timestamp_jumps_start_new_epochs_and_keep_the_track_bounded():
+    """A sender jumping 2^23 frames (and back, and again) costs the listener no memory: each
+    jump starts a new epoch of the aligned track, which holds what was played, not the gap."""
+    payloads = _payloads()
+    stream, clock = None, 0.0
+    seq = 0
+    for start in [0, 1 << 23, 5, (1 << 24) - 3_000_000]:  # forward, back, back across the wrap
+        for i in range(0, 40, 2):
+            clock += 2 * PERIOD
+            packet = parse_packet(Packet(payload_type("codec2-3200"), seq % 65536, (start + i) % (1 << 24), 4,
+                                         frames=(payloads[i], payloads[i + 1])).to_bytes())
+            seq += 1
+            stream = stream or RemoteStream(4, "A", packet)
+            stream.push(packet, clock + 0.001)
+            for playout in stream.due(clock):
+                stream.decode(playout)
+    assert stream.stats.resyncs == 3
+    played = len(stream.played_audio())
+    aligned = stream.aligned_audio()
+    assert len(aligned) <= played + (stream.stats.frames_dropped + 15) * CODEC.frame_samples * 2
+    assert len(stream._epochs) == 4
+    assert stream.unplayed_frames() < 40

@@ -549,3 +549,77 @@ def test_redundancy_recovers_loss_bursts_and_adapts(browser, server) -> None:
     assert metric_value(metrics, "focalcall_client_reports_total") >= 3
     assert metric_value(metrics, "focalcall_client_frames_recovered_total") >= 50
     assert metric_value(metrics, "focalcall_malformed_packets_total", 'reason="control"') == 0
+
+
+@browser_needed
+@pytest.mark.network
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHIPPED / "focal.json").exists(), reason="the CLI needs the shipped neural codec")
+def test_an_encrypted_invite_page_and_a_cli_peer_talk(browser, tmp_path) -> None:
+    """A server that requires room tokens; the page opens an invite link carrying its token and
+    the room key in the fragment, `focalcall join` gets its own token and the key file: both are
+    admitted, every packet the server relays is sealed, and each decodes what the other sent."""
+    from codec.registry import get_codec
+    from codec.wavio import read_wav
+    from server.config import ServerConfig
+    from server.tokens import RoomGrant, mint_token
+    from transport.e2ee import format_key, new_key
+
+    secret = b"w" * 32
+    s = ServerThread(SHIPPED, ServerConfig(port=0, secret=secret, open_rooms=False))
+    s.start()
+    versions = []
+    relay = s.server.relay
+    s.server.relay = lambda sender, packet: (versions.append(packet[0] >> 6), relay(sender, packet))[1]
+    key = format_key(new_key(), 2)
+    (tmp_path / "room.key").write_text(key + "\n")
+
+    def token(identity: str) -> str:
+        return mint_token(secret, RoomGrant(room="vault", identity=identity, expires=int(time.time()) + 600))
+
+    (tmp_path / "token").write_text(token("cli"))
+    cli = None
+    try:
+        page = open_page(browser, s.url, f"?room=vault&name=web&autojoin=1&processing=off"
+                                         f"#token={token('web')}&key={key}")
+        wait_connected(page)
+        assert "end-to-end encrypted" in page.inner_text("#room-name")
+        wav = espeak_wav(tmp_path / "cli.wav", SENTENCES[1])
+        heard_wav = tmp_path / "heard.wav"
+        cli = subprocess.Popen([sys.executable, "-m", "focalcall", "join", "vault", "--server", s.url, "--name", "cli",
+                                "--codec", "focal-800", "--input", str(wav), "--output", str(heard_wav),
+                                "--token-file", str(tmp_path / "token"), "--e2ee-key-file", str(tmp_path / "room.key")],
+                               cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        page.wait_for_function("Object.keys(window.focalcall.debug.stats?.receivers || {}).length > 0", timeout=30000)
+        summary = cli.communicate(timeout=60)[1]
+        page_id = page.evaluate("window.focalcall.id")
+        logs = page.evaluate("window.focalcall.marks()")["decoded"]
+        sent = {ts: bytes(code) for ts, _, code in page.evaluate("window.focalcall.marks()")["capture"]}
+        stats = page.evaluate("window.focalcall.debug.stats")
+        errors = page.errors
+        page.context.close()
+    finally:
+        if cli is not None:
+            cli.kill()
+        s.close()
+    assert cli.returncode == 0, summary
+    assert "end-to-end encrypted" in summary and f"web (id {page_id})" in summary, summary
+    assert set(versions) == {2}, "the server relayed a packet that was not sealed"
+    assert stats["e2ee"]["enabled"] and stats["e2ee"]["dropped"].get("undecryptable", 0) == 0
+    # the page opened and decoded exactly the codes focal-800 makes for the CLI's file
+    codec = get_codec("focal-800")
+    [log] = logs.values()
+    encoder, source = codec.encoder(), wav_source_pcm(wav, codec)
+    expected = [encoder.encode(source[i:i + 320]) for i in range(0, len(source), 320)]
+    got = [(ts, bytes(code)) for ts, code in log if code is not None]
+    assert len(got) >= 100 and all(expected[ts] == code for ts, code in got)
+    # and the CLI opened the page's packets: its recording is the decode of the page's codes
+    reference = decode_codes(SHIPPED, [sent.get(ts) for ts in range(max(sent) + 1)])
+    assert piecewise_stoi(reference, read_wav(heard_wav, 16000)) >= 0.8
+    assert errors == []
+
+
+def wav_source_pcm(path: Path, codec) -> np.ndarray:
+    from client.sources import WavSource
+
+    return WavSource(path, codec).pcm

@@ -22,6 +22,10 @@ from transport.report import ReceiverReport
 HISTORY_FRAMES = 1024  # frames kept after playout so parity can still use them
 _SEEN_PACKETS = 4096  # sequence numbers remembered for duplicate detection
 _RESYNC_STREAK = 3  # consecutive far-away packets that mean the stream jumped
+# A sequence number this far from the newest, with a timestamp that did not jump, is no
+# reordering: ignored once, and after _RESYNC_STREAK in a row the loss count starts over
+# (instead of counting the jump as tens of thousands of lost packets).
+_SEQ_JUMP = 500
 _PRIMARY, _REDUNDANCY, _PARITY = 0, 1, 2
 
 
@@ -144,6 +148,7 @@ class JitterBuffer:
         self._epoch_received = 0
         self._ts_ref: int | None = None
         self._far_streak = 0
+        self._seq_far_streak = 0
         self._started = False
         self._next_ts = 0
         self._anchor_ts = 0
@@ -194,10 +199,18 @@ class JitterBuffer:
         return True
 
     def _count_packet(self, seq: int) -> bool:
-        """Sequence bookkeeping; False for a duplicate."""
+        """Sequence bookkeeping; False for a duplicate or a sequence jump not (yet) believed."""
         if self._first_seq is None:
             self._first_seq = self._high_seq = seq
         ext = _unwrap(seq, self._high_seq, SEQ_MOD)
+        if abs(ext - self._high_seq) > _SEQ_JUMP:
+            self._seq_far_streak += 1
+            if self._seq_far_streak < _RESYNC_STREAK:
+                return False
+            self._lost_before += self._epoch_lost()
+            self._first_seq = self._high_seq = ext
+            self._seen, self._epoch_received = set(), 0
+        self._seq_far_streak = 0
         if ext in self._seen:
             self._stats.packets_duplicate += 1
             return False

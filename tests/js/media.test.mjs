@@ -273,6 +273,18 @@ test("jitter buffer: receiver reports count each interval once", () => {
   assert.deepEqual([second.lossFraction, second.maxBurst, second.recovered, second.lostTotal], [0, 0, 0, 4]);
 });
 
+test("jitter buffer: timestamp and sequence leaps resynchronise without counting phantom losses", () => {
+  const base = packets(400); // 200 packets
+  const leap = base.map((p, k) => (k < 60 ? p
+    : k < 120 ? { ...p, timestamp: (p.timestamp + (1 << 23)) % (1 << 24) } // a 2^23-frame jump
+      : { ...p, timestamp: (p.timestamp + (1 << 23)) % (1 << 24), seq: (p.seq + 30000) % 65536 })); // then a seq leap
+  const { played, stats } = run(leap);
+  assert.equal(stats.resyncs, 1);
+  assert.equal(stats.packetsLost, 0);
+  assert.ok(stats.packetsExpected <= 200, `expected ${stats.packetsExpected}`);
+  assert.ok(played.filter((x) => x !== null).length >= 360);
+});
+
 // ---- playout queue (the playout worklet's per-sender cushion) ---------------------------------
 
 function playFor(queue, frames, { produce = () => 1, chunk = 16, peak = 0.5 } = {}) {

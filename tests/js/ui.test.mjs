@@ -1,8 +1,9 @@
-// The call page's pure UI logic: invite links, speaking detection, connection quality, retries.
+// The call page's pure UI logic: invite links, speaking detection, connection quality, retries, messages.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { inviteLink, readInvite, withSecretsInFragment } from "../../web/js/invite.js";
+import { e2eeMessage } from "../../web/js/messages.js";
 import { SpeakingDetector, meterValue } from "../../web/js/speaking.js";
 import { StreamQuality, describe, gradeFigures, reportFigures, windowFigures } from "../../web/js/quality.js";
 import { Backoff } from "../../web/js/backoff.js";
@@ -26,6 +27,14 @@ test("invite: secrets opened in the query move to the fragment; the fragment win
   // A link whose secrets still sit in the query (made before they moved) invites the same way.
   const invite = readInvite("https://calls.example/?room=r1&token=abc");
   assert.equal(inviteLink(PAGE, invite), "https://calls.example/?room=r1#token=abc");
+});
+
+test("invite: what `focalcall token --invite` makes (a JWT, a room key per epoch) reads back", () => {
+  const key = "0:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8,1:Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA";
+  const link = "https://calls.example/?room=stand%20up#token=eyJh.eyJz.c2ln&key=" + key.replace(",", "%2C");
+  assert.deepEqual(readInvite(link), { room: "stand up", name: null, token: "eyJh.eyJz.c2ln", key });
+  assert.deepEqual(readInvite(inviteLink(PAGE, readInvite(link))), readInvite(link));
+  assert.deepEqual(readInvite("http://127.0.0.1:8080/"), { room: null, name: null, token: null, key: null });
 });
 
 test("speaking: lights on a loud block, holds through short pauses, goes out after the hang time", () => {
@@ -97,4 +106,12 @@ test("backoff: 1, 2, 4, 8, 8 s with jitter, reset on success, gives up after the
   assert.equal(b.next(), 1000);
   const low = new Backoff({ delaysS: [10], jitter: 0.2, random: () => 0 });
   assert.equal(low.next(), 8000);
+});
+
+test("e2ee message: only when packets that do not open keep arriving", () => {
+  assert.match(e2eeMessage({ "sealed-no-key": 3 }, {}, false), /open the invite link that carries the room key/);
+  assert.equal(e2eeMessage({ "sealed-no-key": 3 }, { "sealed-no-key": 3 }, false), null); // nothing new
+  assert.match(e2eeMessage({ undecryptable: 1 }, {}, false), /different room key/);
+  assert.equal(e2eeMessage({ undecryptable: 1 }, {}, true), null); // others are heard: a stray packet
+  assert.equal(e2eeMessage({ replayed: 5 }, {}, false), null);
 });

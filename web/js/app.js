@@ -9,7 +9,7 @@ import { ConnectionPanel } from "./connection-panel.js";
 import { DevicePicker, forgetMicrophone, rememberedMicrophone } from "./devices.js";
 import { FOCAL_MODES } from "./focal-payload.js";
 import { inviteLink, readInvite, withSecretsInFragment } from "./invite.js";
-import { STATE_WORDS, failureMessage, reconnectingMessage } from "./messages.js";
+import { STATE_WORDS, e2eeMessage, failureMessage, reconnectingMessage } from "./messages.js";
 import { PacketError, parseReport } from "./packet.js";
 import { StreamQuality, gradeFigures, reportFigures, worst } from "./quality.js";
 import { installShortcuts } from "./shortcuts.js";
@@ -24,17 +24,18 @@ const UPLINK_SETTLE_MS = 2500; // reports in the first moments of sending are ab
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const invite = readInvite(location.href);
+const invite = readInvite(location.href); // room, name, token and end-to-end key of an invite link
 const debug = { loadStart: performance.timeOrigin, codecReadyAt: null, joinClickAt: null, joinedAt: null,
   audioOpenAt: null, stats: null, errors: [], playoutQueue: null };
 const ui = { phase: "loading", engine: null, call: null, muted: false, listenOnly: false, room: null, name: null,
   tiles: new Tiles($("tiles")), quality: new Map(), packets: new Map(), uplink: [], levels: null, wire: new WireStats(),
-  panel: null, devices: null, audioOpenAt: 0 };
+  panel: null, devices: null, audioOpenAt: 0, e2eeDropped: {} };
 
 // ---- page state and messages -------------------------------------------------------------
 
 function showMessage(text, kind = "error", { retry = false } = {}) {
   const box = $("message");
+  if (text && !box.hidden && $("message-text").textContent === text && box.className === `message ${kind}`) return;
   $("message-text").textContent = text;
   box.className = `message ${kind}`;
   box.hidden = !text;
@@ -118,6 +119,9 @@ function showLevels({ self, senders }) {
 function showStats(stats) {
   debug.stats = stats;
   if (!ui.call || ui.call.id === null) return;
+  const e2ee = e2eeMessage(stats.e2ee.dropped, ui.e2eeDropped, Object.keys(stats.receivers).length > 0);
+  if (e2ee) showMessage(e2ee);
+  ui.e2eeDropped = stats.e2ee.dropped;
   const now = performance.now();
   for (const [key, summary] of Object.entries(stats.receivers)) {
     const id = Number(key);
@@ -209,7 +213,7 @@ async function startCall(micId) {
   call.on("state", onCallState);
   call.on("joined", () => {
     debug.joinedAt = performance.timeOrigin + performance.now();
-    $("room-name").textContent = ui.room;
+    $("room-name").textContent = invite.key ? `${ui.room} · end-to-end encrypted` : ui.room;
     history.replaceState(null, "", inviteLink(location.href, { room: ui.room, token: invite.token, key: invite.key }));
     ui.engine.stopCall(); // a rejoin after a lost connection starts fresh streams
     ui.tiles.sync([]);
@@ -362,6 +366,7 @@ async function main() {
     payloadTypes: Object.fromEntries(Object.entries(PAYLOAD_TYPES).map(([mode, pt]) => [pt, FOCAL_MODES[mode]])),
     processing: params.get("processing") !== "off",
     drop: dropPattern(params.get("drop")),
+    e2eeKey: invite.key,
     onPacket: (data) => ui.call?.send(data),
     onReport: (data) => ui.call?.sendControl(data),
     onStats: showStats,

@@ -62,10 +62,10 @@ export async function openMicrophone(deviceId, processing = true) {
 export class AudioEngine {
   /** Events via callbacks: onPacket(ArrayBuffer), onReport(ArrayBuffer), onStats(stats), onLevels({self, senders}),
    *  onError(message). */
-  constructor({ modelUrl = here("../models/focal.json"), payloadTypes, processing = true, drop = null, onPacket,
-    onReport, onStats, onLevels, onError, onMarks }) {
-    Object.assign(this, { modelUrl, payloadTypes, processing, drop, onPacket, onReport, onStats, onLevels, onError,
-      onMarks });
+  constructor({ modelUrl = here("../models/focal.json"), payloadTypes, processing = true, drop = null, e2eeKey = null,
+    onPacket, onReport, onStats, onLevels, onError, onMarks }) {
+    Object.assign(this, { modelUrl, payloadTypes, processing, drop, e2eeKey, onPacket, onReport, onStats, onLevels,
+      onError, onMarks });
     this.context = null;
     this.worker = null;
     this.listeners = 1;
@@ -109,7 +109,7 @@ export class AudioEngine {
     });
     this.worker.postMessage({ type: "init", modelUrl: new URL(this.modelUrl, location.href).href,
       ortUrl: here("../vendor/onnxruntime-web/ort.wasm.bundle.min.mjs"), payloadTypes: this.payloadTypes,
-      drop: this.drop });
+      drop: this.drop, e2eeKey: this.e2eeKey });
     const { meta, loadMs } = await ready;
     this.meta = meta;
     this.loadMs = loadMs;

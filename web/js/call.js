@@ -187,6 +187,7 @@ export class Call {
     switch (msg.type) {
       case "joined": {
         this.id = msg.id;
+        if (typeof msg.name === "string") this.name = msg.name; // the token's, or numbered if taken
         this.participants = new Map(msg.participants.map((p) => [p.id, p.name]));
         this.emit("joined", msg);
         await this.offer(msg.iceServers || [], resolve, fail);

@@ -3,7 +3,8 @@
 // from the capture worklet and decoded frames go to the playout worklet over MessagePorts;
 // the main thread only carries packets to and from the data channel and shows statistics.
 //
-// Main thread -> worker: {type: "init", modelUrl, ortUrl, payloadTypes: {pt: bits}} · {type: "ports", capture, playout}
+// Main thread -> worker: {type: "init", modelUrl, ortUrl, payloadTypes: {pt: bits}, e2eeKey}
+//   · {type: "ports", capture, playout}
 //   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy} · {type: "stop"}
 //   · {type: "packet", data, arrival} · {type: "control", data} (a receiver report about us)
 //   · {type: "forget", sender} · {type: "clock", offset} · {type: "listeners", count}
@@ -16,6 +17,7 @@ import { PacketError, buildReport, parsePacket, parseReport } from "./packet.js"
 import { Packetizer } from "./packetizer.js";
 import { packBits, unpackBits } from "./focal-payload.js";
 import { CodeConcealer, loadPredictor } from "./concealer.js";
+import { E2eeError, Opener, Sealer, isSealed, parseKeyring } from "./e2ee.js";
 
 let ort = null;
 let meta = null;
@@ -46,6 +48,9 @@ let payloadBits = {}; // payload type -> code bits of that focal mode
 const unsupported = {}; // sender id -> payload type this page cannot decode
 let dropPattern = null; // {k, n}: a test hook, see receive()
 let receivedCount = 0;
+let keyring = null; // the room key(s) when the call is end-to-end encrypted
+let opener = null;
+const e2eeDropped = {}; // reason -> packets dropped (undecryptable, replayed, sealed-no-key, ...)
 const decodedLogs = new Map(); // sender id -> [[ts, code bytes | null]] as decoded (debug hook)
 
 const now = () => performance.timeOrigin + performance.now();
@@ -98,10 +103,18 @@ function tensor(data, dims) {
   return new ort.Tensor("float32", data, dims);
 }
 
-async function init({ modelUrl, ortUrl, payloadTypes, drop }) {
+async function init({ modelUrl, ortUrl, payloadTypes, drop, e2eeKey }) {
   const started = now();
   payloadBits = payloadTypes;
   dropPattern = drop;
+  if (e2eeKey) {
+    try {
+      keyring = await parseKeyring(e2eeKey);
+    } catch (err) {
+      throw new Error(`the invite's room key is not usable: ${err.message}`);
+    }
+    opener = new Opener(keyring);
+  }
   ort = await import(ortUrl);
   ort.env.wasm.numThreads = 1; // 2 threads need cross-origin isolation and were slower on 2 cores
   ort.env.wasm.proxy = false;
@@ -136,7 +149,8 @@ async function encodeFrame(frame, time) {
   if (marks.capture.length > 3000) marks.capture.shift();
   const payload = packBits(out.code.data, encoder.bits);
   sentPayloadBytes += payload.length;
-  for (const packet of encoder.packetizer.push(payload, quiet)) {
+  for (const plain of encoder.packetizer.push(payload, quiet)) {
+    const packet = encoder.sealer ? await encoder.sealer.seal(plain) : plain;
     sentBytes += packet.length;
     postMessage({ type: "packet", data: packet.buffer }, [packet.buffer]);
   }
@@ -145,9 +159,23 @@ async function encodeFrame(frame, time) {
 function receive(data, arrival) {
   // Test hook: drop `k` packets of every `n` that arrive (a loss burst pattern).
   if (dropPattern && receivedCount++ % dropPattern.n < dropPattern.k) return;
+  const bytes = new Uint8Array(data);
+  if (opener) {
+    opener.open(bytes).then((plain) => accept(plain, arrival), (err) => {
+      if (!(err instanceof E2eeError)) throw err;
+      e2eeDropped[err.reason] = (e2eeDropped[err.reason] || 0) + 1;
+    });
+  } else if (isSealed(bytes)) {
+    e2eeDropped["sealed-no-key"] = (e2eeDropped["sealed-no-key"] || 0) + 1;
+  } else {
+    accept(bytes, arrival);
+  }
+}
+
+function accept(bytes, arrival) {
   let packet;
   try {
-    packet = parsePacket(new Uint8Array(data));
+    packet = parsePacket(bytes);
   } catch (err) {
     if (!(err instanceof PacketError)) throw err;
     malformed += 1; // one place where bad datagrams are counted and dropped
@@ -283,6 +311,7 @@ setInterval(() => {
     payloadKbps: (8 * (sentPayloadBytes - first.payload)) / seconds / 1000,
     encodeMs: summary(timing.encodeMs), decodeMs: summary(timing.decodeMs), malformed, unsupported, droppedFrames,
     skippedTicks,
+    e2ee: { enabled: keyring !== null, dropped: { ...e2eeDropped } },
     redundancy: encoder ? encoder.packetizer.redundancy : null,
     receivers: Object.fromEntries([...receivers].map(([id, r]) => [id, r.jitter.summary()])),
   };
@@ -329,6 +358,7 @@ onmessage = ({ data: m }) => {
         state: tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]),
         bits: m.bits, packetizer: new Packetizer({ payloadType: m.payloadType, sender: m.sender,
           framesPerPacket: m.framesPerPacket, redundancy: m.redundancy }),
+        sealer: keyring ? new Sealer(keyring) : null,
       };
       break;
     case "stop":

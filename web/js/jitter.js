@@ -15,6 +15,9 @@ const RESYNC_FRAMES = 250;
 const JUMP_FRAMES = 10; // this far (200 ms) above target, skip straight back to it
 const MAX_BUMP = 15; // frames underruns and late bursts may add to the target
 const BUMP_DECAY_POPS = 150; // 3 s without an underrun lowers the target by one frame // a timestamp this far from playout (5 s) restarts the stream
+// A sequence number this far from the newest while timestamps run on is no reordering: two such
+// packets are ignored, a third restarts the loss count (a leap is not thousands of lost packets).
+const SEQ_JUMP = 500;
 
 function unwrap(value, reference, modulus) {
   let delta = (((value - reference) % modulus) + modulus) % modulus;
@@ -38,6 +41,7 @@ export class JitterBuffer {
       framesPlayed: 0, framesRecovered: 0, framesConcealed: 0, framesDropped: 0, underruns: 0, resyncs: 0,
       jitterMs: 0, targetDelayMs: initialDelayMs, bufferDelayMs: 0 };
     this.interval = { maxBurst: 0, expected: 0, received: 0, played: 0, concealed: 0, recovered: 0, waits: [] };
+    this.expectedBefore = 0; // packets expected before the sequence numbers last restarted
     this._reset();
   }
 
@@ -58,6 +62,7 @@ export class JitterBuffer {
     this.depths = [];
     this.waits = [];
     this.farStreak = 0;
+    this.seqFarStreak = 0;
     this.bump = 0; // extra frames of target after underruns, decaying while none happen
     this.calmPops = 0;
     this.dry = false; // the last pop found nothing to play
@@ -78,12 +83,21 @@ export class JitterBuffer {
     if (anchor !== null && Math.abs(ts - anchor) > RESYNC_FRAMES) {
       if (++this.farStreak < 3) return;
       this.stats.resyncs += 1;
+      this.expectedBefore = this.stats.packetsExpected;
       this._reset();
       this.push(packet, arrivalMs);
       return;
     }
     this.farStreak = 0;
-    const seq = this.highSeq === null ? packet.seq : unwrap(packet.seq, this.highSeq, SEQ_MOD);
+    let seq = this.highSeq === null ? packet.seq : unwrap(packet.seq, this.highSeq, SEQ_MOD);
+    if (this.highSeq !== null && Math.abs(seq - this.highSeq) > SEQ_JUMP) {
+      if (++this.seqFarStreak < 3) return;
+      this.expectedBefore = this.stats.packetsExpected;
+      this.highSeq = this.firstSeq = null;
+      this.seen.clear();
+      seq = packet.seq;
+    }
+    this.seqFarStreak = 0;
     if (this.seen.has(seq)) {
       this.stats.packetsDuplicate += 1;
       return;
@@ -96,7 +110,7 @@ export class JitterBuffer {
     }
     this.highSeq = this.highSeq === null ? seq : Math.max(this.highSeq, seq);
     this.stats.packetsReceived += 1;
-    this.stats.packetsExpected = this.highSeq - this.firstSeq + 1;
+    this.stats.packetsExpected = this.expectedBefore + this.highSeq - this.firstSeq + 1;
     this.tsRef = this.tsRef === null ? ts : Math.max(this.tsRef, ts);
 
     const last = ts + packet.frames.length - 1;

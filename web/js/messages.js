@@ -42,3 +42,16 @@ export function reconnectingMessage(detail, wasConnected) {
     : "Not connected yet — trying again automatically";
   return `${what} (${detail || "retrying"}).`;
 }
+
+/** A sentence when others' packets stopped opening here (`dropped`: the worker's end-to-end drop
+ *  counts, `before`: the last ones seen), or null: they encrypt without this page's key. */
+export function e2eeMessage(dropped, before, decoding) {
+  const grew = (reason) => (dropped[reason] || 0) > (before[reason] || 0);
+  if (grew("sealed-no-key")) {
+    return "Others here encrypt their audio end to end: open the invite link that carries the room key.";
+  }
+  if (grew("undecryptable") && !decoding) {
+    return "Others here encrypt their audio with a different room key: ask for a new invite link.";
+  }
+  return null;
+}
