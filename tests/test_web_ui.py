@@ -202,7 +202,9 @@ def test_speaker_choice_from_the_keyboard_routes_the_call_and_is_remembered(brow
 
 def test_states_and_their_messages(browser, weights) -> None:  # noqa: F811
     """A full room, an unreachable server and a page that gives up say so in words."""
-    s = ServerThread(weights, max_participants=2)
+    from server.config import Limits
+
+    s = ServerThread(weights, limits=Limits(max_participants=2))
     try:
         s.start()
         first = [open_page(browser, s.url, f"?room=full&name=p{i}&autojoin=1&listen=1") for i in range(2)]
@@ -288,7 +290,8 @@ def test_quality_turns_poor_under_real_loss_on_the_pages_path(playwright, weight
         wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {ns.name} {CHROMIUM} "$@"\n')
         wrapper.chmod(0o755)
         s = ServerThread(weights, host=host_ip,
-                         config=ServerConfig(host=host_ip, port=0, ice=IceSettings(host_addresses=(host_ip,))))
+                         config=ServerConfig(host=host_ip, port=0, ice=IceSettings(host_addresses=(host_ip,)),
+                                             open_rooms=True))
         s.start()
         try:
             b = playwright.chromium.launch(executable_path=str(wrapper), headless=True,
