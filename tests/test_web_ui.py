@@ -86,8 +86,33 @@ def test_invite_link_opens_the_room_and_asks_only_for_a_name(browser, server) ->
     a.wait_for_function("document.querySelectorAll('#tiles li').length === 2", timeout=10000)
     assert "bo" in a.inner_text("#tiles")
     assert b.evaluate("location.href") == link  # the invitee's address is the same invite
+    # Both pages hold the key: Bo's sealed packets open on Ann's page.
+    a.wait_for_function("Object.keys(window.focalcall.debug.stats?.receivers || {}).length > 0", timeout=20000)
+    e2ee = a.evaluate("window.focalcall.debug.stats.e2ee")
+    assert e2ee["enabled"] and not e2ee["dropped"], e2ee
+    assert "end-to-end encrypted" in a.inner_text("#room-name")
+    # "Join another call" drops the invite's key with its room and token: that call is not sealed.
+    a.click("#leave")
+    a.click("#home")
+    a.fill("#room", "plain")
+    a.click("#join")
+    wait_connected(a)
+    a.wait_for_function("window.focalcall.debug.stats?.e2ee.enabled === false", timeout=5000)
+    assert a.inner_text("#room-name") == "plain" and a.evaluate("location.hash") == ""
     host.close()
     guest.close()
+
+
+def test_an_invite_with_a_broken_room_key_says_so_and_does_not_join(browser, server) -> None:
+    """A key that is not a room key stops the join with the reason: no call in plain audio."""
+    sent = []
+    page = browser.new_context(permissions=["microphone"]).new_page()
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.goto(server.url + "?room=broken&name=kit&autojoin=1&listen=1#key=k3y_9")
+    page.wait_for_selector("#message", state="visible", timeout=30000)
+    assert "room key is not usable" in page.inner_text("#message")
+    assert page.evaluate("window.focalcall.state") == "idle" and sent == []
+    page.context.close()
 
 
 def test_speaking_indicator_mic_level_and_mute(browser, server, mic_wav) -> None:  # noqa: F811

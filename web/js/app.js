@@ -181,6 +181,13 @@ async function join(event) {
   debug.joinClickAt = performance.timeOrigin + performance.now();
   showMessage("");
   $("join").disabled = true;
+  try {
+    await ui.engine.setRoomKey(invite.key); // the invite's, or none ("Join another call" dropped it)
+  } catch (err) {
+    showMessage(`The invite's room key is not usable: ${err.message}. Ask for a new invite link.`);
+    $("join").disabled = false;
+    return;
+  }
   Object.assign(ui, { name, room, listenOnly: $("listen").checked });
   let micId;
   try {
@@ -366,7 +373,6 @@ async function main() {
     payloadTypes: Object.fromEntries(Object.entries(PAYLOAD_TYPES).map(([mode, pt]) => [pt, FOCAL_MODES[mode]])),
     processing: params.get("processing") !== "off",
     drop: dropPattern(params.get("drop")),
-    e2eeKey: invite.key,
     onPacket: (data) => ui.call?.send(data),
     onReport: (data) => ui.call?.sendControl(data),
     onStats: showStats,

@@ -2,6 +2,8 @@
 // packets in -> codec worker -> playout worklet -> speakers. Owns the AudioContext, the two
 // worklet nodes, the worker and the MessageChannels between them.
 
+import { parseKeyring } from "./e2ee.js";
+
 const here = (path) => new URL(path, import.meta.url).href;
 
 export class MicrophoneError extends Error {
@@ -62,10 +64,10 @@ export async function openMicrophone(deviceId, processing = true) {
 export class AudioEngine {
   /** Events via callbacks: onPacket(ArrayBuffer), onReport(ArrayBuffer), onStats(stats), onLevels({self, senders}),
    *  onError(message). */
-  constructor({ modelUrl = here("../models/focal.json"), payloadTypes, processing = true, drop = null, e2eeKey = null,
-    onPacket, onReport, onStats, onLevels, onError, onMarks }) {
-    Object.assign(this, { modelUrl, payloadTypes, processing, drop, e2eeKey, onPacket, onReport, onStats, onLevels,
-      onError, onMarks });
+  constructor({ modelUrl = here("../models/focal.json"), payloadTypes, processing = true, drop = null, onPacket,
+    onReport, onStats, onLevels, onError, onMarks }) {
+    Object.assign(this, { modelUrl, payloadTypes, processing, drop, onPacket, onReport, onStats, onLevels, onError,
+      onMarks });
     this.context = null;
     this.worker = null;
     this.listeners = 1;
@@ -109,7 +111,7 @@ export class AudioEngine {
     });
     this.worker.postMessage({ type: "init", modelUrl: new URL(this.modelUrl, location.href).href,
       ortUrl: here("../vendor/onnxruntime-web/ort.wasm.bundle.min.mjs"), payloadTypes: this.payloadTypes,
-      drop: this.drop, e2eeKey: this.e2eeKey });
+      drop: this.drop });
     const { meta, loadMs } = await ready;
     this.meta = meta;
     this.loadMs = loadMs;
@@ -169,6 +171,13 @@ export class AudioEngine {
     if (this.stream) for (const track of this.stream.getTracks()) track.stop();
     this.source = null;
     this.stream = null;
+  }
+
+  /** The room key(s) of the next call ("EPOCH:KEY,…", from the invite), or null for a call that is
+   *  not end-to-end encrypted; throws a RangeError for text that is not a room key. */
+  async setRoomKey(text) {
+    const keyring = text ? await parseKeyring(text) : null; // CryptoKeys travel to the worker as they are
+    this.worker.postMessage({ type: "key", keyring });
   }
 
   /** Start sending as participant `id` (a new packetizer: sequence and timestamps from 0). */

@@ -3,8 +3,8 @@
 // from the capture worklet and decoded frames go to the playout worklet over MessagePorts;
 // the main thread only carries packets to and from the data channel and shows statistics.
 //
-// Main thread -> worker: {type: "init", modelUrl, ortUrl, payloadTypes: {pt: bits}, e2eeKey}
-//   · {type: "ports", capture, playout}
+// Main thread -> worker: {type: "init", modelUrl, ortUrl, payloadTypes: {pt: bits}} · {type: "ports", capture, playout}
+//   · {type: "key", keyring} (the next call's room keys from e2ee.parseKeyring, or null)
 //   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy} · {type: "stop"}
 //   · {type: "packet", data, arrival} · {type: "control", data} (a receiver report about us)
 //   · {type: "forget", sender} · {type: "clock", offset} · {type: "listeners", count}
@@ -17,7 +17,7 @@ import { PacketError, buildReport, parsePacket, parseReport } from "./packet.js"
 import { Packetizer } from "./packetizer.js";
 import { packBits, unpackBits } from "./focal-payload.js";
 import { CodeConcealer, loadPredictor } from "./concealer.js";
-import { E2eeError, Opener, Sealer, isSealed, parseKeyring } from "./e2ee.js";
+import { E2eeError, Opener, Sealer, isSealed } from "./e2ee.js";
 
 let ort = null;
 let meta = null;
@@ -103,18 +103,10 @@ function tensor(data, dims) {
   return new ort.Tensor("float32", data, dims);
 }
 
-async function init({ modelUrl, ortUrl, payloadTypes, drop, e2eeKey }) {
+async function init({ modelUrl, ortUrl, payloadTypes, drop }) {
   const started = now();
   payloadBits = payloadTypes;
   dropPattern = drop;
-  if (e2eeKey) {
-    try {
-      keyring = await parseKeyring(e2eeKey);
-    } catch (err) {
-      throw new Error(`the invite's room key is not usable: ${err.message}`);
-    }
-    opener = new Opener(keyring);
-  }
   ort = await import(ortUrl);
   ort.env.wasm.numThreads = 1; // 2 threads need cross-origin isolation and were slower on 2 cores
   ort.env.wasm.proxy = false;
@@ -136,21 +128,23 @@ async function init({ modelUrl, ortUrl, payloadTypes, drop, e2eeKey }) {
 }
 
 async function encodeFrame(frame, time) {
-  if (!encoder) return;
+  const enc = encoder; // a "stop" or a new "send" may come while this awaits
+  if (!enc) return;
   const started = performance.now();
-  const out = await encoderSession.run({ pcm: tensor(frame, [1, meta.hop]), state: encoder.state });
-  encoder.state = out.state_out;
+  const out = await encoderSession.run({ pcm: tensor(frame, [1, meta.hop]), state: enc.state });
+  enc.state = out.state_out;
   record(timing.encodeMs, performance.now() - started);
   let energy = 0;
   for (let i = 0; i < frame.length; i++) energy += frame[i] * frame[i];
   const quiet = muted || energy / frame.length < 1e-5; // below -50 dBFS: the receiver may skip it
-  const ts = encoder.packetizer.nextTimestamp;
+  const ts = enc.packetizer.nextTimestamp;
   marks.capture.push([ts, time * 1000 + clockOffset, Array.from(packBits(out.code.data, meta.bits))]);
   if (marks.capture.length > 3000) marks.capture.shift();
-  const payload = packBits(out.code.data, encoder.bits);
+  const payload = packBits(out.code.data, enc.bits);
   sentPayloadBytes += payload.length;
-  for (const plain of encoder.packetizer.push(payload, quiet)) {
-    const packet = encoder.sealer ? await encoder.sealer.seal(plain) : plain;
+  for (const plain of enc.packetizer.push(payload, quiet)) {
+    const packet = enc.sealer ? await enc.sealer.seal(plain) : plain;
+    if (encoder !== enc) return; // that call has ended: its packets go nowhere
     sentBytes += packet.length;
     postMessage({ type: "packet", data: packet.buffer }, [packet.buffer]);
   }
@@ -351,6 +345,10 @@ onmessage = ({ data: m }) => {
           pump();
         }
       };
+      break;
+    case "key":
+      keyring = m.keyring;
+      opener = keyring ? new Opener(keyring) : null;
       break;
     case "send":
       sender = m.sender;
