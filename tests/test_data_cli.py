@@ -17,7 +17,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def test_build_defaults_use_every_source_and_both_cores(tmp_path):
     args = parse(["data", "build", "--out", str(tmp_path), "--hours", "2"])
-    assert args.sources == "kokoro,piper,asterisk,fillets"
+    assert args.sources == "kokoro,piper,asterisk,fillets,festvox,hedgewars,megaglest,warzone"
     assert args.workers == 2 and args.seed == 0 and args.hours == 2.0
 
 
