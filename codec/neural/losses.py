@@ -134,7 +134,7 @@ def overlap_disagreement(frames: torch.Tensor, window: torch.Tensor) -> torch.Te
     ``HOP // K`` samples apart at ``K`` per step (as :func:`~codec.neural.head.overlap_add`
     places them). Frames that came from one signal agree on their overlap, ``r_i[h + n] =
     r_{i+1}[n]``, and overlap-add gives that signal back; frames that disagree partly cancel
-    (trained down, this lowered DNSMOS: codec/README.md, eighth session). Scored without
+    (trained down, this lowered DNSMOS: codec/neural/RUNS.md, session 8). Scored without
     dividing by the window: ``w[n] w[h + n] (r_i[h + n] - r_{i+1}[n])``, summed squared per
     clip over the energy of both windowed halves (0: consistent; about 1: unrelated frames),
     then averaged over the batch.
