@@ -17,7 +17,7 @@ import random
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -205,7 +205,7 @@ class Call:
                 servers.append(IceServer(tuple(urls), entry.get("username"), entry.get("credential")))
             except (KeyError, TypeError, ValueError) as exc:
                 logger.warning("ignoring an ICE server the server sent: %s", exc)
-        return IceSettings(tuple(servers), self.ice.host_addresses)
+        return replace(self.ice, servers=tuple(servers))
 
     async def _supervise(self) -> None:
         """Reconnect whenever the current connection is lost, until it works or we give up."""

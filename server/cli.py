@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from focalcall.ice import IceServer, IceSettings
-from server.config import Limits, ServerConfig
+from server.config import RELAY_CHECKS, Limits, ServerConfig
 from server.tokens import load_secret
 from server.turn import TurnSettings
 
@@ -48,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ice-host", action="append", default=None, metavar="ADDR",
                    help="gather ICE host candidates only from this address; repeatable "
                         "(default: 127.0.0.1 when --host is loopback, else every interface)")
+    p.add_argument("--delayed-sack", action=argparse.BooleanOptionalAction, default=True,
+                   help="SCTP acknowledges every second packet or after 200 ms, at once on gaps "
+                        "(RFC 4960 6.2); --no-delayed-sack acknowledges every packet (default on)")
+    p.add_argument("--relay-check", choices=RELAY_CHECKS, default="header",
+                   help="what the relay checks of each audio packet before forwarding it: its header "
+                        "(version, payload type, sender, length; receivers parse the rest) or the full "
+                        "packet (the slower path before issue 20; default header)")
     access = p.add_argument_group("who may join")
     access.add_argument("--secret-file", type=Path, default=None,
                         help="file holding the secret that signs room tokens (at least 32 bytes; "
@@ -77,7 +84,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     import os
 
     ice = IceSettings(tuple(IceServer.parse(s) for s in args.ice_server),
-                      tuple(args.ice_host) if args.ice_host else None)
+                      tuple(args.ice_host) if args.ice_host else None, args.delayed_sack)
     limits = Limits(**{field_name: getattr(args, field_name) for field_name, _, _ in LIMIT_OPTIONS.values()})
     turn = None
     if args.turn_url:
@@ -90,7 +97,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         turn = TurnSettings(tuple(args.turn_url), turn_secret, args.turn_ttl)
     return ServerConfig(host=args.host, port=args.port, ice=ice, limits=limits,
                         secret=load_secret(args.secret_file), open_rooms=args.open_rooms,
-                        allowed_origins=tuple(args.allowed_origin), turn=turn, drain_seconds=args.drain_timeout)
+                        allowed_origins=tuple(args.allowed_origin), turn=turn, drain_seconds=args.drain_timeout,
+                        relay_check=args.relay_check)
 
 
 def run(args: argparse.Namespace) -> int:
