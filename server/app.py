@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 MAX_DROPPED_MESSAGES = 50
 WS_CLOSE_TIMEOUT_S = 2.0  # how long closing waits for the client's close frame
 UNAUTHORIZED = "unauthorized"
+LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
 
 
 class CallServer:
@@ -91,6 +92,8 @@ class CallServer:
             self.metrics.auth_failures.labels("origin").inc()
             raise web.HTTPForbidden(text="this page's origin may not use this server's signaling\n")
         address = request.remote or "unknown"
+        if self.config.trusted_front and address in LOOPBACK_ADDRESSES:  # the front on this machine
+            address = request.headers.get("X-Forwarded-For", address)
         if self._per_address[address] >= self.limits.sockets_per_address:
             self.metrics.limit_hits.labels("sockets-per-address").inc()
             raise web.HTTPTooManyRequests(text=f"more than {self.limits.sockets_per_address} connections "

@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
+import sys
 from pathlib import Path
 
 from focalcall.ice import IceServer, IceSettings
@@ -74,6 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for option, (field_name, kind, text) in LIMIT_OPTIONS.items():
         limits.add_argument(option, type=kind, default=getattr(defaults, field_name), dest=field_name, metavar="N",
                             help=f"{text} (default {getattr(defaults, field_name):g})")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="worker processes, each serving whole rooms behind one front on --port "
+                        f"(default: the number of cores, {os.cpu_count() or 1}; 1: a single process)")
+    p.add_argument("--worker-port", type=int, default=None, help=argparse.SUPPRESS)  # set by the supervisor
     p.add_argument("--drain-timeout", type=float, default=5.0,
                    help="on SIGTERM, seconds to wait for participants to leave before closing (default 5)")
     p.set_defaults(func=run)
@@ -81,8 +87,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """Build the server configuration from parsed command-line arguments."""
-    import os
-
     ice = IceSettings(tuple(IceServer.parse(s) for s in args.ice_server),
                       tuple(args.ice_host) if args.ice_host else None, args.delayed_sack)
     limits = Limits(**{field_name: getattr(args, field_name) for field_name, _, _ in LIMIT_OPTIONS.values()})
@@ -98,19 +102,36 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(host=args.host, port=args.port, ice=ice, limits=limits,
                         secret=load_secret(args.secret_file), open_rooms=args.open_rooms,
                         allowed_origins=tuple(args.allowed_origin), turn=turn, drain_seconds=args.drain_timeout,
-                        relay_check=args.relay_check)
+                        relay_check=args.relay_check, trusted_front=args.worker_port is not None)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or Ctrl-C, then drain and exit."""
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
     config = config_from_args(args)
     install_uvloop()
-    asyncio.run(serve(config))
+    if args.worker_port is not None:
+        asyncio.run(serve(config, ("127.0.0.1", args.worker_port)))
+    elif args.workers > 1:
+        from server.supervisor import supervise
+
+        asyncio.run(supervise(config, worker_argv(args.argv), args.workers))
+    else:
+        asyncio.run(serve(config))
     return 0
 
 
-async def serve(config: ServerConfig) -> None:
-    """Run the server; on SIGTERM or SIGINT stop listening, drain the sessions, and return."""
+def worker_argv(argv: list[str]) -> list[str]:
+    """The command line (``argv``: this one's arguments) for one worker: the same options, on
+    a loopback port of its own."""
+    options = argv[argv.index("serve") + 1:]
+    return [sys.executable, "-m", "focalcall", "serve", *options, "--workers", "1", "--worker-port", "0"]
+
+
+async def serve(config: ServerConfig, worker_listen: tuple[str, int] | None = None) -> None:
+    """Run the server; on SIGTERM or SIGINT stop listening, drain the sessions, and return.
+    ``worker_listen``: run as one worker of a supervisor, on that loopback address."""
     from aiohttp import web
 
     from server.app import CallServer
@@ -118,14 +139,18 @@ async def serve(config: ServerConfig) -> None:
     server = CallServer(config)
     runner = web.AppRunner(server.make_app(), handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    site = web.TCPSite(runner, *(worker_listen or (config.host, config.port)))
     await site.start()
     signals = asyncio.Queue()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, signals.put_nowait, sig)
     opened = "open rooms" if config.rooms_are_open else "room tokens required"
-    print(f"focalcall serving on http://{config.host}:{config.port}/ ({opened})", flush=True)
+    if worker_listen is not None:
+        port = site._server.sockets[0].getsockname()[1]
+        print(f"focalcall worker listening on http://127.0.0.1:{port}/", flush=True)
+    else:
+        print(f"focalcall serving on http://{config.host}:{config.port}/ ({opened})", flush=True)
     try:
         await signals.get()
         print("focalcall: draining (new connections refused; a second signal stops at once)", flush=True)

@@ -68,6 +68,7 @@ class ServerConfig:
     turn: TurnSettings | None = None
     drain_seconds: float = 5.0
     relay_check: str = "header"  # "header": forward on the header; "full": parse every packet (old path)
+    trusted_front: bool = False  # a worker behind a front: the client's address is in X-Forwarded-For
     web_root: Path = WEB_ROOT
     models_dir: Path = MODELS_DIR
 
