@@ -79,6 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="worker processes, each serving whole rooms behind one front on --port "
                         f"(default: the number of cores, {os.cpu_count() or 1}; 1: a single process)")
+    p.add_argument("--redis", default=None, metavar="URL",
+                   help="share rooms with the other nodes of this Redis (redis://host:6379/0): the room "
+                        "directory and node heartbeats live there (default: none, rooms stay on this node)")
+    p.add_argument("--node-url", default=None, metavar="URL",
+                   help="with --redis: the URL other nodes reach this one at "
+                        "(default http://HOST:PORT/; needed when --host is a wildcard)")
     p.add_argument("--worker-port", type=int, default=None, help=argparse.SUPPRESS)  # set by the supervisor
     p.add_argument("--drain-timeout", type=float, default=5.0,
                    help="on SIGTERM, seconds to wait for participants to leave before closing (default 5)")
@@ -113,10 +119,12 @@ def run(args: argparse.Namespace) -> int:
     install_uvloop()
     if args.worker_port is not None:
         asyncio.run(serve(config, ("127.0.0.1", args.worker_port)))
-    elif args.workers > 1:
+    elif args.workers > 1 or args.redis is not None:
         from server.supervisor import supervise
 
-        asyncio.run(supervise(config, worker_argv(args.argv), args.workers))
+        if args.redis is not None and args.node_url is None and args.host in ("0.0.0.0", "::", ""):
+            raise ValueError("--redis with a wildcard --host needs --node-url (how other nodes reach this one)")
+        asyncio.run(supervise(config, worker_argv(args.argv), args.workers, args.redis, args.node_url))
     else:
         asyncio.run(serve(config))
     return 0
@@ -153,7 +161,7 @@ async def serve(config: ServerConfig, worker_listen: tuple[str, int] | None = No
         print(f"focalcall serving on http://{config.host}:{config.port}/ ({opened})", flush=True)
     try:
         await signals.get()
-        print("focalcall: draining (new connections refused; a second signal stops at once)", flush=True)
+        _say("focalcall: draining (new connections refused; a second signal stops at once)")
         await site.stop()  # stop listening: a restarted server can take the port
         drain = asyncio.create_task(server.drain(config.drain_seconds))
         again = asyncio.create_task(signals.get())
@@ -162,7 +170,15 @@ async def serve(config: ServerConfig, worker_listen: tuple[str, int] | None = No
             task.cancel()
     finally:
         await runner.cleanup()
-    print("focalcall: stopped", flush=True)
+    _say("focalcall: stopped")
+
+
+def _say(text: str) -> None:
+    """A line on stdout; a worker whose supervisor died (its pipe closed) carries on without."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        pass
 
 
 def install_uvloop() -> bool:

@@ -5,7 +5,9 @@ The front accepts the signaling WebSocket, waits for the client's ``join``, asks
 pipes messages both ways between the client and that worker's ``/ws`` on loopback (the worker
 does everything else: limits, tokens, the peer, the relay; it sees the client's address in
 ``X-Forwarded-For``). Media goes straight between the client and the worker (ICE). The front
-also serves the page, ``/healthz`` and one ``/metrics`` summed over the workers.
+also serves the page, ``/healthz`` and one ``/metrics`` summed over the workers. With a
+shared :class:`~server.node_directory.NodeDirectory` (``--redis``), a room owned by another
+node has its sockets piped to that node's front instead.
 """
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ from typing import Callable
 import aiohttp
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from redis.exceptions import RedisError
 
 from server.access import origin_allowed
 from server.config import ServerConfig
 from server.metrics_merge import MergedCollector
+from server.node_directory import NodeDirectory
 from server.signaling import SignalingError, error_message, parse_client_message
 from server.worker_directory import NoWorker, WorkerDirectory
 
@@ -30,6 +34,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN = 1013
 SCRAPE_TIMEOUT_S = 2.0
 FORWARDED_FOR = "X-Forwarded-For"
+NODE_HOP = "X-Focalcall-Node-Hop"  # set on sockets one node proxies to another
 
 
 class FrontMetrics:
@@ -45,16 +50,20 @@ class FrontMetrics:
                                    registry=r)
         self.scrape_failures = Counter("focalcall_worker_scrape_failures",
                                        "Worker /metrics scrapes that failed (their samples are missing)", registry=r)
+        self.node_proxied = Counter("focalcall_node_proxied_sockets",
+                                    "Signaling sockets sent on to the room's owner node", registry=r)
         self.merged = MergedCollector()
         r.register(self.merged)
 
 
 class Front:
-    """The public side of ``focalcall serve --workers N`` (N > 1)."""
+    """The public side of ``focalcall serve --workers N`` (N > 1, or any N with ``--redis``):
+    with ``nodes``, rooms owned by another node are proxied there."""
 
     def __init__(self, config: ServerConfig, directory: WorkerDirectory,
-                 worker_url: Callable[[int], str | None]) -> None:
+                 worker_url: Callable[[int], str | None], nodes: NodeDirectory | None = None) -> None:
         self.config = config
+        self.nodes = nodes
         self.limits = config.limits
         self.directory = directory
         self.worker_url = worker_url
@@ -160,32 +169,67 @@ class Front:
         return None
 
     async def _proxy(self, request: web.Request, ws: web.WebSocketResponse, room: str, join: str | bytes) -> None:
+        """Send the socket to the room's owner: another node (through Redis) or a worker here."""
+        if self.nodes is not None:
+            try:
+                owner = await self.nodes.claim(room)
+            except RedisError as exc:
+                logger.warning("room directory unavailable: %s", exc)
+                await _end(ws, "unavailable", "the room directory is not answering; reconnect shortly",
+                           CLOSE_TRY_AGAIN)
+                return
+            if owner != self.nodes.node:
+                if NODE_HOP in request.headers:  # the owner changed while the socket travelled: no loops
+                    await _end(ws, "unavailable", "the room is moving; reconnect shortly", CLOSE_TRY_AGAIN)
+                    return
+                self.metrics.node_proxied.inc()
+                await self._connect(request, ws, owner + "ws", room, join, {NODE_HOP: "1"})
+                return
         try:
             worker = self.directory.route(room)
         except NoWorker:
             await _end(ws, "unavailable", "no worker is running; reconnect shortly", CLOSE_TRY_AGAIN)
             return
         try:
+            await self._count_sockets(room)
             url = self.worker_url(worker)
             if url is None:
                 await _end(ws, "unavailable", "the room's worker is restarting; reconnect shortly", CLOSE_TRY_AGAIN)
                 return
-            headers = {FORWARDED_FOR: request.remote or "unknown", "Host": request.host}
-            if "Origin" in request.headers:
-                headers["Origin"] = request.headers["Origin"]
-            try:
-                upstream = await self.http.ws_connect(url + "ws", headers=headers, autoping=True,
-                                                      max_msg_size=4 * self.limits.max_message_bytes)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                logger.info("worker %d refused a socket: %s", worker, exc)
-                await _end(ws, "unavailable", "the room's worker is not answering; reconnect shortly",
-                           CLOSE_TRY_AGAIN)
-                return
-            async with upstream:
-                await _send(upstream, join)
-                await self._pipe(ws, upstream, room)
+            await self._connect(request, ws, url + "ws", room, join, {})
         finally:
-            self.directory.release(room, worker)
+            if self.directory.release(room, worker) and self.nodes is not None:
+                try:
+                    await self.nodes.release(room)
+                except RedisError as exc:  # the owner's heartbeat lapsing frees it anyway
+                    logger.info("could not release room in Redis: %s", exc)
+            else:
+                await self._count_sockets(room)
+
+    async def _count_sockets(self, room: str) -> None:
+        """Tell the shared directory how many sockets this owner holds in ``room``."""
+        if self.nodes is not None and self.directory.sockets(room):
+            try:
+                await self.nodes.set_sockets(room, self.directory.sockets(room))
+            except RedisError as exc:
+                logger.info("could not count sockets in Redis: %s", exc)
+
+    async def _connect(self, request: web.Request, ws: web.WebSocketResponse, url: str, room: str,
+                       join: str | bytes, extra: dict[str, str]) -> None:
+        """Open the upstream socket (a worker's or the owner node's), send the join, then pipe."""
+        headers = {FORWARDED_FOR: request.remote or "unknown", "Host": request.host, **extra}
+        if "Origin" in request.headers:
+            headers["Origin"] = request.headers["Origin"]
+        try:
+            upstream = await self.http.ws_connect(url, headers=headers, autoping=True,
+                                                  max_msg_size=4 * self.limits.max_message_bytes)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            logger.info("%s refused a socket: %s", url, exc)
+            await _end(ws, "unavailable", "the room's server is not answering; reconnect shortly", CLOSE_TRY_AGAIN)
+            return
+        async with upstream:
+            await _send(upstream, join)
+            await self._pipe(ws, upstream, room)
 
     async def _pipe(self, ws: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse, room: str) -> None:
         """Both directions until either side closes; the other side is then closed too."""

@@ -5,6 +5,8 @@ rooms and metrics) listening on a loopback port of its own; the front (server/fr
 the public port and sends every room's sockets to one worker. A worker that dies loses its
 rooms at once (its sockets close, so its participants reconnect, and their rooms are created
 again on a live worker) and is started again. Workers get SIGTERM if the supervisor dies.
+With ``--redis``, the node joins the shared room directory once its workers are up and leaves
+it first thing when it drains.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from aiohttp import web
 
 from server.config import ServerConfig
 from server.front import Front
+from server.node_directory import NodeDirectory
 from server.worker_directory import WorkerDirectory
 
 logger = logging.getLogger(__name__)
@@ -45,20 +48,23 @@ class Worker:
 class Supervisor:
     """Starts the workers, keeps them running, and stops them."""
 
-    def __init__(self, config: ServerConfig, worker_argv: list[str], count: int) -> None:
-        if count < 2:
-            raise ValueError("a supervisor runs at least 2 workers (--workers 1 is the plain server)")
+    def __init__(self, config: ServerConfig, worker_argv: list[str], count: int,
+                 nodes: NodeDirectory | None = None) -> None:
+        if count < 1:
+            raise ValueError("a supervisor runs at least one worker")
         self.config = config
         self.worker_argv = worker_argv
         self.directory = WorkerDirectory()
         self.workers = [Worker(i) for i in range(count)]
-        self.front = Front(config, self.directory, lambda i: self.workers[i].url)
+        self.nodes = nodes
+        self.front = Front(config, self.directory, lambda i: self.workers[i].url, nodes)
         self.stopping = False
         self._keepers: list[asyncio.Task] = []
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
-        """Start every worker; return once all answer (or raise if one cannot start)."""
+        """Start every worker; return once all answer (or raise if one cannot start); then
+        join the shared room directory, if any."""
         self._keepers = [asyncio.create_task(self._keep(w)) for w in self.workers]
         while len(self.directory.live) < len(self.workers):
             if any(k.done() for k in self._keepers):
@@ -67,6 +73,8 @@ class Supervisor:
                         raise k.exception()
                 raise RuntimeError("a worker stopped while starting")
             await asyncio.sleep(0.05)
+        if self.nodes is not None:
+            await self.nodes.start()
 
     async def _keep(self, worker: Worker) -> None:
         pause = 0.0
@@ -96,12 +104,19 @@ class Supervisor:
         worker.url = match.group(1)
         asyncio.create_task(_drain_output(worker.process.stdout))
         self.directory.worker_up(worker.index)
+        if worker.restarts:  # the first start of each is announced with the serving line
+            self.announce(worker)
+
+    @staticmethod
+    def announce(worker: Worker) -> None:
         print(f"focalcall: worker {worker.index} pid {worker.process.pid} on {worker.url}", flush=True)
 
     async def stop(self, seconds: float) -> None:
         """Tell every worker to drain (SIGTERM), wait up to ``seconds`` and a margin, then kill."""
         self.stopping = True
         await self.front.drain()
+        if self.nodes is not None:  # our rooms are free for other nodes at once
+            await self.nodes.stop()
         self._signal_all(signal.SIGTERM)
         deadline = asyncio.get_running_loop().time() + seconds + 3.0
         while any(_running(w) for w in self.workers) and asyncio.get_running_loop().time() < deadline:
@@ -138,9 +153,14 @@ async def _drain_output(stream: asyncio.StreamReader) -> None:
         sys.stdout.flush()
 
 
-async def supervise(config: ServerConfig, worker_argv: list[str], count: int) -> None:
-    """Run the front and ``count`` workers until SIGTERM or SIGINT, then drain them all."""
-    supervisor = Supervisor(config, worker_argv, count)
+async def supervise(config: ServerConfig, worker_argv: list[str], count: int,
+                    redis_url: str | None = None, node_url: str | None = None) -> None:
+    """Run the front and ``count`` workers until SIGTERM or SIGINT, then drain them all. With
+    ``redis_url``, rooms are shared with the other nodes of that Redis; this one is ``node_url``."""
+    nodes = None
+    if redis_url is not None:
+        nodes = NodeDirectory(redis_url, node_url or f"http://{config.host}:{config.port}/")
+    supervisor = Supervisor(config, worker_argv, count, nodes)
     signals: asyncio.Queue[int] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -152,7 +172,11 @@ async def supervise(config: ServerConfig, worker_argv: list[str], count: int) ->
         site = web.TCPSite(runner, config.host, config.port)
         await site.start()
         opened = "open rooms" if config.rooms_are_open else "room tokens required"
-        print(f"focalcall serving on http://{config.host}:{config.port}/ ({opened}, {count} workers)", flush=True)
+        shared = f", rooms shared through Redis as {nodes.node}" if nodes is not None else ""
+        print(f"focalcall serving on http://{config.host}:{config.port}/ ({opened}, {count} workers{shared})",
+              flush=True)
+        for worker in supervisor.workers:
+            supervisor.announce(worker)
         await signals.get()
         print("focalcall: draining (new connections refused; a second signal stops at once)", flush=True)
         await site.stop()

@@ -48,15 +48,21 @@ class WorkerDirectory:
         self._sockets[room] += 1
         return owner
 
-    def release(self, room: str, worker: int) -> None:
-        """One socket of ``room`` on ``worker`` closed; an unused room is forgotten. A release
-        for a room that has since moved (its worker died) changes nothing."""
+    def release(self, room: str, worker: int) -> bool:
+        """One socket of ``room`` on ``worker`` closed; an unused room is forgotten (returns
+        True). A release for a room that has since moved (its worker died) changes nothing."""
         if self._owner.get(room) != worker:
-            return
+            return False
         self._sockets[room] -= 1
-        if self._sockets[room] <= 0:
-            del self._owner[room]
-            del self._sockets[room]
+        if self._sockets[room] > 0:
+            return False
+        del self._owner[room]
+        del self._sockets[room]
+        return True
+
+    def sockets(self, room: str) -> int:
+        """Sockets the front holds in ``room``."""
+        return self._sockets.get(room, 0)
 
     def owner(self, room: str) -> int | None:
         return self._owner.get(room)

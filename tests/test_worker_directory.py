@@ -19,10 +19,8 @@ def test_a_room_is_forgotten_with_its_last_socket():
     d.worker_up(0)
     d.worker_up(1)
     d.route("a"), d.route("a"), d.route("b")
-    d.release("a", 0)
-    assert d.owner("a") == 0
-    d.release("a", 0)
-    assert d.owner("a") is None
+    assert not d.release("a", 0) and d.owner("a") == 0 and d.sockets("a") == 1
+    assert d.release("a", 0) and d.owner("a") is None
     assert d.route("c") == 0  # worker 0 is free again
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from tests.test_attacks import CODEC, ROOT, _collect, _first_hearing, free_port, long_speech, scrape
 from tests.utils import metric_value
@@ -16,18 +17,17 @@ from tests.utils import metric_value
 WORKER_RE = re.compile(r"^focalcall: worker (\d+) pid (\d+) on ")
 
 
-def serve_workers(port: int, workers: int = 2) -> tuple[subprocess.Popen, dict[int, int]]:
+def serve_workers(port: int, log: Path, workers: int = 2) -> tuple[subprocess.Popen, dict[int, int]]:
     """The supervisor and its workers; returns it and worker index -> pid, once it listens."""
     server = subprocess.Popen([sys.executable, "-m", "focalcall", "serve", "--port", str(port), "--workers",
-                               str(workers)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               str(workers)], cwd=ROOT, stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
+    line = server.stdout.readline()
+    assert line.startswith("focalcall serving on") and f"{workers} workers" in line, line
     pids = {}
-    while True:
-        line = server.stdout.readline()
-        assert line, server.stderr.read()
-        if match := WORKER_RE.match(line):
-            pids[int(match.group(1))] = int(match.group(2))
-        if line.startswith("focalcall serving on"):
-            return server, pids
+    for _ in range(workers):
+        match = WORKER_RE.match(server.stdout.readline())
+        pids[int(match.group(1))] = int(match.group(2))
+    return server, pids
 
 
 def join(url: str, room: str, name: str, wav, out) -> subprocess.Popen:
@@ -39,7 +39,7 @@ def join(url: str, room: str, name: str, wav, out) -> subprocess.Popen:
 async def test_a_killed_worker_s_calls_are_back_within_3_s_and_the_other_call_does_not_notice(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    server, pids = serve_workers(port)
+    server, pids = serve_workers(port, tmp_path / "server.log")
     rooms = {"alpha": ("Ada", "Bo"), "beta": ("Cy", "Di")}
     lines = {name: [] for names in rooms.values() for name in names}
     peers, readers = {}, []
