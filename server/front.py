@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter as TallyCounter
 from typing import Callable
 
 import aiohttp
@@ -50,6 +51,8 @@ class FrontMetrics:
                                    registry=r)
         self.scrape_failures = Counter("focalcall_worker_scrape_failures",
                                        "Worker /metrics scrapes that failed (their samples are missing)", registry=r)
+        self.limit_hits = Counter("focalcall_front_limit_hits", "Sockets the front refused: a limit bit",
+                                  ["limit"], registry=r)
         self.node_proxied = Counter("focalcall_node_proxied_sockets",
                                     "Signaling sockets sent on to the room's owner node", registry=r)
         self.merged = MergedCollector()
@@ -71,19 +74,23 @@ class Front:
         self.draining = False
         self._http: aiohttp.ClientSession | None = None
         self._sockets: set[web.WebSocketResponse] = set()
+        self._per_address: TallyCounter[str] = TallyCounter()
 
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/ws", self.websocket)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.prometheus)
-        app.router.add_get("/", lambda _: web.FileResponse(self.config.web_root / "index.html"))
+        app.router.add_get("/", self.index)
         if self.config.models_dir.is_dir():
             app.router.add_static("/models/", self.config.models_dir, show_index=False)
         app.router.add_static("/", self.config.web_root, show_index=False)
         app.on_response_prepare.append(_no_referrer)
         app.on_cleanup.append(self._close_http)
         return app
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(self.config.web_root / "index.html")
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -126,17 +133,26 @@ class Front:
             raise web.HTTPServiceUnavailable(text="the server is shutting down; reconnect shortly\n")
         if not origin_allowed(request.headers.get("Origin"), request.host, self.config.allowed_origins):
             raise web.HTTPForbidden(text="this page's origin may not use this server's signaling\n")
+        address = request.remote or "unknown"
+        if self._per_address[address] >= self.limits.sockets_per_address:
+            self.metrics.limit_hits.labels("sockets-per-address").inc()
+            raise web.HTTPTooManyRequests(text=f"more than {self.limits.sockets_per_address} connections "
+                                               "from this address\n")
+        self._per_address[address] += 1  # before the first await, as in the workers
         ws = web.WebSocketResponse(max_msg_size=4 * self.limits.max_message_bytes,
                                    heartbeat=self.limits.heartbeat_seconds)
-        await ws.prepare(request)
         self._sockets.add(ws)
         try:
+            await ws.prepare(request)
             joined = await self._await_join(ws)
             if joined is not None:
                 await self._proxy(request, ws, *joined)
         finally:
             self._sockets.discard(ws)
-            if not ws.closed:
+            self._per_address[address] -= 1
+            if not self._per_address[address]:
+                del self._per_address[address]
+            if ws.prepared and not ws.closed:
                 await ws.close()
         return ws
 
