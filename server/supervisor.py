@@ -173,7 +173,7 @@ async def supervise(config: ServerConfig, worker_argv: list[str], count: int,
         await site.start()
         opened = "open rooms" if config.rooms_are_open else "room tokens required"
         shared = f", rooms shared through Redis as {nodes.node}" if nodes is not None else ""
-        print(f"focalcall serving on http://{config.host}:{config.port}/ ({opened}, {count} workers{shared})",
+        print(f"focalcall serving on http://{config.host}:{config.port}/ ({opened}) with {count} workers{shared}",
               flush=True)
         for worker in supervisor.workers:
             supervisor.announce(worker)
