@@ -138,7 +138,7 @@ async def test_prometheus_sees_the_call(tmp_path):
             async with http.get(prometheus.url + "/api/v1/rules") as r:
                 rules = (await r.json())["data"]["groups"][0]["rules"]
             assert {rule["name"] for rule in rules} == {"FocalcallServerDown", "FocalcallPostRecoveryLossHigh",
-                                                        "FocalcallConcealmentHigh"}
+                                                        "FocalcallConcealmentHigh", "FocalcallWorkersRestarting"}
             assert all(rule["health"] == "ok" for rule in rules), rules
     finally:
         await a.stop()
