@@ -299,7 +299,11 @@ compare the two CPU columns. On a machine shared with other jobs (load average b
 benchmark runs under `nice -n 19`, as this project asks of CPU-heavy jobs, and its latency then
 mostly measures waiting for a CPU: even one call can miss the 5 ms bound. The CPU fit counts
 work done rather than time waited; the latency bound holds only for a run on an idle machine
-(no `nice` in the command, low load average)."""
+(no `nice` in the command, low load average). Variants run one after another at each N, each
+with its own server (so the first row of each N is the old path). With `--workers 2` the
+server's CPU is the sum over its processes (front and workers), and the generator, one process
+doing as much aiortc work per packet as the whole server, needs cores of its own to show what
+the workers can carry: on a 2-core machine it shares them with the workers."""
 
 
 def write_section(text: str, path: Path) -> None:
