@@ -8,7 +8,7 @@ Each ``--variant NAME=OPTIONS`` is a server started with those ``focalcall serve
 variant in turn, so one run compares them under the same machine load. A variant whose
 options include ``--no-delayed-sack`` also gets a generator without delayed SACKs (the
 clients of the same release). The server (``focalcall serve``, uvloop) runs pinned to one core
-(its workers too); this process, pinned to the other, runs 2N synthetic participants (:mod:`focalcall.loadpeer`: real aiortc connections,
+(its workers too); this process, pinned to the other, runs 2N synthetic participants (:mod:`loadgen.peer`: real aiortc connections,
 real-size packets at the real rate: 2-byte frames, 2 frames + 8 redundant per packet, 25
 packets/s each way). For each N it measures the server's CPU, the one-way latency of every
 relayed packet (send to receive, both here, so it includes the generator's own stack: an
@@ -38,8 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from focalcall.ice import IceSettings  # noqa: E402
-from focalcall.loadpeer import SyntheticPeer, TrafficConfig  # noqa: E402
+from rtc.ice import IceSettings  # noqa: E402
+from loadgen.peer import SyntheticPeer, TrafficConfig  # noqa: E402
 
 HEADING = "## Server load (bench/load.py)"
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -30,7 +30,7 @@ from client.sources import AudioSource
 from codec.base import Codec
 from codec.payload_types import UnknownPayloadType, decoder_codec_name, payload_type
 from codec.registry import get_codec, is_built
-from focalcall.ice import IceServer, IceSettings
+from rtc.ice import IceServer, IceSettings
 from transport import PacketError, Packetizer, PacketizerConfig, parse_packet, parse_report
 from transport.e2ee import E2eeError, Keyring, Opener, Sealer, is_sealed
 from transport.packet import SEQ_MOD, TS_MOD

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
-from focalcall.ice import IceServer, IceSettings
+from rtc.ice import IceServer, IceSettings
 
 if TYPE_CHECKING:
     from client.call import Call

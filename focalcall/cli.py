@@ -8,8 +8,8 @@ import sys
 
 # Modules exposing ``register(subparsers)``; each adds its subcommands with
 # ``set_defaults(func=...)`` where ``func(args) -> int`` is the exit status.
-COMMAND_MODULES = ("server.cli", "server.invite_cli", "client.cli", "codec.cli", "codec.data.cli", "focalcall.sim",
-                   "focalcall.netem_cli")
+COMMAND_MODULES = ("server.cli", "server.invite_cli", "client.cli", "codec.cli", "codec.data.cli", "callsim.cli",
+                   "impair.cli")
 
 
 class UserError(Exception):

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from focalcall.ice import IceServer, IceSettings
+from rtc.ice import IceServer, IceSettings
 from server.config import RELAY_CHECKS, Limits, ServerConfig
 from server.tokens import load_secret
 from server.turn import TurnSettings

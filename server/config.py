@@ -5,7 +5,7 @@ import ipaddress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from focalcall.ice import IceSettings
+from rtc.ice import IceSettings
 from server.turn import TurnSettings
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"

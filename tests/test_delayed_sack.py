@@ -8,7 +8,7 @@ import pytest
 from aiortc import RTCPeerConnection, rtcpeerconnection
 from aiortc.rtcsctptransport import RTCSctpTransport, SackChunk
 
-from focalcall.ice import IceSettings
+from rtc.ice import IceSettings
 from rtc.delayed_sack import OVERRIDDEN, STATE_USED, DelayedSackTransport, delayed_sack_in_use, use_delayed_sack
 
 # The signatures this module was written against (aiortc 1.16). If an upgrade changes any of

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from focalcall.loadpeer import SyntheticPeer
+from loadgen.peer import SyntheticPeer
 from tests.utils import start_server
 
 ALERTS = Path(__file__).resolve().parent.parent / "deploy" / "prometheus" / "alerts.yml"

@@ -8,7 +8,7 @@ from prometheus_client import generate_latest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from client.signaling import SignalingClient
-from focalcall.ice import IceSettings
+from rtc.ice import IceSettings
 from server.config import ServerConfig
 from server.signaling import MAX_MESSAGE_BYTES
 from tests.utils import metric_value, start_server
