@@ -65,3 +65,16 @@ async def test_join_timeout_and_sockets_per_address(front_url):
             text = await r.text()
     assert metric_value(text, "focalcall_front_limit_hits_total", 'limit="sockets-per-address"') == 1
     assert metric_value(text, "focalcall_workers_up") == 1
+
+
+async def test_a_page_of_this_server_gets_through_and_other_origins_do_not(front_url):
+    """The front checks the page's origin, and the worker, given the front's Host, agrees."""
+    url, worker, _ = front_url
+    origin = url.rstrip("/")
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(url + "ws", headers={"Origin": origin}) as ws:
+            await ws.send_json({"type": "join", "room": "page", "name": "Ada"})
+            assert (await ws.receive_json())["type"] == "joined"
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(url + "ws", headers={"Origin": "https://elsewhere.example"})
+        assert refused.value.status == 403
