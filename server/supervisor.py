@@ -43,6 +43,7 @@ class Worker:
     process: asyncio.subprocess.Process | None = None
     url: str | None = None
     restarts: int = 0
+    output: asyncio.Task | None = None  # passes its stdout on
 
 
 class Supervisor:
@@ -80,8 +81,14 @@ class Supervisor:
         pause = 0.0
         while not self.stopping:
             started = time.monotonic()
-            await self._spawn(worker)
-            await worker.process.wait()
+            try:
+                await self._spawn(worker)
+            except RuntimeError:
+                if not worker.restarts:  # the first start: the whole server fails to start
+                    raise
+                logger.exception("worker %d did not start again", worker.index)
+            else:
+                await worker.process.wait()
             self.directory.worker_down(worker.index)
             worker.url = None
             if self.stopping:
@@ -96,13 +103,18 @@ class Supervisor:
     async def _spawn(self, worker: Worker) -> None:
         worker.process = await asyncio.create_subprocess_exec(
             *self.worker_argv, stdout=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent)
-        line = await asyncio.wait_for(worker.process.stdout.readline(), READY_TIMEOUT_S)
+        try:
+            line = await asyncio.wait_for(worker.process.stdout.readline(), READY_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            line = b"(nothing within %d s)" % READY_TIMEOUT_S
         match = READY_RE.match(line.decode(errors="replace"))
         if match is None:
-            worker.process.kill()
+            if worker.process.returncode is None:
+                worker.process.kill()
+            await worker.process.wait()
             raise RuntimeError(f"worker {worker.index} did not start: {line!r}")
         worker.url = match.group(1)
-        asyncio.create_task(_drain_output(worker.process.stdout))
+        worker.output = asyncio.create_task(_drain_output(worker.process.stdout))
         self.directory.worker_up(worker.index)
         if worker.restarts:  # the first start of each is announced with the serving line
             self.announce(worker)
