@@ -133,8 +133,9 @@ def run(args: argparse.Namespace) -> int:
 def worker_argv(argv: list[str]) -> list[str]:
     """The command line (``argv``: this one's arguments) for one worker: the same options, on
     a loopback port of its own."""
-    options = argv[argv.index("serve") + 1:]
-    return [sys.executable, "-m", "focalcall", "serve", *options, "--workers", "1", "--worker-port", "0"]
+    at = argv.index("serve")  # global options (-v) before it, serve's own after it
+    return [sys.executable, "-m", "focalcall", *argv[:at], "serve", *argv[at + 1:], "--workers", "1",
+            "--worker-port", "0"]
 
 
 async def serve(config: ServerConfig, worker_listen: tuple[str, int] | None = None) -> None:
