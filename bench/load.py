@@ -1,9 +1,14 @@
 """Server load benchmark: N simultaneous two-party calls through one server, on loopback.
 
-Usage: ``nice -n 19 python bench/load.py [--calls 1,2,4,...] [--seconds 5] [--write]``.
+Usage: ``nice -n 19 python bench/load.py [--calls 1,2,4,...] [--seconds 5] [--variant NAME=OPTIONS]
+[--write]``.
 
-The server (``focalcall serve``, uvloop) runs pinned to one core; this process, pinned to the
-other, runs 2N synthetic participants (:mod:`focalcall.loadpeer`: real aiortc connections,
+Each ``--variant NAME=OPTIONS`` is a server started with those ``focalcall serve`` options
+(e.g. ``before=--no-delayed-sack --relay-check full``, ``after=``); every N runs on each
+variant in turn, so one run compares them under the same machine load. A variant whose
+options include ``--no-delayed-sack`` also gets a generator without delayed SACKs (the
+clients of the same release). The server (``focalcall serve``, uvloop) runs pinned to one core
+(its workers too); this process, pinned to the other, runs 2N synthetic participants (:mod:`loadgen.peer`: real aiortc connections,
 real-size packets at the real rate: 2-byte frames, 2 frames + 8 redundant per packet, 25
 packets/s each way). For each N it measures the server's CPU, the one-way latency of every
 relayed packet (send to receive, both here, so it includes the generator's own stack: an
@@ -33,8 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from focalcall.ice import IceSettings  # noqa: E402
-from focalcall.loadpeer import SyntheticPeer, TrafficConfig  # noqa: E402
+from rtc.ice import IceSettings  # noqa: E402
+from loadgen.peer import SyntheticPeer, TrafficConfig  # noqa: E402
 
 HEADING = "## Server load (bench/load.py)"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -43,7 +48,7 @@ CONNECT_BATCH = 8  # concurrent connection setups (DTLS handshakes are CPU-heavy
 
 @dataclass
 class Step:
-    """One N: what the server and the generator did while the calls ran."""
+    """One N on one variant: what the server and the generator did while the calls ran."""
 
     calls: int
     packets_sent: int
@@ -57,6 +62,7 @@ class Step:
     server_cpu: float  # fraction of one core
     generator_cpu: float
     server_us_per_packet: float  # server CPU per relayed packet (its receive, relay and send)
+    variant: str = ""
 
     @property
     def ok(self) -> bool:
@@ -70,9 +76,24 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """User + system CPU time of process ``pid`` (all its threads) and of its live descendants
+    (a server's workers)."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # exited meanwhile
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS)
+    tree, total, grew = {pid}, 0.0, True
+    while grew:
+        grew = False
+        for child, (parent, _) in stats.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                grew = True
+    return sum(stats[p][1] for p in tree if p in stats)
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -104,14 +125,16 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-async def run_step(url: str, server_pid: int, calls: int, seconds: float, profile: Path | None = None) -> Step:
+async def run_step(url: str, server_pid: int, calls: int, seconds: float, profile: Path | None = None,
+                   variant: "Variant | None" = None) -> Step:
     """Set up ``calls`` two-party calls, let everyone talk for ``seconds``, measure, hang up."""
     config = TrafficConfig(playout=False)
-    ice = IceSettings(host_addresses=("127.0.0.1",))
+    ice = IceSettings(host_addresses=("127.0.0.1",), delayed_sack=variant is None or variant.delayed_sack)
     pairs = []
     for i in range(calls):
-        a = SyntheticPeer(url, f"load-{calls}-{i}", "a", config, ice)
-        b = SyntheticPeer(url, f"load-{calls}-{i}", "b", config, ice)
+        room = f"load-{variant.name if variant else ''}-{calls}-{i}"
+        a = SyntheticPeer(url, room, "a", config, ice)
+        b = SyntheticPeer(url, room, "b", config, ice)
         a.record_sends = b.record_sends = True
         a.partner, b.partner = b, a
         pairs.append((a, b))
@@ -136,7 +159,8 @@ async def run_step(url: str, server_pid: int, calls: int, seconds: float, profil
         spy = None
         if profile is not None:  # sample the server's stacks while everyone talks
             spy = subprocess.Popen([py_spy(), "record", "--nonblocking", "--pid", str(server_pid), "--format", "raw",
-                                    "--rate", "250", "-o", str(profile.with_suffix(f".{calls}.txt"))],
+                                    "--rate", "250", "--subprocesses",
+                                    "-o", str(profile.with_suffix(f".{variant.name if variant else 'server'}.{calls}.txt"))],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             await asyncio.sleep(1.0)  # py-spy attaches
         before, cpu0, gen0, t0 = scrape(url), cpu_seconds(server_pid), time.process_time(), time.monotonic()
@@ -160,7 +184,27 @@ async def run_step(url: str, server_pid: int, calls: int, seconds: float, profil
                 handler_p99_ms=handler_p99(before, after),
                 server_cpu=(cpu1 - cpu0) / wall, generator_cpu=(gen1 - gen0) / wall,
                 server_us_per_packet=1e6 * (cpu1 - cpu0) / max(1.0, after["focalcall_packets_relayed_total"]
-                                                               - before.get("focalcall_packets_relayed_total", 0)))
+                                                               - before.get("focalcall_packets_relayed_total", 0)),
+                variant=variant.name if variant else "")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A server configuration to measure: a name and its ``focalcall serve`` options."""
+
+    name: str
+    options: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, spec: str) -> "Variant":
+        name, _, options = spec.partition("=")
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"a variant is NAME=OPTIONS with a plain name (got {spec!r})")
+        return cls(name, tuple(shlex.split(options)))
+
+    @property
+    def delayed_sack(self) -> bool:
+        return "--no-delayed-sack" not in self.options
 
 
 def py_spy() -> str:
@@ -171,13 +215,13 @@ def py_spy() -> str:
     return found
 
 
-def start_server(port: int, core: int | None) -> subprocess.Popen:
+def start_server(port: int, cores: set[int] | None, extra: tuple[str, ...] = ()) -> subprocess.Popen:
     # every participant comes from 127.0.0.1: lift the per-address socket limit for the benchmark
-    options = ["serve", "--port", str(port), "--max-sockets-per-address", "100000"]
+    options = ["serve", "--port", str(port), "--max-sockets-per-address", "100000", *extra]
     argv = [str(ROOT / ".venv/bin/focalcall"), *options]
     if not Path(argv[0]).exists():
         argv = [sys.executable, "-m", "focalcall", *options]
-    preexec = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
+    preexec = (lambda: os.sched_setaffinity(0, cores)) if cores else None
     server = subprocess.Popen(argv, preexec_fn=preexec, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(100):
@@ -192,19 +236,12 @@ def start_server(port: int, core: int | None) -> subprocess.Popen:
     raise SystemExit("server did not answer /healthz within 10 s")
 
 
-def markdown(steps: list[Step], best: int | None, command: str, note: str) -> str:
-    rows = ["| calls | server CPU | generator CPU | relay p50 / p99 / max (ms) | handler p99 (ms) "
-            "| server us/packet | packets sent | dropped | within bound |",
-            "|---:|---:|---:|---|---:|---:|---:|---:|:---:|"]
-    for s in steps:
-        rows.append(f"| {s.calls} | {100 * s.server_cpu:.0f} % | {100 * s.generator_cpu:.0f} % "
-                    f"| {s.latency_p50_ms:.2f} / {s.latency_p99_ms:.2f} / {s.latency_max_ms:.1f} "
-                    f"| {s.handler_p99_ms:.2f} | {s.server_us_per_packet:.0f} | {s.packets_sent} "
-                    f"| {s.dropped + s.not_relayed} "
-                    f"| {'yes' if s.ok else 'no'} |")
-    verdict = (f"**Largest N with relay p99 <= 5 ms and no drops: {best} calls** "
-               f"({2 * best} participants, {100 * best} packets/s through the server)."
-               if best else "**No N met relay p99 <= 5 ms without drops.**")
+def verdict(steps: list[Step]) -> str:
+    """The largest N within bound, and the CPU fit, for one variant's steps."""
+    best = max((s.calls for s in steps if s.ok), default=None)
+    text = (f"Largest N with relay p99 <= 5 ms and no drops: **{best} calls** "
+            f"({2 * best} participants, {100 * best} packets/s through the server)."
+            if best else "No N met relay p99 <= 5 ms without drops.")
     # Steps where the server kept up (no drops, median under 20 ms): there the CPU it used is the
     # CPU the load needs; beyond, a starved server just falls behind.
     clean = [s for s in steps if s.dropped + s.not_relayed == 0 and s.latency_p50_ms < 20]
@@ -217,11 +254,32 @@ def markdown(steps: list[Step], best: int | None, command: str, note: str) -> st
         slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
         if slope > 0:
             fixed = my - slope * mx
-            verdict += (f" Fit over the steps where the server kept up (no drops, median under 20 ms): "
-                        f"server CPU = {100 * fixed:.1f} % + "
-                        f"{1e6 * slope:.0f} us per relayed packet, so one core's CPU would run out "
-                        f"near {(1 - fixed) / (slope * per_call):.0f} calls.")
-    return "\n".join([HEADING, "", verdict, "", *rows, "", note.strip(), "",
+            text += (f" Fit over the steps where the server kept up (no drops, median under 20 ms): "
+                     f"server CPU = {100 * fixed:.1f} % + "
+                     f"{1e6 * slope:.0f} us per relayed packet, so one core's CPU would run out "
+                     f"near {(1 - fixed) / (slope * per_call):.0f} calls.")
+    return text
+
+
+def markdown(steps: list[Step], command: str, note: str, variants: dict[str, str] | None = None) -> str:
+    """The BENCHMARKS.md section: one verdict per variant (``variants``: name -> its options),
+    then every step, variants side by side for each N."""
+    names = list(dict.fromkeys(s.variant for s in steps))
+    verdicts = []
+    for name in names:
+        options = (variants or {}).get(name, "")
+        head = (f"**{name}** (`{options}`): " if options else f"**{name}** (default options): ") if name else ""
+        verdicts += [head + verdict([s for s in steps if s.variant == name]), ""]
+    rows = ["| calls | variant | server CPU | generator CPU | relay p50 / p99 / max (ms) | handler p99 (ms) "
+            "| server us/packet | packets sent | dropped | within bound |",
+            "|---:|---|---:|---:|---|---:|---:|---:|---:|:---:|"]
+    for s in sorted(steps, key=lambda s: (s.calls, names.index(s.variant))):
+        rows.append(f"| {s.calls} | {s.variant} | {100 * s.server_cpu:.0f} % | {100 * s.generator_cpu:.0f} % "
+                    f"| {s.latency_p50_ms:.2f} / {s.latency_p99_ms:.2f} / {s.latency_max_ms:.1f} "
+                    f"| {s.handler_p99_ms:.2f} | {s.server_us_per_packet:.0f} | {s.packets_sent} "
+                    f"| {s.dropped + s.not_relayed} "
+                    f"| {'yes' if s.ok else 'no'} |")
+    return "\n".join([HEADING, "", *verdicts, *rows, "", note.strip(), "",
                       f"Command: `{command}`", "",
                       f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: "
                       f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -241,7 +299,11 @@ compare the two CPU columns. On a machine shared with other jobs (load average b
 benchmark runs under `nice -n 19`, as this project asks of CPU-heavy jobs, and its latency then
 mostly measures waiting for a CPU: even one call can miss the 5 ms bound. The CPU fit counts
 work done rather than time waited; the latency bound holds only for a run on an idle machine
-(no `nice` in the command, low load average)."""
+(no `nice` in the command, low load average). Variants run one after another at each N, each
+with its own server (so the first row of each N is the old path). With `--workers 2` the
+server's CPU is the sum over its processes (front and workers), and the generator, one process
+doing as much aiortc work per packet as the whole server, needs cores of its own to show what
+the workers can carry: on a 2-core machine it shares them with the workers."""
 
 
 def write_section(text: str, path: Path) -> None:
@@ -261,45 +323,64 @@ def main() -> int:
     parser.add_argument("--calls", default="1,2,4,8,12,16,24,32,48,64",
                         help="ladder of simultaneous calls (default 1,2,4,8,12,16,24,32,48,64)")
     parser.add_argument("--seconds", type=float, default=5.0, help="talk time per step (default 5)")
-    parser.add_argument("--server-core", type=int, default=0, help="CPU the server is pinned to (default 0)")
-    parser.add_argument("--load-core", type=int, default=1, help="CPU this generator is pinned to (default 1)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=OPTIONS",
+                        help="a server to measure, started with these 'focalcall serve' options; repeatable, "
+                             "run in turn at every N (default: one, with no options)")
+    parser.add_argument("--server-cores", default="0", help="CPUs the servers are pinned to (default 0)")
+    parser.add_argument("--load-cores", default="1", help="CPUs this generator is pinned to (default 1)")
     parser.add_argument("--json", type=Path, help="also write the steps as JSON here")
     parser.add_argument("--write", action="store_true", help="put the table into BENCHMARKS.md")
     parser.add_argument("--profile", type=Path,
-                        help="sample the server with py-spy during each step into PROFILE.<calls>.txt "
+                        help="sample the server with py-spy during each step into PROFILE.<variant>.<calls>.txt "
                              "(collapsed stacks)")
     parser.add_argument("--keep-going", action="store_true", help="run every step even after one fails")
     args = parser.parse_args()
     ladder = [int(n) for n in args.calls.split(",")]
     if not ladder or min(ladder) < 1 or max(ladder) > 100 or not 1 <= args.seconds <= 60:
         parser.error("calls must be in 1..100 and seconds in 1..60")
+    try:
+        variants = [Variant.parse(v) for v in args.variant] or [Variant("")]
+    except ValueError as exc:
+        parser.error(str(exc))
+    if len({v.name for v in variants}) != len(variants):
+        parser.error("variant names must differ")
     if args.profile is not None:
         py_spy()  # fail before starting anything
-    os.sched_setaffinity(0, {args.load_core})
+    server_cores = {int(c) for c in args.server_cores.split(",")}
+    os.sched_setaffinity(0, {int(c) for c in args.load_cores.split(",")})
     try:
         import uvloop
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:
         pass
-    port = free_port()
-    server = start_server(port, args.server_core)
-    url = f"http://127.0.0.1:{port}/"
+    servers: dict[str, tuple[subprocess.Popen, str]] = {}
     steps: list[Step] = []
+    failed: set[str] = set()
     try:
+        for variant in variants:
+            port = free_port()
+            servers[variant.name] = (start_server(port, server_cores, variant.options), f"http://127.0.0.1:{port}/")
         for calls in ladder:
-            step = asyncio.run(run_step(url, server.pid, calls, args.seconds, args.profile))
-            steps.append(step)
-            print(json.dumps({**asdict(step), "ok": step.ok}), flush=True)
-            if not step.ok and not args.keep_going:
+            for variant in variants:
+                if variant.name in failed:
+                    continue
+                server, url = servers[variant.name]
+                step = asyncio.run(run_step(url, server.pid, calls, args.seconds, args.profile, variant))
+                steps.append(step)
+                print(json.dumps({**asdict(step), "ok": step.ok}), flush=True)
+                if not step.ok and not args.keep_going:
+                    failed.add(variant.name)
+            if len(failed) == len(variants):
                 break
     finally:
-        server.terminate()
-        server.wait(10)
-    best = max((s.calls for s in steps if s.ok), default=None)
+        for server, _ in servers.values():
+            server.terminate()
+        for server, _ in servers.values():
+            server.wait(10)
     niceness = os.nice(0)
     command = (f"nice -n {niceness} " if niceness else "") + ".venv/bin/python bench/load.py " \
         + shlex.join(sys.argv[1:])
-    text = markdown(steps, best, command.strip(), NOTE)
+    text = markdown(steps, command.strip(), NOTE, {v.name: shlex.join(v.options) for v in variants})
     print(text)
     if args.json:
         args.json.write_text(json.dumps([{**asdict(s), "ok": s.ok} for s in steps], indent=1))

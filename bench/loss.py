@@ -1,7 +1,7 @@
 """Call quality against packet loss, on the dev set, written into BENCHMARKS.md.
 
 Usage: ``python bench/loss.py [--codec NAME ...] [--limit N]``. The dev-set clips, back to
-back, go through :func:`focalcall.sim.simulate_call` as one call (encode → packetize with the
+back, go through :func:`callsim.cli.simulate_call` as one call (encode → packetize with the
 default redundancy → netem-style impairment → jitter buffer → decode with concealment, receiver
 reports adapting the redundancy) under each condition; each clip is then scored on its part.
 """
@@ -24,7 +24,7 @@ from codec.data.devset import ensure_devset  # noqa: E402
 from codec.evaluation.harness import load_set, machine  # noqa: E402
 from codec.evaluation.intrusive import Pesq, Stoi  # noqa: E402
 from codec.evaluation.plcmos import PlcMos  # noqa: E402
-from focalcall.sim import simulate_call  # noqa: E402
+from callsim.cli import simulate_call  # noqa: E402
 from mdsection import update_section  # noqa: E402
 
 HEADING = "## Call quality against packet loss"

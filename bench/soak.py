@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.mdsection import update_section  # noqa: E402
-from focalcall.ice import IceSettings  # noqa: E402
-from focalcall.loadpeer import TrafficConfig, two_party_call  # noqa: E402
+from rtc.ice import IceSettings  # noqa: E402
+from loadgen.peer import TrafficConfig, two_party_call  # noqa: E402
 
 HEADING = "## Soak (bench/soak.py)"
 

@@ -17,7 +17,7 @@ import random
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -30,7 +30,7 @@ from client.sources import AudioSource
 from codec.base import Codec
 from codec.payload_types import UnknownPayloadType, decoder_codec_name, payload_type
 from codec.registry import get_codec, is_built
-from focalcall.ice import IceServer, IceSettings
+from rtc.ice import IceServer, IceSettings
 from transport import PacketError, Packetizer, PacketizerConfig, parse_packet, parse_report
 from transport.e2ee import E2eeError, Keyring, Opener, Sealer, is_sealed
 from transport.packet import SEQ_MOD, TS_MOD
@@ -205,7 +205,7 @@ class Call:
                 servers.append(IceServer(tuple(urls), entry.get("username"), entry.get("credential")))
             except (KeyError, TypeError, ValueError) as exc:
                 logger.warning("ignoring an ICE server the server sent: %s", exc)
-        return IceSettings(tuple(servers), self.ice.host_addresses)
+        return replace(self.ice, servers=tuple(servers))
 
     async def _supervise(self) -> None:
         """Reconnect whenever the current connection is lost, until it works or we give up."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
-from focalcall.ice import IceServer, IceSettings
+from rtc.ice import IceServer, IceSettings
 
 if TYPE_CHECKING:
     from client.call import Call
@@ -65,6 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ice-host", action="append", default=None, metavar="ADDR",
                    help="gather ICE host candidates only from this address; repeatable "
                         "(default: 127.0.0.1 when the server is on loopback, else every interface)")
+    p.add_argument("--delayed-sack", action=argparse.BooleanOptionalAction, default=True,
+                   help="SCTP acknowledges every second packet or after 200 ms, at once on gaps "
+                        "(RFC 4960 6.2); --no-delayed-sack acknowledges every packet (default on)")
     p.set_defaults(func=run)
 
 
@@ -73,7 +76,7 @@ def ice_from_args(args: argparse.Namespace) -> IceSettings:
     hosts = tuple(args.ice_host) if args.ice_host else None
     if hosts is None and urlsplit(args.server).hostname in ("127.0.0.1", "localhost", "::1"):
         hosts = ("127.0.0.1",)
-    return IceSettings(tuple(IceServer.parse(s) for s in args.ice_server), hosts)
+    return IceSettings(tuple(IceServer.parse(s) for s in args.ice_server), hosts, args.delayed_sack)
 
 
 def run(args: argparse.Namespace) -> int:

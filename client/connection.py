@@ -8,7 +8,7 @@ from typing import Callable
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
 from client.signaling import SignalingClient, SignalingFailed
-from focalcall.ice import IceSettings
+from rtc.ice import IceSettings
 
 CONNECT_TIMEOUT = 15.0
 

@@ -8,8 +8,8 @@ import sys
 
 # Modules exposing ``register(subparsers)``; each adds its subcommands with
 # ``set_defaults(func=...)`` where ``func(args) -> int`` is the exit status.
-COMMAND_MODULES = ("server.cli", "server.invite_cli", "client.cli", "codec.cli", "codec.data.cli", "focalcall.sim",
-                   "focalcall.netem_cli")
+COMMAND_MODULES = ("server.cli", "server.invite_cli", "client.cli", "codec.cli", "codec.data.cli", "callsim.cli",
+                   "impair.cli")
 
 
 class UserError(Exception):
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # e.g. for the server's worker processes
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

@@ -10,9 +10,11 @@ with_test=0
 
 # Debian packages. The service needs libcodec2 1.0 (Codec2 450) only; the tests also make speech
 # (espeak-ng, sox), drive a browser (chromium), scrape with a real Prometheus, validate the compose
-# file, and inject real loss in network namespaces (iproute2, iptables, NFQUEUE).
+# file, run a real Redis for the multi-node test, and inject real loss in network namespaces
+# (iproute2, iptables, NFQUEUE).
 APT_PACKAGES=(libcodec2-1.0)
-APT_TEST_PACKAGES=(espeak-ng sox chromium nodejs prometheus docker-compose iproute2 iptables libnetfilter-queue-dev)
+APT_TEST_PACKAGES=(espeak-ng sox chromium nodejs prometheus docker-compose redis-server iproute2 iptables
+                   libnetfilter-queue-dev)
 # The Firefox page test: Firefox ESR driven over Marionette, PulseAudio null sinks for its audio.
 APT_TEST_PACKAGES+=(firefox-esr pulseaudio pulseaudio-utils)
 [ $with_test = 1 ] && APT_PACKAGES+=("${APT_TEST_PACKAGES[@]}")

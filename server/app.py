@@ -26,6 +26,7 @@ from server.tokens import TokenError, verify_token
 from server.turn import turn_credentials
 from transport import PacketError, parse_packet
 from transport.e2ee import is_sealed, parse_sealed_header
+from transport.relay_header import relay_header
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 MAX_DROPPED_MESSAGES = 50
 WS_CLOSE_TIMEOUT_S = 2.0  # how long closing waits for the client's close frame
 UNAUTHORIZED = "unauthorized"
+LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
 
 
 class CallServer:
@@ -52,6 +54,7 @@ class CallServer:
         self._tasks: set[asyncio.Task] = set()
         self._facts: dict[int, CodecFacts | None] = {}  # payload type -> its codec (None: no codec)
         self._facts_lookups: set[int] = set()
+        self._full_parse = self.config.relay_check == "full"
 
     def make_app(self) -> web.Application:
         """The aiohttp application serving signaling, health, metrics and the web page."""
@@ -89,6 +92,8 @@ class CallServer:
             self.metrics.auth_failures.labels("origin").inc()
             raise web.HTTPForbidden(text="this page's origin may not use this server's signaling\n")
         address = request.remote or "unknown"
+        if self.config.trusted_front and address in LOOPBACK_ADDRESSES:  # the front on this machine
+            address = request.headers.get("X-Forwarded-For", address)
         if self._per_address[address] >= self.limits.sockets_per_address:
             self.metrics.limit_hits.labels("sockets-per-address").inc()
             raise web.HTTPTooManyRequests(text=f"more than {self.limits.sockets_per_address} connections "
@@ -255,14 +260,20 @@ class CallServer:
     # ---------------------------------------------------------------------- relay
     def relay(self, sender: Participant, packet: bytes) -> None:
         """Send ``packet`` from ``sender`` to everyone else in the room, unchanged, within the
-        sender's rate budget. Sealed (end-to-end encrypted) packets are relayed by header."""
+        sender's rate budget. The relay reads the header only (``relay_header``); receivers
+        parse the rest. ``relay_check="full"`` parses every packet whole (the old path,
+        kept so bench/load.py can compare)."""
         started = time.perf_counter()
         try:
-            header = parse_sealed_header(packet) if is_sealed(packet) else parse_packet(packet)
+            if self._full_parse:
+                header = parse_sealed_header(packet) if is_sealed(packet) else parse_packet(packet)
+                payload_type, seq, sender_id = header.payload_type, header.seq, header.sender
+            else:
+                payload_type, seq, sender_id = relay_header(packet)
         except PacketError:
             self.metrics.malformed_packets.labels("parse").inc()
             return
-        if header.sender != sender.id:
+        if sender_id != sender.id:
             self.metrics.malformed_packets.labels("sender").inc()
             return
         if not sender.can_publish:
@@ -273,31 +284,34 @@ class CallServer:
         state = session.sender
         if state is None:
             state = session.sender = SenderState(self.limits.relay_headroom, now)
-        if state.payload_type != header.payload_type:
-            self._codec_changed(sender, state, header.payload_type, now)
-        if header.payload_type in self._facts and self._facts[header.payload_type] is None:
+        if state.payload_type != payload_type:
+            self._codec_changed(sender, state, payload_type, now)
+        if self._facts.get(payload_type, False) is None:
             self.metrics.malformed_packets.labels("payload-type").inc()  # no codec: nobody could play it
             return
-        over = state.admit(len(packet), now)
-        if over is not None:
+        size = len(packet)
+        if state.admit(size, now) is not None:
             self.metrics.packets_capped.inc()
-            self.metrics.bytes_capped.inc(len(packet))
+            self.metrics.bytes_capped.inc(size)
             return
-        seq = state.observe_seq(header.seq)
-        self.metrics.observe_payload_type(sender, header.payload_type)
-        self.metrics.packets_in.inc()
-        self.metrics.bytes_in.inc(len(packet))
+        seq = state.observe_seq(seq)
+        metrics = self.metrics
+        metrics.observe_payload_type(sender, payload_type)
+        metrics.packets_in.inc()
+        metrics.bytes_in.inc(size)
         receivers = state.receivers
-        for other in sender.room.others(sender):
+        for other in sender.room.participants.values():
+            if other is sender:
+                continue
             peer = other.endpoint.peer
             if other.can_subscribe and peer is not None and peer.send_audio(packet):
-                self.metrics.packets_relayed.inc()
-                self.metrics.bytes_relayed.inc(len(packet))
+                metrics.packets_relayed.inc()
+                metrics.bytes_relayed.inc(size)
                 if other not in receivers:
                     receivers[other] = (now, seq)
             else:
-                self.metrics.packets_not_relayed.inc()
-        self.metrics.relay_seconds.observe(time.perf_counter() - started)
+                metrics.packets_not_relayed.inc()
+        metrics.relay_seconds.observe(time.perf_counter() - started)
 
     def _codec_changed(self, sender: Participant, state: SenderState, pt: int, now: float) -> None:
         """A sender's (first or new) payload type: its budget and codec delay follow once the

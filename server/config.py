@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from focalcall.ice import IceSettings
+from rtc.ice import IceSettings
 from server.turn import TurnSettings
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 # The neural codec's shipped ONNX files and metadata: the browser page runs the codec itself.
 MODELS_DIR = Path(__file__).resolve().parent.parent / "codec" / "neural" / "weights"
+
+
+RELAY_CHECKS = ("header", "full")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class ServerConfig:
     allowed_origins: tuple[str, ...] = ()
     turn: TurnSettings | None = None
     drain_seconds: float = 5.0
+    relay_check: str = "header"  # "header": forward on the header; "full": parse every packet (old path)
+    trusted_front: bool = False  # a worker behind a front: the client's address is in X-Forwarded-For
     web_root: Path = WEB_ROOT
     models_dir: Path = MODELS_DIR
 
@@ -72,6 +77,8 @@ class ServerConfig:
             raise ValueError(f"port must be in 0..65535 (got {self.port})")
         if not self.web_root.is_dir():
             raise ValueError(f"web root {self.web_root} is not a directory")
+        if self.relay_check not in RELAY_CHECKS:
+            raise ValueError(f"relay_check must be one of {', '.join(RELAY_CHECKS)} (got {self.relay_check!r})")
         if self.drain_seconds < 0:
             raise ValueError("drain_seconds must not be negative")
         if not self.rooms_are_open and self.secret is None:
@@ -91,7 +98,7 @@ class ServerConfig:
         other host candidates would only send media out of the box for nothing.
         """
         if self.ice.host_addresses is None and _is_loopback(self.host):
-            return IceSettings(self.ice.servers, ("127.0.0.1",))
+            return replace(self.ice, host_addresses=("127.0.0.1",))
         return self.ice
 
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
-from focalcall.ice import IceSettings
+from rtc.ice import IceSettings
 from server.metrics import ServerMetrics
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from focalcall.ice import IceServer
+from rtc.ice import IceServer
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@+-]")
 

@@ -11,7 +11,7 @@ import time
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from client.signaling import SignalingClient
-from focalcall.ice import IceSettings
+from rtc.ice import IceSettings
 from transport import Packet
 
 LOOPBACK = IceSettings(host_addresses=("127.0.0.1",))

@@ -24,7 +24,7 @@ from client.sources import WavSource
 from codec.registry import get_codec
 from codec.roundtrip import roundtrip
 from codec.wavio import read_wav
-from focalcall.ice import IceSettings
+from rtc.ice import IceSettings
 from tests.attacker import RawPeer
 from tests.utils import SENTENCES, espeak_wav, metric_value, start_server
 from transport import Packet, ReceiverReport, parse_packet

@@ -11,10 +11,10 @@ load = sys.modules["bench_load"] = importlib.util.module_from_spec(SPEC)  # data
 SPEC.loader.exec_module(load)
 
 
-def step(calls, cpu, dropped=0, p99=1.0):
+def step(calls, cpu, dropped=0, p99=1.0, variant=""):
     return load.Step(calls=calls, packets_sent=100, packets_received=100 - dropped, dropped=dropped, not_relayed=0,
                      latency_p50_ms=0.5, latency_p99_ms=p99, latency_max_ms=p99, handler_p99_ms=0.1,
-                     server_cpu=cpu, generator_cpu=cpu, server_us_per_packet=100.0)
+                     server_cpu=cpu, generator_cpu=cpu, server_us_per_packet=100.0, variant=variant)
 
 
 def test_handler_p99_reads_the_bucket_holding_the_99th_percentile():
@@ -27,11 +27,24 @@ def test_handler_p99_reads_the_bucket_holding_the_99th_percentile():
 
 def test_markdown_fits_cpu_against_packet_rate_and_names_the_largest_good_n():
     steps = [step(1, 0.03), step(4, 0.06), step(8, 0.10), step(16, 0.18, dropped=3)]
-    text = load.markdown(steps, 8, "cmd", load.NOTE)
-    assert "Largest N with relay p99 <= 5 ms and no drops: 8 calls" in text
+    text = load.markdown(steps, "cmd", load.NOTE)
+    assert "Largest N with relay p99 <= 5 ms and no drops: **8 calls**" in text
     # 50 packets/s per call: cpu = 0.02 + 0.01 * calls = 2 % + 200 us per packet; (1 - 0.02) / 0.01 = 98 calls
     assert "2.0 % + 200 us per relayed packet" in text and "near 98 calls" in text
     assert sum(line.startswith("|") for line in text.splitlines()) == 2 + len(steps)
+
+
+def test_variants_get_a_verdict_each_and_sit_side_by_side_per_n():
+    steps = [step(1, 0.05, variant="before"), step(1, 0.03, variant="after"),
+             step(4, 0.11, variant="before", p99=9.0), step(4, 0.06, variant="after")]
+    text = load.markdown(steps, "cmd", load.NOTE, {"before": "--relay-check full", "after": ""})
+    assert "**before** (`--relay-check full`): Largest N with relay p99 <= 5 ms and no drops: **1 calls**" in text
+    assert "**after** (default options): Largest N with relay p99 <= 5 ms and no drops: **4 calls**" in text
+    rows = [line.split("|")[1:3] for line in text.splitlines() if line.startswith("| ") and "calls" not in line]
+    assert [(n.strip(), v.strip()) for n, v in rows] == [("1", "before"), ("1", "after"), ("4", "before"), ("4", "after")]
+    assert load.Variant.parse("old=--no-delayed-sack --relay-check full") == load.Variant(
+        "old", ("--no-delayed-sack", "--relay-check", "full"))
+    assert not load.Variant.parse("old=--no-delayed-sack").delayed_sack and load.Variant.parse("new=").delayed_sack
 
 
 def test_write_section_replaces_only_its_own_section(tmp_path):

@@ -11,7 +11,7 @@ from client.sources import WavSource
 from codec.registry import get_codec
 from codec.roundtrip import roundtrip
 from codec.wavio import read_wav
-from focalcall.ice import IceSettings
+from rtc.ice import IceSettings
 from tests.utils import SENTENCES, best_lag, espeak_wav, metric_value, start_server
 
 pytestmark = pytest.mark.network

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from server.front import FrontMetrics
 from server.metrics import ServerMetrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,10 +30,15 @@ def run(*cmd: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
+def exported_families():
+    """Every metric family a node exports: its workers' (ServerMetrics) and its front's own."""
+    return [*ServerMetrics().registry.collect(), *FrontMetrics().registry.collect()]
+
+
 def exported_sample_names() -> set[str]:
     """Every sample name the server's registry can export, whatever has been observed yet."""
     suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
-    return {family.name + s for family in ServerMetrics().registry.collect() for s in suffixes[family.type]}
+    return {family.name + s for family in exported_families() for s in suffixes[family.type]}
 
 
 def bind_mounts(volumes: list[str]) -> list[tuple[str, Path]]:
@@ -54,9 +60,15 @@ def test_compose_file_validates_and_mounts_what_exists():
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
-    assert set(services) == {"server", "prometheus", "grafana"}
-    assert "NET_ADMIN" in services["server"]["cap_add"]
-    assert (ROOT / services["server"]["build"]["dockerfile"]).is_file()
+    assert set(services) == {"server-a", "server-b", "redis", "prometheus", "grafana"}
+    for node in ("server-a", "server-b"):
+        assert "NET_ADMIN" in services[node]["cap_add"]
+        assert (ROOT / services[node]["build"]["dockerfile"]).is_file()
+        command = services[node]["command"]
+        assert command[command.index("--redis") + 1] == "redis://127.0.0.1:6379/0"
+        port = command[command.index("--port") + 1]
+        assert command[command.index("--node-url") + 1] == f"http://127.0.0.1:{port}/"
+    assert "6379" in services["redis"]["command"]
     binds = {name: dict(bind_mounts(services[name]["volumes"])) for name in ("prometheus", "grafana")}
     for source in (*binds["prometheus"].values(), *binds["grafana"].values()):
         assert source.exists() and ROOT in source.parents, source
@@ -80,7 +92,9 @@ def test_prometheus_config_and_rules_validate():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 rule files found" in result.stdout + result.stderr
     result = run(promtool, "check", "rules", "alerts.yml", cwd=PROMETHEUS)
-    assert result.returncode == 0 and "3 rules found" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0 and "4 rules found" in result.stdout, result.stdout + result.stderr
+    scraped = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"][0]
+    assert scraped["static_configs"][0]["targets"] == ["127.0.0.1:8080", "127.0.0.1:8081"]
 
 
 def test_alerts_fire_when_they_should_and_not_otherwise():
@@ -91,7 +105,7 @@ def test_alerts_fire_when_they_should_and_not_otherwise():
 def test_alert_names_cover_the_issue():
     rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())["groups"][0]["rules"]
     assert {r["alert"] for r in rules} == {"FocalcallServerDown", "FocalcallPostRecoveryLossHigh",
-                                           "FocalcallConcealmentHigh"}
+                                           "FocalcallConcealmentHigh", "FocalcallWorkersRestarting"}
 
 
 def test_dashboard_queries_are_valid_promql(tmp_path):
@@ -112,7 +126,7 @@ def test_dashboard_and_alerts_use_only_exported_metrics_and_show_them_all():
     used_by_dashboard = set(METRIC.findall(" ".join(dashboard_exprs())))
     assert used_by_alerts <= exported, used_by_alerts - exported
     assert used_by_dashboard <= exported, used_by_dashboard - exported
-    families = {family.name for family in ServerMetrics().registry.collect()}
+    families = {family.name for family in exported_families()}
     shown = {name for name in families if any(u.startswith(name) for u in used_by_dashboard)}
     assert shown == families, families - shown
 

@@ -15,8 +15,8 @@ from client.sources import WavSource
 from codec.registry import get_codec
 from codec.roundtrip import roundtrip
 from codec.wavio import read_wav
-from focalcall.ice import IceSettings
-from focalcall.netns import VethNamespace, add_loss_rule, unavailable_reason
+from rtc.ice import IceSettings
+from impair.netns import VethNamespace, add_loss_rule, unavailable_reason
 from server.app import CallServer
 from server.config import ServerConfig
 

@@ -3,7 +3,7 @@ is split between iptables and the userspace impairer."""
 import pytest
 
 from focalcall.cli import UserError, build_parser, main
-from focalcall.netns import NamespaceImpairment, VethNamespace, check_name
+from impair.netns import NamespaceImpairment, VethNamespace, check_name
 from transport.netem import parse_netem
 
 

@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from prometheus_client import generate_latest
 
-from focalcall.ice import IceSettings
-from focalcall.netns import NamespaceImpairment, NetnsError, VethNamespace, clear_rules, unavailable_reason
+from rtc.ice import IceSettings
+from impair.netns import NamespaceImpairment, NetnsError, VethNamespace, clear_rules, unavailable_reason
 from server.app import CallServer
 from server.config import ServerConfig
 from tests.utils import metric_value
@@ -49,7 +49,7 @@ async def server(netns):
 async def call_in_namespace(netns, url: str, impairment: NamespaceImpairment) -> tuple[dict, list[dict]]:
     """A synthetic two-party call inside ``netns``; the impairment is on while packets flow."""
     process = await asyncio.create_subprocess_exec(
-        *netns.exec_argv([sys.executable, "-m", "focalcall.loadpeer", "--url", url, "--ice-host", NS_IP,
+        *netns.exec_argv([sys.executable, "-m", "loadgen.peer", "--url", url, "--ice-host", NS_IP,
                           "--room", "lossy", "--seconds", str(SECONDS), "--wait"]),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from focalcall.loadpeer import SyntheticPeer
+from loadgen.peer import SyntheticPeer
 from tests.utils import start_server
 
 ALERTS = Path(__file__).resolve().parent.parent / "deploy" / "prometheus" / "alerts.yml"
@@ -138,7 +138,7 @@ async def test_prometheus_sees_the_call(tmp_path):
             async with http.get(prometheus.url + "/api/v1/rules") as r:
                 rules = (await r.json())["data"]["groups"][0]["rules"]
             assert {rule["name"] for rule in rules} == {"FocalcallServerDown", "FocalcallPostRecoveryLossHigh",
-                                                        "FocalcallConcealmentHigh"}
+                                                        "FocalcallConcealmentHigh", "FocalcallWorkersRestarting"}
             assert all(rule["health"] == "ok" for rule in rules), rules
     finally:
         await a.stop()

@@ -8,7 +8,8 @@ from prometheus_client import generate_latest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from client.signaling import SignalingClient
-from focalcall.ice import IceSettings
+from rtc.ice import IceSettings
+from server.config import ServerConfig
 from server.signaling import MAX_MESSAGE_BYTES
 from tests.utils import metric_value, start_server
 from transport import Packet
@@ -120,3 +121,27 @@ async def test_malformed_packets_are_counted_and_dropped_and_good_ones_relayed(s
     assert metric_value(text, "focalcall_packets_received_total") == 1
     assert metric_value(text, "focalcall_packets_relayed_total") == 1
     assert metric_value(text, "focalcall_bytes_relayed_total") == len(good)
+
+
+@pytest.mark.parametrize("relay_check", ["header", "full"])
+async def test_the_relay_leaves_frames_to_receivers_unless_told_to_parse(relay_check):
+    """With the header check a packet whose header is good but whose frames are not is
+    forwarded (the receivers' parsers drop it); the full check drops it at the relay."""
+    srv, runner, url = await start_server(ServerConfig(port=0, relay_check=relay_check))
+    LOOPBACK.apply()
+    a_id, a_sig, a_pc, a_audio, _ = await _raw_peer(url, "relay", "A")
+    b_id, b_sig, b_pc, _, b_received = await _raw_peer(url, "relay", "B")
+    try:
+        bad_body = _packet(a_id)[:9] + b"\x00" * 5  # two 2-byte frames and a byte too many
+        a_audio.send(bad_body)
+        good = _packet(a_id)
+        a_audio.send(good)
+        first = await asyncio.wait_for(b_received.get(), 5)
+        assert first == (bad_body if relay_check == "header" else good)
+    finally:
+        for pc, sig in ((a_pc, a_sig), (b_pc, b_sig)):
+            await pc.close()
+            await sig.close()
+        await runner.cleanup()
+    text = generate_latest(srv.metrics.registry).decode()
+    assert metric_value(text, "focalcall_malformed_packets_total", 'reason="parse"') == (relay_check == "full")

@@ -8,7 +8,7 @@ from pystoi import stoi
 from codec.registry import get_codec
 from codec.roundtrip import roundtrip
 from codec.wavio import read_wav
-from focalcall.sim import simulate_call
+from callsim.cli import simulate_call
 from tests.utils import best_lag
 
 

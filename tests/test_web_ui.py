@@ -301,8 +301,8 @@ def test_quality_turns_poor_under_real_loss_on_the_pages_path(playwright, weight
     """Chromium runs in a network namespace; iptables drops 60 % of the UDP arriving there.
     The listener's tile for the talker, good before, turns poor; so does the talker's own
     indicator, from the listener's reports about it."""
-    from focalcall.ice import IceSettings
-    from focalcall.netns import VethNamespace, add_loss_rule, clear_rules, unavailable_reason
+    from rtc.ice import IceSettings
+    from impair.netns import VethNamespace, add_loss_rule, clear_rules, unavailable_reason
     from server.config import ServerConfig
 
     reason = unavailable_reason()

@@ -3,7 +3,7 @@ no netem (``tc qdisc ... netem`` answers "Specified qdisc kind is unknown").
 
 Random loss becomes an iptables ``statistic`` rule; everything else (delay, jitter, reorder,
 correlated or bursty loss, corruption, rate) goes through an NFQUEUE rule to the userspace
-impairer (:mod:`focalcall.nfqueue_impairer`), which runs :class:`transport.impairment.Impairment`.
+impairer (:mod:`impair.nfqueue`), which runs :class:`transport.impairment.Impairment`.
 Only UDP is impaired (WebRTC media); every rule carries the comment :data:`RULE_COMMENT` so
 :func:`clear_rules` removes exactly ours. Needs root (or CAP_NET_ADMIN + CAP_SYS_ADMIN).
 """
@@ -164,7 +164,7 @@ def _delete_args(rule: str) -> list[str]:
 
 def impairer_argv(spec: NetemSpec, queue_num: int, seed: int | None = None) -> list[str]:
     """The command running the userspace impairer on ``queue_num`` (this interpreter)."""
-    argv = [sys.executable, "-m", "focalcall.nfqueue_impairer", "--queue-num", str(queue_num)]
+    argv = [sys.executable, "-m", "impair.nfqueue", "--queue-num", str(queue_num)]
     if seed is not None:
         argv += ["--seed", str(seed)]
     return [*argv, spec.to_tc_args()]

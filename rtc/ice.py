@@ -51,10 +51,13 @@ class IceServer:
 
 @dataclass(frozen=True)
 class IceSettings:
-    """STUN/TURN servers and the host addresses to gather candidates from (``None``: all)."""
+    """STUN/TURN servers and the host addresses to gather candidates from (``None``: all);
+    ``delayed_sack``: SCTP acknowledges every second packet, not every one
+    (:mod:`rtc.delayed_sack`)."""
 
     servers: tuple[IceServer, ...] = ()
     host_addresses: tuple[str, ...] | None = None
+    delayed_sack: bool = True
 
     def __post_init__(self) -> None:
         for address in self.host_addresses or ():
@@ -73,9 +76,13 @@ class IceSettings:
         ])
 
     def apply(self) -> None:
-        """Restrict aioice's host candidates for this process (a no-op without a restriction)."""
+        """Restrict aioice's host candidates for this process (if restricted) and choose its
+        SCTP acknowledgement policy."""
+        from rtc.delayed_sack import use_delayed_sack
+
         if self.host_addresses is not None:
             restrict_host_addresses(self.host_addresses)
+        use_delayed_sack(self.delayed_sack)
 
 
 def restrict_host_addresses(addresses: tuple[str, ...]) -> None:

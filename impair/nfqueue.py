@@ -4,7 +4,7 @@ specification strings as ``tc ... netem``), then given back to the kernel.
 
 Run it inside the namespace whose rule queues the packets::
 
-    ip netns exec NS python -m focalcall.nfqueue_impairer --queue-num 1 "delay 40ms 20ms loss 5% 25%"
+    ip netns exec NS python -m impair.nfqueue --queue-num 1 "delay 40ms 20ms loss 5% 25%"
 
 A verdict can be given only once per packet, so netem's ``duplicate`` cannot be reproduced:
 duplicates the model asks for are counted, not sent. Needs PyPI ``netfilterqueue``.
@@ -103,7 +103,7 @@ class NfqueueImpairer:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: serve one queue until SIGTERM/SIGINT, then print the stats as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m focalcall.nfqueue_impairer",
+    parser = argparse.ArgumentParser(prog="python -m impair.nfqueue",
                                      description="Impair packets from an iptables NFQUEUE like netem.")
     parser.add_argument("--queue-num", type=int, default=1, help="NFQUEUE number (default 1)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: the spec's, else 0)")
@@ -112,12 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = parse_netem(args.spec)
     except NetemSpecError as exc:
-        print(f"nfqueue_impairer: error: {exc}", file=sys.stderr)
+        print(f"impair.nfqueue: error: {exc}", file=sys.stderr)
         return 2
     try:
         impairer = NfqueueImpairer(spec, args.queue_num, args.seed)
     except (ImportError, OSError) as exc:
-        print(f"nfqueue_impairer: error: cannot bind NFQUEUE {args.queue_num}: {exc}", file=sys.stderr)
+        print(f"impair.nfqueue: error: cannot bind NFQUEUE {args.queue_num}: {exc}", file=sys.stderr)
         return 1
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: impairer.stop())

@@ -13,7 +13,7 @@ import subprocess
 import threading
 
 from focalcall.cli import UserError
-from focalcall.netns import CHAINS, NamespaceImpairment, NetnsError, check_name, clear_rules
+from impair.netns import CHAINS, NamespaceImpairment, NetnsError, check_name, clear_rules
 from transport.netem import NetemSpecError, parse_netem
 
 NO_NETEM = "Specified qdisc kind is unknown"

@@ -21,7 +21,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 
 from client.connection import open_connection
 from client.signaling import SignalingClient, SignalingFailed
-from focalcall.ice import IceSettings
+from rtc.ice import IceSettings
 from transport.jitterbuffer import JitterBuffer, JitterBufferConfig
 from transport.packet import HEADER_SIZE, PacketError
 from transport.packetizer import Packetizer, PacketizerConfig
@@ -256,12 +256,12 @@ async def two_party_call(url: str, room: str, packets: int, config: TrafficConfi
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m focalcall.loadpeer``: one synthetic two-party call, JSON summary on stdout."""
+    """``python -m loadgen.peer``: one synthetic two-party call, JSON summary on stdout."""
     import argparse
     import json
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m focalcall.loadpeer",
+    parser = argparse.ArgumentParser(prog="python -m loadgen.peer",
                                      description="A synthetic two-party call through a focalcall server "
                                                  "(real WebRTC, real-size packets, receiver reports).")
     parser.add_argument("--url", default="http://127.0.0.1:8080/", help="server URL")
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = asyncio.run(run())
     except (SignalingFailed, ValueError) as exc:
-        print(f"loadpeer: error: {exc}", file=sys.stderr)
+        print(f"loadgen.peer: error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result), flush=True)
     return 0

@@ -1,0 +1,1 @@
+"""``focalcall sim``: a call's whole media path offline, on a simulated clock."""
