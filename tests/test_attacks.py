@@ -107,11 +107,15 @@ async def test_a_flood_costs_the_others_only_the_capped_rate_and_no_frames(tmp_p
     print(f"\nflood: {sent} packets of ~1 kB in 5 s; the listener got {got} of them; Bo's {bo.stats.packets_received} "
           f"packets all arrived, {bo.concealed_frames()} frames concealed")
     assert got * 1000 <= 2 * 10200 * 6 + 2 * 44200 * 0.5, got
-    # (Not every flood packet reaches the relay: past the server's socket buffer they are lost
-    # on the way in, which costs the others nothing either.)
+    # Not every flood packet reaches the relay: past the server's socket buffer they are lost on
+    # the way in, and SCTP's congestion window (grown per SACK, which the server delays: RFC 4960
+    # 6.2) holds back what the attacker queues; neither costs the others anything. What reached
+    # the relay was either relayed (``got``, bounded above) or capped: at least as much must have
+    # been capped as relayed (the flood reached the relay at twice its budget or more; on a quiet
+    # machine nearly all of it arrives and is capped).
     capped = metric_value(text, "focalcall_packets_capped_total")
     print(f"flood: the relay dropped {capped:.0f} over the attacker's budget")
-    assert capped >= 0.5 * sent
+    assert capped >= got > 0, (capped, got)
 
 
 async def test_forged_reports_change_nothing(tmp_path):
