@@ -30,10 +30,12 @@ from client.sources import AudioSource
 from codec.base import Codec
 from codec.payload_types import UnknownPayloadType, decoder_codec_name, payload_type
 from codec.registry import get_codec, is_built
+from codec.vad import Vad
 from focalcall.ice import IceServer, IceSettings
-from transport import PacketError, Packetizer, PacketizerConfig, parse_packet, parse_report
+from transport import DtxConfig, PacketError, Packetizer, PacketizerConfig, parse_packet, parse_report
 from transport.e2ee import E2eeError, Keyring, Opener, Sealer, is_sealed
-from transport.packet import SEQ_MOD, TS_MOD
+from transport.packet import MAX_PRIMARY, SEQ_MOD, TS_MOD, VERSION, VERSION_3
+from transport.wire import wire_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +58,17 @@ class SendStats:
     packets: int = 0
     repeats: int = 0  # extra copies of the final packet
     payload_bytes: int = 0
-    wire_bytes: int = 0
+    wire_bytes: int = 0     # our packets' bytes (headers, redundancy, parity)
+    ip_bytes: int = 0       # the same as IPv4 packets on the data channel (transport.wire)
     seconds: float = 0.0
     frames_unsent: int = 0  # encoded while there was no connection
+    frames_held: int = 0    # DTX: frames not sent because this participant was silent
+    keepalives: int = 0     # DTX keep-alive packets
+
+    @property
+    def dtx_share(self) -> float:
+        """Share of the time this stream was in DTX (a pause: keep-alives, no frames)."""
+        return self.frames_held / max(1, self.frames)
 
 
 @dataclass
@@ -76,11 +86,13 @@ class CallStats:
 @dataclass(frozen=True)
 class SendOptions:
     """How this participant packs its frames (see transport.PacketizerConfig);
-    ``redundancy=None`` picks :func:`default_redundancy` for the codec."""
+    ``redundancy=None`` picks :func:`default_redundancy` for the codec; ``dtx``: stop sending
+    in pauses (keep-alives; needs packet version 3, so not with end-to-end encryption)."""
 
     frames_per_packet: int = 2
     redundancy: int | None = None
     parity_packets: int = 0
+    dtx: bool = True
 
 
 @dataclass(frozen=True)
@@ -127,6 +139,10 @@ class Call:
         self.ice = ice or IceSettings()
         self.send_options = send_options or SendOptions()
         self.token, self.keyring, self.reconnect = token, keyring, reconnect
+        # Sealed packets wrap version 1 (transport/README.md): no DTX, at most 4 frames a packet.
+        self.packet_version = VERSION if keyring is not None else VERSION_3
+        if keyring is not None and self.send_options.frames_per_packet > MAX_PRIMARY:
+            raise ValueError(f"end-to-end encryption allows at most {MAX_PRIMARY} frames per packet")
         self.stats = CallStats()
         self.id: int | None = None
         self.name_given: str | None = None  # the name the others see (the server may number it)
@@ -278,6 +294,7 @@ class Call:
         assert self.id is not None, "start() first"
         loop = asyncio.get_running_loop()
         encoder = self.codec.encoder()
+        vad = Vad()
         self._packetizer = self._new_packetizer(0, 0)
         period = self.codec.frame_samples / self.codec.sample_rate
         t0 = loop.time()
@@ -288,7 +305,12 @@ class Call:
                 return
             payload = await loop.run_in_executor(self._encode_pool, encoder.encode, frame)
             quiet = float(np.sqrt(np.mean(np.square(frame)))) < QUIET_RMS
-            self._send_packets(self._packetizer.push(payload, quiet=quiet))
+            pk, sent = self._packetizer, self.stats.sent
+            keepalives = pk.keepalives
+            self._send_packets(pk.push(payload, quiet=quiet, speech=vad.update(frame),
+                                       level=vad.background_level))
+            sent.frames_held += pk.in_dtx
+            sent.keepalives += pk.keepalives - keepalives
             self.stats.sent.frames += 1
             self.stats.sent.payload_bytes += len(payload)
             self.stats.sent.seconds += period
@@ -301,7 +323,9 @@ class Call:
         return Packetizer(PacketizerConfig(
             payload_type=self.payload_type, sender=self.id, frames_per_packet=o.frames_per_packet,
             redundancy=default_redundancy(self.codec) if o.redundancy is None else o.redundancy,
-            parity_packets=o.parity_packets, first_seq=first_seq, first_timestamp=first_timestamp))
+            parity_packets=o.parity_packets, first_seq=first_seq, first_timestamp=first_timestamp,
+            version=self.packet_version,
+            dtx=DtxConfig() if o.dtx and self.packet_version == VERSION_3 else None))
 
     def _rebind_sender(self) -> None:
         """After a reconnect the server may give us another sender id: packets go on from the
@@ -323,6 +347,7 @@ class Call:
             self._audio.send(self._last_packet)
             self.stats.sent.repeats += 1
             self.stats.sent.wire_bytes += len(self._last_packet)
+            self.stats.sent.ip_bytes += wire_bytes(len(self._last_packet))
 
     def _send_packets(self, packets: list[bytes]) -> bool:
         """Send packets if the audio channel is open (sealed when E2EE is on); False if not."""
@@ -337,6 +362,7 @@ class Call:
             self._last_packet = packet
             self.stats.sent.packets += 1
             self.stats.sent.wire_bytes += len(packet)
+            self.stats.sent.ip_bytes += wire_bytes(len(packet))
         return True
 
     # -------------------------------------------------------------- receiving

@@ -41,8 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also write one 16 kHz WAV per sender into this directory")
     p.add_argument("--codec", default=DEFAULT_CODEC, help=f"codec name (default {DEFAULT_CODEC}; "
                                                           "see 'focalcall codec list')")
-    p.add_argument("--frames-per-packet", type=int, default=2, choices=range(1, 5), metavar="N",
-                   help="codec frames per packet, 1-4 (default 2)")
+    p.add_argument("--frames-per-packet", type=int, default=2, choices=range(1, 9), metavar="N",
+                   help="codec frames per packet, 1-8 (default 2; at most 4 with --e2ee-key-file)")
+    p.add_argument("--dtx", action=argparse.BooleanOptionalAction, default=True,
+                   help="discontinuous transmission: stop sending in pauses (a keep-alive every 400 ms; "
+                        "the others hear comfort noise). Default on; not with --e2ee-key-file")
     p.add_argument("--redundancy", type=int, default=None, metavar="R",
                    help="copies of the previous R frames in each packet, 0-15 (default: 160 ms worth for "
                         "codecs up to 3.2 kbit/s, 40 ms for Opus); adapted to the receivers' loss reports")
@@ -111,7 +114,7 @@ async def _join(args: argparse.Namespace) -> int:
 
         speaker = SpeakerSink(codec)
     name = args.name or f"cli-{os.getpid()}"
-    options = SendOptions(args.frames_per_packet, args.redundancy, args.parity)
+    options = SendOptions(args.frames_per_packet, args.redundancy, args.parity, args.dtx)
     reconnect = ReconnectPolicy(give_up_after_s=args.reconnect_timeout) if args.reconnect_timeout > 0 else None
     call = Call(args.server, args.room, name, codec, ice_from_args(args), options,
                 on_frame=speaker.push if speaker else None, token=_token(args), keyring=_keyring(args),
@@ -193,7 +196,11 @@ def summary(call: "Call", elapsed: float, written: list[Path]) -> str:
     if sent.packets:
         lines.append(f"  sent      {sent.frames} frames in {sent.packets} packets: "
                      f"{8 * sent.payload_bytes / sent.seconds:.0f} bit/s codec payload, "
-                     f"{8 * sent.wire_bytes / sent.seconds:.0f} bit/s with headers and redundancy")
+                     f"{8 * sent.wire_bytes / sent.seconds:.0f} bit/s with headers and redundancy, "
+                     f"{8 * sent.ip_bytes / sent.seconds:.0f} bit/s as IPv4 packets")
+        if sent.frames_held or sent.keepalives:
+            lines.append(f"            DTX {100 * sent.dtx_share:.0f}% of the time "
+                         f"({sent.frames_held} frames held, {sent.keepalives} keep-alives)")
         if call.stats.redundancy is not None:
             lines.append(f"            redundancy adapted to {call.stats.redundancy} frames after "
                          f"{call.stats.reports_received} receiver reports")
@@ -205,6 +212,7 @@ def summary(call: "Call", elapsed: float, written: list[Path]) -> str:
         lines.append(f"  received  {stream.name} (id {stream.sender_id}): {s.packets_received} packets, "
                      f"{s.packets_lost} lost, {recovered} frames recovered, "
                      f"{stream.unplayed_frames()} frames not played, "
+                     f"{s.frames_comfort} of comfort noise, "
                      f"jitter buffer {s.playout_delay_mean_ms:.0f} ms")
     if not call.streams and not call.received():
         lines.append("  received  nothing")

@@ -59,3 +59,31 @@ def test_receiver_reports_make_the_sender_add_redundancy(speech_wav):
     assert fixed.frames_recovered == 0
     assert adapted.frames_recovered > 0 and adapted.loss_after < fixed.loss_after / 2
     assert adapted.packet_bps > fixed.packet_bps  # the redundancy it added travels
+
+
+def test_dtx_talk_pause_talk_keeps_onsets_and_plays_comfort_noise(speech_wav):
+    """DTX: no clipped onsets (first 40 ms of each talk spurt within 3 dB of the lossless
+    decode), comfort noise at the background level in the pauses, far fewer packets there."""
+    from codec.vad import level_db
+
+    talk = read_wav(speech_wav, 16000)[: 3 * 16000]
+    pause = np.zeros(int(1.5 * 16000), np.float32)
+    pcm = np.concatenate([pause, talk, pause, talk, pause])
+    pcm = pcm + 10 ** (-50 / 20) * np.random.default_rng(0).standard_normal(len(pcm)).astype(np.float32)
+    lossless = simulate_call(pcm, "focal-800")
+    dtx = simulate_call(pcm, "focal-800", dtx=True)
+    assert dtx.frames_concealed == 0 and dtx.frames_comfort > 0 and dtx.keepalives > 0
+    for start in (len(pause), 2 * len(pause) + len(talk)):  # each talk spurt
+        k = start
+        while level_db(pcm[k:k + 320]) < -40:  # espeak's own leading silence
+            k += 320
+        onset = slice(k, k + 640)
+        assert abs(level_db(dtx.audio[onset]) - level_db(lossless.audio[onset])) < 3.0
+    for start in (len(pause) + len(talk), 2 * len(pause) + 2 * len(talk)):  # the pauses' middles
+        middle = slice(start + 4000, start + 16000)
+        assert abs(level_db(dtx.audio[middle]) - (-50)) < 4.0  # the codec alone plays near silence
+    held = dtx.frames_held
+    assert held >= 3 * (len(pause) // 320 - 12)  # the three pauses, less the hangover
+    # In the pauses only keep-alives go out (one every 400 ms instead of 25 packets a second).
+    assert dtx.packets_sent <= lossless.packets_sent - held / 2 + dtx.keepalives + 3
+    assert dtx.keepalives <= held / 20 + 4

@@ -4,10 +4,27 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from transport.packet import (MAX_PARITY_BLOCKS, MAX_PARITY_COUNT, MAX_PAYLOAD_TYPE, MAX_PRIMARY,
-                              MAX_REDUNDANT, MAX_SENDER, SEQ_MOD, TS_MOD, Packet, ParityBlock)
+from transport.packet import (MAX_LEVEL, MAX_PARITY_BLOCKS, MAX_PARITY_COUNT, MAX_PAYLOAD_TYPE,
+                              MAX_REDUNDANT, MAX_SENDER, SEQ_MOD, TS_MOD, VERSION, VERSION_3, VERSIONS,
+                              Packet, ParityBlock, max_primary)
 from transport.parity import make_parity
 from transport.report import ReceiverReport
+
+
+@dataclass(frozen=True)
+class DtxConfig:
+    """Discontinuous transmission: after ``hangover`` frames without speech the sender stops
+    sending frames and sends a keep-alive (background level) every ``keepalive`` frames; the
+    first packet after the pause carries at least ``onset`` of the frames held back, so the
+    start of a word the VAD was late to see is not clipped."""
+
+    hangover: int = 10   # 200 ms of 20 ms frames
+    keepalive: int = 20  # 400 ms
+    onset: int = 4       # 80 ms
+
+    def __post_init__(self) -> None:
+        if self.hangover < 0 or self.keepalive < 1 or not 0 <= self.onset <= MAX_REDUNDANT:
+            raise ValueError(f"need hangover >= 0, keepalive >= 1, onset in 0..{MAX_REDUNDANT}")
 
 
 @dataclass
@@ -22,14 +39,20 @@ class PacketizerConfig:
     parity_packets: int = 0
     first_seq: int = 0
     first_timestamp: int = 0
+    version: int = VERSION
+    dtx: DtxConfig | None = None  # needs version 3 (keep-alive packets)
 
     def __post_init__(self) -> None:
+        if self.version not in VERSIONS:
+            raise ValueError(f"version must be one of {VERSIONS}")
+        if self.dtx is not None and self.version != VERSION_3:
+            raise ValueError("DTX needs packet version 3")
         if not 0 <= self.payload_type <= MAX_PAYLOAD_TYPE:
             raise ValueError(f"payload_type must be in 0..{MAX_PAYLOAD_TYPE}")
         if not 0 <= self.sender <= MAX_SENDER:
             raise ValueError(f"sender must be in 0..{MAX_SENDER}")
-        if not 1 <= self.frames_per_packet <= MAX_PRIMARY:
-            raise ValueError(f"frames_per_packet must be in 1..{MAX_PRIMARY}")
+        if not 1 <= self.frames_per_packet <= max_primary(self.version):
+            raise ValueError(f"frames_per_packet must be in 1..{max_primary(self.version)}")
         if not 0 <= self.redundancy <= MAX_REDUNDANT:
             raise ValueError(f"redundancy must be in 0..{MAX_REDUNDANT} frames")
         if not 0 <= self.parity_packets <= MAX_PARITY_COUNT:
@@ -55,6 +78,13 @@ class Packetizer:
         self._group: list[bytes] = []  # primary frames of the current parity group
         self._group_start = 0
         self._parity: tuple[ParityBlock, ...] = ()  # blocks waiting for the next packet
+        self._silent_run = 0  # frames since the last one with speech
+        self._dtx_frames = 0  # frames held back in the current pause
+        self._in_dtx = False
+        self._onset = False   # the next packet is the first after a pause
+        self.frames_pushed = 0
+        self.frames_held = 0  # frames not sent because of DTX
+        self.keepalives = 0
 
     @property
     def redundancy(self) -> int:
@@ -67,14 +97,47 @@ class Packetizer:
             raise ValueError(f"redundancy must be in 0..{MAX_REDUNDANT} frames")
         self._redundancy = frames
 
-    def push(self, frame: bytes, quiet: bool = False) -> list[bytes]:
+    @property
+    def in_dtx(self) -> bool:
+        """Whether the sender is in a pause (sending keep-alives, not frames)."""
+        return self._in_dtx
+
+    def push(self, frame: bytes, quiet: bool = False, speech: bool = True,
+             level: int = MAX_LEVEL) -> list[bytes]:
         """Add one codec frame. ``quiet`` marks a low-energy frame (the receiver may drop or
-        stretch quiet packets to follow clock drift)."""
+        stretch quiet packets to follow clock drift). With DTX, ``speech`` is the VAD's verdict
+        and ``level`` the background level (-dBov) a keep-alive reports."""
+        self.frames_pushed += 1
+        dtx = self.config.dtx
+        self._silent_run = 0 if speech else self._silent_run + 1
+        if dtx is not None and self._silent_run > dtx.hangover:
+            return self._hold(bytes(frame), dtx, level)
+        if self._in_dtx:
+            self._in_dtx, self._onset = False, True
         self._pending.append(bytes(frame))
         self._quiet = self._quiet and quiet
         if len(self._pending) < self.config.frames_per_packet:
             return []
         return [self._build()]
+
+    def _hold(self, frame: bytes, dtx: DtxConfig, level: int) -> list[bytes]:
+        """A frame in a pause: kept for the onset's redundancy, not sent; a keep-alive at the
+        pause's first frame and every ``dtx.keepalive`` frames."""
+        out = self.flush() if self._pending else []
+        ts = self._next_ts
+        if not self._in_dtx:
+            self._in_dtx, self._dtx_frames, self._group = True, 0, []
+        if self._dtx_frames % dtx.keepalive == 0:
+            out.append(Packet(payload_type=self.config.payload_type, seq=self._seq, timestamp=ts,
+                              sender=self.config.sender, frames=(), quiet=True, version=VERSION_3,
+                              level=max(0, min(MAX_LEVEL, level))).to_bytes())
+            self._seq = (self._seq + 1) % SEQ_MOD
+            self.keepalives += 1
+        self._dtx_frames += 1
+        self.frames_held += 1
+        self._history.append(frame)
+        self._next_ts = (ts + 1) % TS_MOD
+        return out
 
     def flush(self) -> list[bytes]:
         """Send what is pending as a short packet (end of a stream); resets parity grouping."""
@@ -103,12 +166,15 @@ class Packetizer:
 
     def _build(self) -> bytes:
         frames, first_ts = self._pending, self._next_ts
-        r = min(self._redundancy, len(self._history))
+        r = self._redundancy
+        if self._onset and self.config.dtx is not None:
+            r = max(r, self.config.dtx.onset)
+        r = min(r, len(self._history))
         packet = Packet(payload_type=self.config.payload_type, seq=self._seq, timestamp=first_ts,
                         sender=self.config.sender, frames=tuple(frames),
                         redundant=tuple(self._history)[len(self._history) - r:],
-                        parity=self._parity, quiet=self._quiet)
-        self._parity = ()
+                        parity=self._parity, quiet=self._quiet, version=self.config.version)
+        self._parity, self._onset = (), False
         self._history.extend(frames)
         self._seq = (self._seq + 1) % SEQ_MOD
         self._next_ts = (self._next_ts + len(frames)) % TS_MOD

@@ -16,6 +16,7 @@ function fromVector(f) {
     frames: f.frames.map(hex), redundant: f.redundant.map(hex),
     parity: f.parity.map((b) => ({ start: b.start, stride: b.stride, count: b.count, lengthXor: b.length_xor,
       payload: hex(b.payload) })),
+    version: f.version ?? 1, level: f.level ?? null,
   };
 }
 
@@ -34,7 +35,9 @@ for (const v of packets.valid) {
   test(`parse: ${v.name}`, () => {
     const p = parsePacket(hex(v.hex));
     const want = fromVector(v.fields);
-    for (const key of ["payloadType", "seq", "timestamp", "sender", "quiet"]) assert.equal(p[key], want[key], key);
+    for (const key of ["payloadType", "seq", "timestamp", "sender", "quiet", "version", "level"]) {
+      assert.equal(p[key], want[key], key);
+    }
     assert.deepEqual(p.frames.map(toHex), v.fields.frames);
     assert.deepEqual(p.redundant.map(toHex), v.fields.redundant);
     assert.deepEqual(p.parity.map((b) => [b.start, b.stride, b.count, b.lengthXor, toHex(b.payload)]),
