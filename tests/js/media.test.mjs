@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import { FOCAL_MODES, PayloadError, packBits, unpackBits } from "../../web/js/focal-payload.js";
 import { JitterBuffer } from "../../web/js/jitter.js";
-import { buildReport, packetItems, parsePacket, parseReport } from "../../web/js/packet.js";
+import { buildPacket, buildReport, packetItems, parsePacket, parseReport } from "../../web/js/packet.js";
 import { Packetizer, redundancyFor } from "../../web/js/packetizer.js";
 import { PlayoutQueue } from "../../web/js/playout-queue.js";
 import { Resampler } from "../../web/js/resample.js";
@@ -343,3 +343,29 @@ test("playout queue: a backlog beyond maxFrames is trimmed back to the start dep
   assert.deepEqual(starts, [18]);
   assert.throws(() => new PlayoutQueue({ startFrames: 3, maxFrames: 3 }), RangeError);
 });
+
+test("jitter buffer: a keep-alive (DTX) makes a pause comfort noise, not concealment", () => {
+  const jb = new JitterBuffer();
+  const pkt = (seq, ts, extra) => parsePacket(buildPacketV3(seq, ts, extra));
+  let seq = 0;
+  const out = [];
+  for (let t = 0; t < 120; t++) {
+    const now = t * 20 + 10;
+    if (t < 40 && t % 2 === 1) jb.push(pkt(seq++, t - 1, { frames: [[t - 1, 1], [t, 1]] }), now);
+    if (t === 40 || t === 60) jb.push(pkt(seq++, t, { level: 50 }), now);
+    if (t >= 80 && t % 2 === 1) jb.push(pkt(seq++, t - 1, { frames: [[t - 1, 1], [t, 1]] }), now);
+    const item = jb.pop(now);
+    if (item) out.push(item);
+  }
+  const s = jb.summary();
+  assert.equal(s.keepalives, 2);
+  assert.ok(s.framesComfort > 30, `${s.framesComfort} comfort frames`);
+  assert.ok(out.filter((i) => i.source === "comfort").every((i) => i.level === 50));
+  assert.ok(s.dtxShare > 0.2);
+  assert.ok(out.slice(-20).every((i) => i.payload !== null), "speech after the pause plays");
+});
+
+function buildPacketV3(seq, ts, { frames = [], level = null }) {
+  return buildPacket({ payloadType: 1, seq, timestamp: ts, sender: 1, version: 3, level,
+    quiet: level !== null, frames: frames.map((f) => Uint8Array.from(f)) });
+}

@@ -206,6 +206,24 @@ async function decodeOne(id, r, payload, ts) {
   playout.postMessage({ sender: id, pcm, ts: ts === null ? null : ts - lag }, [pcm.buffer]);
 }
 
+// A frame of the sender's pause (DTX): low-passed noise at the level its keep-alive reported
+// (-dBov); the decoder is not run, so its state resumes where the speech before the pause left it.
+function playComfort(id, r, level, ts) {
+  const gain = level >= 100 ? 0 : 10 ** (-level / 20);
+  const pcm = new Float32Array(meta.hop);
+  let y = r.comfortState ?? 0;
+  for (let i = 0; i < pcm.length; i++) {
+    const white = (Math.random() + Math.random() + Math.random() - 1.5) * 2; // ~unit variance
+    y = 0.5 * y + 0.866 * white;
+    pcm[i] = gain * y;
+  }
+  r.comfortState = y;
+  r.log.push([ts, null]); // as a concealed frame: no code was decoded
+  if (r.log.length > 3000) r.log.shift();
+  const lag = Math.round(meta.delay_samples / meta.hop);
+  playout.postMessage({ sender: id, pcm, ts: ts === null ? null : ts - lag }, [pcm.buffer]);
+}
+
 // One payload (null: missing) through the concealer and the decoder: {pcm, state}.
 async function decodeCode(payload, bits, concealer, state) {
   let code = null;
@@ -234,7 +252,8 @@ async function tick() {
       const item = r.jitter.pop(t);
       if (!item) break;
       r.primed = true;
-      await decodeOne(id, r, item.payload, item.ts);
+      if (item.source === "comfort") playComfort(id, r, item.level, item.ts);
+      else await decodeOne(id, r, item.payload, item.ts);
     }
   }
 }
