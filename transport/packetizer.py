@@ -140,7 +140,13 @@ class Packetizer:
         return out
 
     def flush(self) -> list[bytes]:
-        """Send what is pending as a short packet (end of a stream); resets parity grouping."""
+        """Send what is pending as a short packet (end of a stream); resets parity grouping.
+        Ending in a pause, the last frame goes out, so receivers know where the stream ends."""
+        if not self._pending and self._in_dtx and self._history:
+            self._in_dtx = False
+            self._next_ts = (self._next_ts - 1) % TS_MOD
+            self._pending = [self._history.pop()]
+            self.frames_held -= 1
         if not self._pending:
             return []
         short = len(self._pending) < self.config.frames_per_packet

@@ -369,3 +369,32 @@ function buildPacketV3(seq, ts, { frames = [], level = null }) {
   return buildPacket({ payloadType: 1, seq, timestamp: ts, sender: 1, version: 3, level,
     quiet: level !== null, frames: frames.map((f) => Uint8Array.from(f)) });
 }
+
+test("packetizer DTX: the same packets as transport/packetizer.py (keep-alives, held frames at the onset)", () => {
+  const pk = new Packetizer({ payloadType: 1, version: 3, redundancy: 2, dtx: { hangover: 2, keepalive: 5, onset: 4 } });
+  const out = [];
+  for (let i = 0; i < 30; i++) {
+    for (const b of pk.push(Uint8Array.of(i, 0), false, i < 6 || i >= 20, 60)) out.push(parsePacket(b));
+  }
+  const keepalives = out.filter((p) => p.level !== null);
+  assert.deepEqual(keepalives.map((p) => p.timestamp), [8, 13, 18]);
+  assert.ok(keepalives.every((p) => p.level === 60 && p.version === 3));
+  assert.deepEqual(out.map((p) => p.seq), out.map((_, i) => i));
+  const onset = out.find((p) => p.level === null && p.timestamp >= 20);
+  assert.equal(onset.timestamp, 20);
+  assert.deepEqual(onset.redundant.map((f) => f[0]), [16, 17, 18, 19]);
+  assert.deepEqual([pk.framesHeld, pk.keepalives, pk.framesPushed], [12, 3, 30]);
+});
+
+test("VAD: speech over a -50 dBFS background, background level as the keep-alive byte", async () => {
+  const { Vad } = await import("../../web/js/vad.js");
+  const vad = new Vad();
+  let seed = 1;
+  const noise = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * Math.sqrt(12);
+  const frame = (amp) => Float32Array.from({ length: 320 }, () => amp * noise());
+  const verdicts = [];
+  for (let i = 0; i < 100; i++) verdicts.push(vad.update(frame(i >= 50 && i < 70 ? 0.1 : 10 ** (-50 / 20))));
+  assert.ok(verdicts.slice(0, 50).every((v) => !v) && verdicts.slice(50, 70).every((v) => v));
+  assert.ok(verdicts.slice(70).every((v) => !v));
+  assert.ok(Math.abs(vad.backgroundLevel - 50) <= 1, `${vad.backgroundLevel}`);
+});

@@ -14,7 +14,8 @@
 
 import { JitterBuffer } from "./jitter.js";
 import { PacketError, buildReport, parsePacket, parseReport } from "./packet.js";
-import { Packetizer } from "./packetizer.js";
+import { DTX_DEFAULTS, Packetizer } from "./packetizer.js";
+import { Vad } from "./vad.js";
 import { packBits, unpackBits } from "./focal-payload.js";
 import { CodeConcealer, loadPredictor } from "./concealer.js";
 import { E2eeError, Opener, Sealer, isSealed } from "./e2ee.js";
@@ -142,7 +143,9 @@ async function encodeFrame(frame, time) {
   if (marks.capture.length > 3000) marks.capture.shift();
   const payload = packBits(out.code.data, enc.bits);
   sentPayloadBytes += payload.length;
-  for (const plain of enc.packetizer.push(payload, quiet)) {
+  const speech = !muted && enc.vad.update(frame); // muted: a pause, keep-alives at digital silence
+  const level = muted ? 127 : enc.vad.backgroundLevel;
+  for (const plain of enc.packetizer.push(payload, quiet, speech, level)) {
     const packet = enc.sealer ? await enc.sealer.seal(plain) : plain;
     if (encoder !== enc) return; // that call has ended: its packets go nowhere
     sentBytes += packet.length;
@@ -326,6 +329,7 @@ setInterval(() => {
     skippedTicks,
     e2ee: { enabled: keyring !== null, dropped: { ...e2eeDropped } },
     redundancy: encoder ? encoder.packetizer.redundancy : null,
+    sendDtxShare: encoder ? encoder.packetizer.framesHeld / Math.max(1, encoder.packetizer.framesPushed) : 0,
     receivers: Object.fromEntries([...receivers].map(([id, r]) => [id, r.jitter.summary()])),
   };
   postMessage(stats);
@@ -373,8 +377,10 @@ onmessage = ({ data: m }) => {
       sender = m.sender;
       encoder = {
         state: tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]),
-        bits: m.bits, packetizer: new Packetizer({ payloadType: m.payloadType, sender: m.sender,
-          framesPerPacket: m.framesPerPacket, redundancy: m.redundancy }),
+        // Sealed packets wrap version 1 (transport/README.md): no DTX with a room key.
+        bits: m.bits, vad: new Vad(), packetizer: new Packetizer({ payloadType: m.payloadType, sender: m.sender,
+          framesPerPacket: m.framesPerPacket, redundancy: m.redundancy, version: keyring ? 1 : 3,
+          dtx: keyring || m.dtx === false ? null : DTX_DEFAULTS }),
         sealer: keyring ? new Sealer(keyring) : null,
       };
       break;
