@@ -24,7 +24,7 @@ from server.session import CLOSE_GOING_AWAY, Session
 from server.signaling import ClientMessage, SignalingError, check_offer_sdp, error_message, parse_client_message
 from server.tokens import TokenError, verify_token
 from server.turn import turn_credentials
-from transport import PacketError, parse_packet
+from transport import Packet, PacketError, parse_packet
 from transport.e2ee import is_sealed, parse_sealed_header
 
 logger = logging.getLogger(__name__)
@@ -287,6 +287,8 @@ class CallServer:
         self.metrics.observe_payload_type(sender, header.payload_type)
         self.metrics.packets_in.inc()
         self.metrics.bytes_in.inc(len(packet))
+        if isinstance(header, Packet) and header.keepalive:  # sealed packets wrap version 1: no DTX
+            self.metrics.keepalives_in.inc()
         receivers = state.receivers
         for other in sender.room.others(sender):
             peer = other.endpoint.peer

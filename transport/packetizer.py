@@ -69,6 +69,8 @@ class Packetizer:
     def __init__(self, config: PacketizerConfig) -> None:
         self.config = config
         self._redundancy = config.redundancy
+        self._frames_per_packet = config.frames_per_packet
+        self.mean_frame_bytes = 0.0  # of the frames pushed, a running mean (the last ~50)
         self._targets: list[int] = []  # what the latest reports asked for, newest last
         self._seq = config.first_seq
         self._next_ts = config.first_timestamp  # timestamp of the next frame pushed
@@ -98,6 +100,21 @@ class Packetizer:
         self._redundancy = frames
 
     @property
+    def frames_per_packet(self) -> int:
+        """Primary frames per packet (from the next packet on; see transport.packetsize)."""
+        return self._frames_per_packet
+
+    @frames_per_packet.setter
+    def frames_per_packet(self, frames: int) -> None:
+        most = max_primary(self.config.version)
+        if not 1 <= frames <= most:
+            raise ValueError(f"frames_per_packet must be in 1..{most}")
+        if self.config.parity_packets and frames > MAX_PARITY_BLOCKS:
+            raise ValueError("too many frames per packet for parity")
+        if frames != self._frames_per_packet:
+            self._frames_per_packet, self._group = frames, []  # parity groups need one size
+
+    @property
     def in_dtx(self) -> bool:
         """Whether the sender is in a pause (sending keep-alives, not frames)."""
         return self._in_dtx
@@ -108,6 +125,7 @@ class Packetizer:
         stretch quiet packets to follow clock drift). With DTX, ``speech`` is the VAD's verdict
         and ``level`` the background level (-dBov) a keep-alive reports."""
         self.frames_pushed += 1
+        self.mean_frame_bytes += (len(frame) - self.mean_frame_bytes) / min(self.frames_pushed, 50)
         dtx = self.config.dtx
         self._silent_run = 0 if speech else self._silent_run + 1
         if dtx is not None and self._silent_run > dtx.hangover:
@@ -116,7 +134,7 @@ class Packetizer:
             self._in_dtx, self._onset = False, True
         self._pending.append(bytes(frame))
         self._quiet = self._quiet and quiet
-        if len(self._pending) < self.config.frames_per_packet:
+        if len(self._pending) < self._frames_per_packet:
             return []
         return [self._build()]
 
@@ -149,7 +167,7 @@ class Packetizer:
             self.frames_held -= 1
         if not self._pending:
             return []
-        short = len(self._pending) < self.config.frames_per_packet
+        short = len(self._pending) < self._frames_per_packet
         packet = self._build()
         if short:
             self._group = []
@@ -164,7 +182,7 @@ class Packetizer:
         does not say who sent it), it covers the worst of the last ``receivers`` reports, so
         one clean listener cannot talk the protection of a lossy one away.
         """
-        target = redundancy_for(report, self._redundancy, self.config.frames_per_packet,
+        target = redundancy_for(report, self._redundancy, self._frames_per_packet,
                                 floor=self.config.redundancy)
         self._targets = (self._targets + [target])[-max(1, receivers):]
         self.redundancy = max(self._targets)
@@ -192,10 +210,13 @@ class Packetizer:
     def _add_to_group(self, first_ts: int, frames: list[bytes]) -> None:
         """Collect full packets; after ``parity_packets`` of them, queue one block per frame
         position (column) so a whole lost packet is rebuilt, one frame from each block."""
+        n, g = len(frames), self.config.parity_packets
+        if n != self._frames_per_packet:  # a short packet (flush): no group
+            self._group = []
+            return
         if not self._group:
             self._group_start = first_ts
         self._group.extend(frames)
-        n, g = self.config.frames_per_packet, self.config.parity_packets
         if len(self._group) == n * g:
             self._parity = tuple(make_parity(self._group_start + j, n, self._group[j::n])
                                  for j in range(n))

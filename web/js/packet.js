@@ -299,6 +299,9 @@ export function buildReport(r) {
   dv.setUint8(4, fraction(r.lossFraction ?? 0));
   dv.setUint8(5, fraction(r.residualLoss ?? 0));
   dv.setUint8(6, sat(r.maxBurst ?? 0, 255));
+  check(Number.isInteger(r.maxKbps ?? 0) && (r.maxKbps ?? 0) >= 0 && (r.maxKbps ?? 0) <= 255,
+    `maxKbps ${r.maxKbps} not in 0..255`);
+  dv.setUint8(7, r.maxKbps ?? 0); // the receiver's cap on this stream, kbit/s on the wire; 0: none
   dv.setUint16(8, sat((r.jitterMs ?? 0) * 10, 0xffff));
   dv.setUint16(10, sat(r.playoutDelayMs ?? 0, 0xffff));
   dv.setUint16(12, sat(r.targetDelayMs ?? 0, 0xffff));
@@ -315,11 +318,10 @@ export function parseReport(data) {
   const head = dv.getUint8(0);
   check(head >> 6 === VERSION && (head & 0x3f) === REPORT_TYPE,
     `not a version ${VERSION} receiver report (first byte 0x${head.toString(16).padStart(2, "0")})`);
-  check(dv.getUint8(7) === 0, "reserved byte of receiver report is not 0");
   return {
     sender: dv.getUint8(1), highestSeq: dv.getUint16(2), lossFraction: dv.getUint8(4) / 256,
     residualLoss: dv.getUint8(5) / 256, maxBurst: dv.getUint8(6), jitterMs: dv.getUint16(8) / 10,
     playoutDelayMs: dv.getUint16(10), targetDelayMs: dv.getUint16(12), recovered: dv.getUint16(14),
-    concealedTotal: dv.getUint32(16), lostTotal: dv.getUint32(20),
+    concealedTotal: dv.getUint32(16), lostTotal: dv.getUint32(20), maxKbps: dv.getUint8(7),
   };
 }

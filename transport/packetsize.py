@@ -1,0 +1,116 @@
+"""Sender side: how many frames a packet carries (and, under a cap, how much redundancy).
+
+Headers dominate at our bitrates (README, "Overhead"): fewer, larger packets are the strong
+lever, and they cost latency (each extra frame a packet waits 20 ms more). So a sender packs
+``base`` frames a packet (2: 40 ms) and packs more only when it must:
+
+* **a cap**: its own (``max_bitrate``, bit/s on the wire, every header counted, SACKs back
+  included, :class:`transport.wire.WireModel`) or the lowest a receiver asks for in its
+  reports: the fewest frames per packet whose talking rate fits, keeping the redundancy the
+  reports asked for; when even ``most`` frames do not fit, ``most`` with less redundancy;
+* **an overloaded link**: a report with loss of ``loss_distress`` or more, or jitter of
+  ``jitter_distress_ms`` or more, adds a frame; after ``calm_reports`` clean reports one
+  frame comes off again; a link that was overloaded again right after that waits twice as
+  long before the next try (random loss alone, which redundancy repairs, stays below the
+  loss threshold and costs no latency).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transport.packet import MAX_PRIMARY_V3
+from transport.report import ReceiverReport
+from transport.wire import WireModel
+
+MAX_CALM_REPORTS = 64
+
+
+@dataclass(frozen=True)
+class SizeConfig:
+    """The sender's packing policy (see the module docstring)."""
+
+    frame_ms: float = 20.0
+    base: int = 2
+    most: int = MAX_PRIMARY_V3
+    max_bitrate: float | None = None
+    wire: WireModel = field(default_factory=WireModel)
+    loss_distress: float = 0.15
+    jitter_distress_ms: float = 30.0
+    calm_reports: int = 5
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.base <= self.most <= MAX_PRIMARY_V3:
+            raise ValueError(f"need 1 <= base <= most <= {MAX_PRIMARY_V3}")
+        if self.max_bitrate is not None and self.max_bitrate <= 0:
+            raise ValueError("max_bitrate must be positive")
+        if self.frame_ms <= 0 or self.calm_reports < 1:
+            raise ValueError("frame_ms must be positive and calm_reports at least 1")
+
+
+def fit_cap(cap_bps: float | None, frame_bytes: float, redundancy: int, config: SizeConfig,
+            least: int | None = None) -> tuple[int, int]:
+    """(frames per packet, redundancy): the fewest frames from ``least`` (default
+    ``config.base``) whose talking rate fits ``cap_bps`` with ``redundancy``; else ``most``
+    frames with the most redundancy that fits (0 if none does)."""
+    least = config.base if least is None else least
+    rate = config.wire.stream_bps
+    if cap_bps is None:
+        return least, redundancy
+    for n in range(least, config.most + 1):
+        if rate(n, frame_bytes, redundancy, config.frame_ms) <= cap_bps:
+            return n, redundancy
+    r = redundancy
+    while r > 0 and rate(config.most, frame_bytes, r, config.frame_ms) > cap_bps:
+        r -= 1
+    return config.most, r
+
+
+class PacketSizer:
+    """Follows reports and caps; :meth:`update` gives (frames per packet, redundancy)."""
+
+    def __init__(self, config: SizeConfig | None = None) -> None:
+        self.config = config or SizeConfig()
+        self._extra = 0  # frames added for an overloaded link
+        self._calm = 0
+        self._calm_needed = self.config.calm_reports
+        self._since_step_down: int | None = None
+        self._receiver_caps: list[float | None] = []
+        self.frames_per_packet = self.config.base
+
+    @property
+    def cap_bps(self) -> float | None:
+        """The cap in force: ours or the lowest of the receivers' latest."""
+        caps = [c for c in [self.config.max_bitrate, *self._receiver_caps] if c is not None]
+        return min(caps) if caps else None
+
+    def plan(self, frame_bytes: float, redundancy: int) -> tuple[int, int]:
+        """(frames per packet, redundancy) for the current state, without a new report."""
+        c = self.config
+        n, r = fit_cap(self.cap_bps, frame_bytes, redundancy, c, least=min(c.most, c.base + self._extra))
+        self.frames_per_packet = n
+        return n, r
+
+    def update(self, report: ReceiverReport, frame_bytes: float, redundancy: int,
+               receivers: int = 1) -> tuple[int, int]:
+        """Take one report (``redundancy``: what the reports ask for, see
+        :func:`transport.packetizer.redundancy_for`); with ``receivers`` listeners the lowest
+        cap of the last ``receivers`` reports counts."""
+        c = self.config
+        cap = report.max_kbps * 1000.0 if report.max_kbps else None
+        self._receiver_caps = (self._receiver_caps + [cap])[-max(1, receivers):]
+        distress = report.loss_fraction >= c.loss_distress or report.jitter_ms >= c.jitter_distress_ms
+        if self._since_step_down is not None:
+            self._since_step_down += 1
+        if distress:
+            if self._since_step_down is not None and self._since_step_down <= 2:
+                self._calm_needed = min(MAX_CALM_REPORTS, 2 * self._calm_needed)  # it was too few
+            self._since_step_down = None
+            self._extra = min(c.most - c.base, self._extra + 1)
+            self._calm = 0
+        else:
+            self._calm += 1
+            if self._extra and self._calm >= self._calm_needed:
+                self._extra -= 1
+                self._calm = 0
+                self._since_step_down = 0
+        return self.plan(frame_bytes, redundancy)
