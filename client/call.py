@@ -17,7 +17,7 @@ import random
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -33,8 +33,9 @@ from codec.registry import get_codec, is_built
 from codec.vad import Vad
 from focalcall.ice import IceServer, IceSettings
 from transport import DtxConfig, PacketError, Packetizer, PacketizerConfig, parse_packet, parse_report
+from transport.packetsize import PacketSizer, SizeConfig
 from transport.e2ee import E2eeError, Keyring, Opener, Sealer, is_sealed
-from transport.packet import MAX_PRIMARY, SEQ_MOD, TS_MOD, VERSION, VERSION_3
+from transport.packet import MAX_PRIMARY, SEQ_MOD, TS_MOD, VERSION, VERSION_3, max_primary
 from transport.wire import wire_bytes
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class CallStats:
     dropped: Counter[str] = field(default_factory=Counter)  # E2EE: undecryptable, replayed, unencrypted, ...
     reports_received: int = 0
     redundancy: int | None = None  # the sender's redundancy (frames) after the last report
+    frames_per_packet: int | None = None  # the sender's packet size (frames) after the last report
     reconnects: int = 0
 
 
@@ -87,12 +89,18 @@ class CallStats:
 class SendOptions:
     """How this participant packs its frames (see transport.PacketizerConfig);
     ``redundancy=None`` picks :func:`default_redundancy` for the codec; ``dtx``: stop sending
-    in pauses (keep-alives; needs packet version 3, so not with end-to-end encryption)."""
+    in pauses (keep-alives; needs packet version 3, so not with end-to-end encryption).
+    ``frames_per_packet`` is the size on a calm link; more go in a packet under ``max_bitrate``
+    (bit/s on the wire, every header and the SACKs back counted), a receiver's cap or an
+    overloaded link (transport.packetsize). ``max_receive_bitrate`` is the cap this
+    participant asks each sender it hears for, in its receiver reports."""
 
     frames_per_packet: int = 2
     redundancy: int | None = None
     parity_packets: int = 0
     dtx: bool = True
+    max_bitrate: float | None = None
+    max_receive_bitrate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,12 @@ class Call:
         self.packet_version = VERSION if keyring is not None else VERSION_3
         if keyring is not None and self.send_options.frames_per_packet > MAX_PRIMARY:
             raise ValueError(f"end-to-end encryption allows at most {MAX_PRIMARY} frames per packet")
+        o = self.send_options
+        self._sizer = PacketSizer(SizeConfig(
+            frame_ms=codec.frame_ms, base=o.frames_per_packet, max_bitrate=o.max_bitrate,
+            most=max_primary(self.packet_version)))
+        cap = o.max_receive_bitrate
+        self._report_cap = 0 if cap is None else max(1, min(255, int(cap // 1000)))
         self.stats = CallStats()
         self.id: int | None = None
         self.name_given: str | None = None  # the name the others see (the server may number it)
@@ -320,12 +334,15 @@ class Call:
     def _new_packetizer(self, first_seq: int, first_timestamp: int) -> Packetizer:
         o = self.send_options
         assert self.id is not None
-        return Packetizer(PacketizerConfig(
+        packetizer = Packetizer(PacketizerConfig(
             payload_type=self.payload_type, sender=self.id, frames_per_packet=o.frames_per_packet,
             redundancy=default_redundancy(self.codec) if o.redundancy is None else o.redundancy,
             parity_packets=o.parity_packets, first_seq=first_seq, first_timestamp=first_timestamp,
             version=self.packet_version,
             dtx=DtxConfig() if o.dtx and self.packet_version == VERSION_3 else None))
+        frame_bytes = self.codec.bitrate * self.codec.frame_ms / 8000  # until frames are seen
+        packetizer.frames_per_packet, packetizer.redundancy = self._sizer.plan(frame_bytes, packetizer.redundancy)
+        return packetizer
 
     def _rebind_sender(self) -> None:
         """After a reconnect the server may give us another sender id: packets go on from the
@@ -441,8 +458,12 @@ class Call:
             logger.debug("ignoring control message: %s", exc)
             return
         if report.sender == self.id and self._packetizer is not None:
+            pk, receivers = self._packetizer, max(1, len(self.names))
             self.stats.reports_received += 1
-            self.stats.redundancy = self._packetizer.adapt(report, receivers=max(1, len(self.names)))
+            wanted = pk.adapt(report, receivers=receivers)
+            pk.frames_per_packet, pk.redundancy = self._sizer.update(
+                report, pk.mean_frame_bytes or self.codec.bitrate * self.codec.frame_ms / 8000, wanted, receivers)
+            self.stats.redundancy, self.stats.frames_per_packet = pk.redundancy, pk.frames_per_packet
 
     async def _playout_loop(self) -> None:
         """One playout decision per sender per frame period, decoded on the decode thread."""
@@ -465,7 +486,8 @@ class Call:
                 continue
             for sender, stream in list(self.streams.items()):
                 if not stream.idle:
-                    self._control.send(stream.buffer.report(sender).to_bytes())
+                    report = replace(stream.buffer.report(sender), max_kbps=self._report_cap)
+                    self._control.send(report.to_bytes())
 
     def _decode_loop(self) -> None:
         while (item := self._decode_queue.get()) is not None:

@@ -43,6 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                           "see 'focalcall codec list')")
     p.add_argument("--frames-per-packet", type=int, default=2, choices=range(1, 9), metavar="N",
                    help="codec frames per packet, 1-8 (default 2; at most 4 with --e2ee-key-file)")
+    p.add_argument("--max-bitrate", type=float, default=None, metavar="BPS",
+                   help="keep what this participant sends under BPS bit/s on the wire, every header counted "
+                        "(IPv4, UDP, DTLS, SCTP, and the SACKs coming back) while talking: packets then carry "
+                        "more frames (up to 8, 160 ms: more latency) and, if that is not enough, less "
+                        "redundancy (default: no cap; packets grow only when the link is overloaded)")
+    p.add_argument("--max-receive-bitrate", type=float, default=None, metavar="BPS",
+                   help="ask every sender heard to keep its stream under BPS bit/s on the wire (sent in the "
+                        "receiver reports, in whole kbit/s)")
     p.add_argument("--dtx", action=argparse.BooleanOptionalAction, default=True,
                    help="discontinuous transmission: stop sending in pauses (a keep-alive every 400 ms; "
                         "the others hear comfort noise). Default on; not with --e2ee-key-file")
@@ -114,7 +122,11 @@ async def _join(args: argparse.Namespace) -> int:
 
         speaker = SpeakerSink(codec)
     name = args.name or f"cli-{os.getpid()}"
-    options = SendOptions(args.frames_per_packet, args.redundancy, args.parity, args.dtx)
+    for name in ("max_bitrate", "max_receive_bitrate"):
+        if getattr(args, name) is not None and getattr(args, name) < 1000:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1000 bit/s")
+    options = SendOptions(args.frames_per_packet, args.redundancy, args.parity, args.dtx, args.max_bitrate,
+                          args.max_receive_bitrate)
     reconnect = ReconnectPolicy(give_up_after_s=args.reconnect_timeout) if args.reconnect_timeout > 0 else None
     call = Call(args.server, args.room, name, codec, ice_from_args(args), options,
                 on_frame=speaker.push if speaker else None, token=_token(args), keyring=_keyring(args),
@@ -202,7 +214,8 @@ def summary(call: "Call", elapsed: float, written: list[Path]) -> str:
             lines.append(f"            DTX {100 * sent.dtx_share:.0f}% of the time "
                          f"({sent.frames_held} frames held, {sent.keepalives} keep-alives)")
         if call.stats.redundancy is not None:
-            lines.append(f"            redundancy adapted to {call.stats.redundancy} frames after "
+            lines.append(f"            redundancy adapted to {call.stats.redundancy} frames, "
+                         f"{call.stats.frames_per_packet} frames a packet, after "
                          f"{call.stats.reports_received} receiver reports")
     else:
         lines.append("  sent      nothing")

@@ -8,11 +8,12 @@ lever, and they cost latency (each extra frame a packet waits 20 ms more). So a 
   included, :class:`transport.wire.WireModel`) or the lowest a receiver asks for in its
   reports: the fewest frames per packet whose talking rate fits, keeping the redundancy the
   reports asked for; when even ``most`` frames do not fit, ``most`` with less redundancy;
-* **an overloaded link**: a report with loss of ``loss_distress`` or more, or jitter of
-  ``jitter_distress_ms`` or more, adds a frame; after ``calm_reports`` clean reports one
-  frame comes off again; a link that was overloaded again right after that waits twice as
-  long before the next try (random loss alone, which redundancy repairs, stays below the
-  loss threshold and costs no latency).
+* **an overloaded link**: when the loss the reports show (smoothed over reports, so one
+  unlucky second of random loss does not count) reaches ``loss_distress`` (30 %), or a
+  report's jitter reaches ``jitter_distress_ms``, a frame is added; after ``calm_reports``
+  clean reports one comes off again; a link that was overloaded again right after that
+  waits twice as long before the next try. Random loss that redundancy repairs (20 % and
+  less) stays below the threshold and costs no latency.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from transport.report import ReceiverReport
 from transport.wire import WireModel
 
 MAX_CALM_REPORTS = 64
+LOSS_SMOOTHING = 0.3  # weight of the newest report's loss
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class SizeConfig:
     most: int = MAX_PRIMARY_V3
     max_bitrate: float | None = None
     wire: WireModel = field(default_factory=WireModel)
-    loss_distress: float = 0.15
+    loss_distress: float = 0.3
     jitter_distress_ms: float = 30.0
     calm_reports: int = 5
 
@@ -75,6 +77,7 @@ class PacketSizer:
         self._calm_needed = self.config.calm_reports
         self._since_step_down: int | None = None
         self._receiver_caps: list[float | None] = []
+        self._loss = 0.0  # smoothed loss fraction of the reports
         self.frames_per_packet = self.config.base
 
     @property
@@ -98,7 +101,8 @@ class PacketSizer:
         c = self.config
         cap = report.max_kbps * 1000.0 if report.max_kbps else None
         self._receiver_caps = (self._receiver_caps + [cap])[-max(1, receivers):]
-        distress = report.loss_fraction >= c.loss_distress or report.jitter_ms >= c.jitter_distress_ms
+        self._loss += LOSS_SMOOTHING * (report.loss_fraction - self._loss)
+        distress = self._loss >= c.loss_distress or report.jitter_ms >= c.jitter_distress_ms
         if self._since_step_down is not None:
             self._since_step_down += 1
         if distress:
