@@ -33,7 +33,7 @@ from codec.registry import get_codec, is_built
 from codec.vad import Vad
 from focalcall.ice import IceServer, IceSettings
 from transport import DtxConfig, PacketError, Packetizer, PacketizerConfig, parse_packet, parse_report
-from transport.packetsize import PacketSizer, SizeConfig
+from transport.packetsize import PacketSizer, SizeConfig, most_frames
 from transport.e2ee import E2eeError, Keyring, Opener, Sealer, is_sealed
 from transport.packet import MAX_PRIMARY, SEQ_MOD, TS_MOD, VERSION, VERSION_3, max_primary
 from transport.wire import wire_bytes
@@ -154,7 +154,7 @@ class Call:
         o = self.send_options
         self._sizer = PacketSizer(SizeConfig(
             frame_ms=codec.frame_ms, base=o.frames_per_packet, max_bitrate=o.max_bitrate,
-            most=max_primary(self.packet_version)))
+            most=max(o.frames_per_packet, most_frames(codec.frame_ms, max_primary(self.packet_version)))))
         cap = o.max_receive_bitrate
         self._report_cap = 0 if cap is None else max(1, min(255, int(cap // 1000)))
         self.stats = CallStats()

@@ -122,9 +122,9 @@ async def _join(args: argparse.Namespace) -> int:
 
         speaker = SpeakerSink(codec)
     name = args.name or f"cli-{os.getpid()}"
-    for name in ("max_bitrate", "max_receive_bitrate"):
-        if getattr(args, name) is not None and getattr(args, name) < 1000:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1000 bit/s")
+    for option in ("max_bitrate", "max_receive_bitrate"):
+        if getattr(args, option) is not None and getattr(args, option) < 1000:
+            raise ValueError(f"--{option.replace('_', '-')} must be at least 1000 bit/s")
     options = SendOptions(args.frames_per_packet, args.redundancy, args.parity, args.dtx, args.max_bitrate,
                           args.max_receive_bitrate)
     reconnect = ReconnectPolicy(give_up_after_s=args.reconnect_timeout) if args.reconnect_timeout > 0 else None

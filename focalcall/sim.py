@@ -83,8 +83,8 @@ def simulate_call(pcm16k: np.ndarray, codec_name: str, netem: str = "", seed: in
     from codec.resample import resample
     from codec.vad import Vad
     from transport import DtxConfig, Impairment, PacketError, Packetizer, PacketizerConfig, parse_packet
-    from transport.packet import VERSION_3, max_primary
-    from transport.packetsize import PacketSizer, SizeConfig
+    from transport.packet import VERSION_3
+    from transport.packetsize import PacketSizer, SizeConfig, most_frames
     from transport.wire import SACK_BYTES, wire_bytes
 
     codec = get_codec(codec_name)
@@ -99,8 +99,8 @@ def simulate_call(pcm16k: np.ndarray, codec_name: str, netem: str = "", seed: in
         payload_type=pt, sender=SIM_SENDER, frames_per_packet=frames_per_packet,
         redundancy=default_redundancy(codec) if redundancy is None else redundancy,
         parity_packets=parity_packets, version=VERSION_3, dtx=DtxConfig() if dtx else None))
-    sizer = PacketSizer(SizeConfig(frame_ms=codec.frame_ms, base=frames_per_packet, most=max_primary(VERSION_3),
-                                   max_bitrate=max_bitrate))
+    sizer = PacketSizer(SizeConfig(frame_ms=codec.frame_ms, base=frames_per_packet,
+                                   most=max(frames_per_packet, most_frames(codec.frame_ms)), max_bitrate=max_bitrate))
     frame_bytes = codec.bitrate * codec.frame_ms / 8000  # until frames are seen
     packetizer.frames_per_packet, packetizer.redundancy = sizer.plan(frame_bytes, packetizer.redundancy)
     vad = Vad()

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from pystoi import stoi
 
 from codec.registry import get_codec
@@ -87,3 +88,20 @@ def test_dtx_talk_pause_talk_keeps_onsets_and_plays_comfort_noise(speech_wav):
     # In the pauses only keep-alives go out (one every 400 ms instead of 25 packets a second).
     assert dtx.packets_sent <= lossless.packets_sent - held / 2 + dtx.keepalives + 3
     assert dtx.keepalives <= held / 20 + 4
+
+
+def test_conversation_on_the_wire_with_dtx_and_a_cap(speech_wav):
+    """A turn-taking input: DTX halves the default on-wire rate; --max-bitrate 12000 keeps the
+    stream (packets and the SACKs back) under 12 kbit/s by packing more frames."""
+    talk = read_wav(speech_wav, 16000)[: 4 * 16000]
+    turn = np.concatenate([talk, np.zeros(len(talk) + 16000, np.float32)])  # then the other side talks
+    pcm = np.tile(turn, 2)
+    pcm = pcm + 10 ** (-60 / 20) * np.random.default_rng(1).standard_normal(len(pcm)).astype(np.float32)
+    plain = simulate_call(pcm, "focal-800")
+    dtx = simulate_call(pcm, "focal-800", dtx=True)
+    capped = simulate_call(pcm, "focal-800", dtx=True, max_bitrate=12000)
+    assert plain.frames_per_packet == dtx.frames_per_packet == 2
+    assert plain.wire_bps == pytest.approx(25000, rel=0.02)
+    assert dtx.wire_bps <= 0.55 * plain.wire_bps and dtx.dtx_share > 0.5  # about the share of silence
+    assert capped.frames_per_packet == 8 and capped.both_ways_bps < 12000 and capped.frames_concealed == 0
+    assert stoi(pcm, capped.audio, 16000) >= stoi(pcm, dtx.audio, 16000) - 0.02

@@ -24,6 +24,7 @@ from transport.report import ReceiverReport
 from transport.wire import WireModel
 
 MAX_CALM_REPORTS = 64
+MAX_PACKET_MS = 160.0  # the most audio one packet may hold, whatever the frame length
 LOSS_SMOOTHING = 0.3  # weight of the newest report's loss
 
 
@@ -47,6 +48,11 @@ class SizeConfig:
             raise ValueError("max_bitrate must be positive")
         if self.frame_ms <= 0 or self.calm_reports < 1:
             raise ValueError("frame_ms must be positive and calm_reports at least 1")
+
+
+def most_frames(frame_ms: float, version_most: int = MAX_PRIMARY_V3) -> int:
+    """The most frames a packet may carry: :data:`MAX_PACKET_MS` of audio, at least 1."""
+    return max(1, min(version_most, int(MAX_PACKET_MS // frame_ms)))
 
 
 def fit_cap(cap_bps: float | None, frame_bytes: float, redundancy: int, config: SizeConfig,
