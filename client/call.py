@@ -25,7 +25,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 
 from client.connection import open_connection
 from client.remote import Playout, RemoteStream
-from client.signaling import FATAL_CODES, SignalingClient, SignalingFailed
+from client.signaling import FATAL_CODES, HEARTBEAT_S, SignalingClient, SignalingFailed
 from client.sources import AudioSource
 from codec.base import Codec
 from codec.payload_types import UnknownPayloadType, decoder_codec_name, payload_type
@@ -141,12 +141,13 @@ class Call:
                  ice: IceSettings | None = None, send_options: SendOptions | None = None,
                  on_frame: Callable[[int, np.ndarray], None] | None = None, token: str | None = None,
                  keyring: Keyring | None = None, reconnect: ReconnectPolicy | None = ReconnectPolicy(),
-                 on_state: Callable[[str, str], None] | None = None) -> None:
+                 on_state: Callable[[str, str], None] | None = None, heartbeat_s: float = HEARTBEAT_S) -> None:
         self.server_url, self.room, self.name, self.codec = server_url, room, name, codec
         self.payload_type = payload_type(codec.name)
         self.ice = ice or IceSettings()
         self.send_options = send_options or SendOptions()
         self.token, self.keyring, self.reconnect = token, keyring, reconnect
+        self.heartbeat_s = heartbeat_s  # signaling ping period; no pong within half of it: the connection is lost
         # Sealed packets wrap version 1 (transport/README.md): no DTX, at most 4 frames a packet.
         self.packet_version = VERSION if keyring is not None else VERSION_3
         if keyring is not None and self.send_options.frames_per_packet > MAX_PRIMARY:
@@ -203,7 +204,8 @@ class Call:
 
     async def _connect(self) -> None:
         """One connection: socket, join, offer, media. On success it becomes the current one."""
-        signaling = SignalingClient(self.server_url, lambda event: self._room_event(signaling, event))
+        signaling = SignalingClient(self.server_url, lambda event: self._room_event(signaling, event),
+                                    self.heartbeat_s)
         await signaling.connect()
         try:
             joined = await signaling.join(self.room, self.name, self.token)

@@ -71,6 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reconnect-timeout", type=float, default=60.0, metavar="S",
                    help="when the connection drops, keep reconnecting this long before giving up with an "
                         "error (default 60; 0: never reconnect)")
+    p.add_argument("--heartbeat", type=float, default=3.0, metavar="S",
+                   help="ping the server every S seconds; no answer within half of it counts as a lost "
+                        "connection (default 3; raise it on slow, lossy links, as the server's --heartbeat)")
     p.add_argument("--ice-server", action="append", default=[], metavar="URL[,USER,CREDENTIAL]",
                    help="STUN/TURN server; repeatable (default: none)")
     p.add_argument("--ice-host", action="append", default=None, metavar="ADDR",
@@ -91,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     """Run one call until it ends, then print the summary."""
     if args.duration is not None and args.duration <= 0:
         raise ValueError("--duration must be positive")
+    if not args.heartbeat > 0:
+        raise ValueError("--heartbeat must be positive")
     if args.reconnect_timeout < 0:
         raise ValueError("--reconnect-timeout must not be negative")
     from server.cli import install_uvloop
@@ -130,7 +135,7 @@ async def _join(args: argparse.Namespace) -> int:
     reconnect = ReconnectPolicy(give_up_after_s=args.reconnect_timeout) if args.reconnect_timeout > 0 else None
     call = Call(args.server, args.room, name, codec, ice_from_args(args), options,
                 on_frame=speaker.push if speaker else None, token=_token(args), keyring=_keyring(args),
-                reconnect=reconnect, on_state=_state_printer())
+                reconnect=reconnect, on_state=_state_printer(), heartbeat_s=args.heartbeat)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

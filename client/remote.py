@@ -28,6 +28,8 @@ OUTPUT_RATE = 16000
 # A live playout clock wakes up a few milliseconds late now and then (event loop, GC, a
 # busy core), and packets jitter: keep this much delay above one packet interval.
 LIVE_MARGIN_MS = 20.0
+# A sender of large packets (a narrow link) also has slow ones: room above the floor to follow them.
+LARGE_PACKET_HEADROOM_MS = 160.0
 # A sender silent this long past the deepest buffering has stopped (left, muted, or the
 # network is down): stop playing and reporting it, so its silence is not counted as loss.
 IDLE_AFTER_S = 1.0
@@ -78,7 +80,8 @@ class RemoteStream:
         # of costing frames until the buffer has learnt that losses happen.
         floor_ms = max(1, len(first_packet.frames)) * period_ms + LIVE_MARGIN_MS
         self.buffer = JitterBuffer(buffer or JitterBufferConfig(
-            frame_ms=period_ms, min_delay_ms=floor_ms, initial_delay_ms=max(60.0, floor_ms)))
+            frame_ms=period_ms, min_delay_ms=floor_ms, initial_delay_ms=max(60.0, floor_ms),
+            max_delay_ms=max(JitterBufferConfig.max_delay_ms, floor_ms + LARGE_PACKET_HEADROOM_MS)))
         self.period = period_ms / 1000
         self.playout_start: float | None = None  # receiver clock time of the first played frame
         self.undecodable = 0
