@@ -27,7 +27,7 @@ from transport.wire import WireModel
 
 MAX_CALM_REPORTS = 64
 MAX_PACKET_MS = 160.0  # the most audio one packet may hold, whatever the frame length
-LOSS_SMOOTHING = 0.5  # weight of the newest report's loss
+LOSS_SMOOTHING = 0.3  # weight of the newest report's loss
 
 
 @dataclass(frozen=True)
