@@ -1,6 +1,6 @@
 """A call over a constrained link, for real: a network namespace joined by veth, its link
 rate-limited to 16 kbit/s each way (tc tbf) with 10 % random loss on top (iptables) both ways.
-Ada talks from inside the namespace with ``focalcall join --max-bitrate 12000`` (DTX on, as by
+Ada talks from inside the namespace with ``focalcall join --max-bitrate 12000`` (DTX off, the
 default); Bo listens on this side. Ada packs more frames per packet to fit the cap and adds
 redundancy as Bo's reports show the loss; what Bo hears keeps its STOI within 0.03 of the
 codec's own (lossless) figure. Opus 6 kbit/s goes through the same link beside it (figures

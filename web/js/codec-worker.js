@@ -380,7 +380,7 @@ onmessage = ({ data: m }) => {
         // Sealed packets wrap version 1 (transport/README.md): no DTX with a room key.
         bits: m.bits, vad: new Vad(), packetizer: new Packetizer({ payloadType: m.payloadType, sender: m.sender,
           framesPerPacket: m.framesPerPacket, redundancy: m.redundancy, version: keyring ? 1 : 3,
-          dtx: keyring || m.dtx === false ? null : DTX_DEFAULTS }),
+          dtx: keyring || m.dtx !== true ? null : DTX_DEFAULTS }), // opt-in until its playout is right
         sealer: keyring ? new Sealer(keyring) : null,
       };
       break;

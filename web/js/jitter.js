@@ -117,7 +117,7 @@ export class JitterBuffer {
     if (packet.level !== null) {
       // A DTX keep-alive: the sender is silent from ts on; play comfort noise until a frame comes.
       this.stats.keepalives += 1;
-      if (this.started && ts >= this.nextTs && this.pauses.size < 64) this.pauses.set(ts, packet.level);
+      if ((!this.started || ts >= this.nextTs) && this.pauses.size < 64) this.pauses.set(ts, packet.level);
       return;
     }
 
