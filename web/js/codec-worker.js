@@ -5,7 +5,7 @@
 //
 // Main thread -> worker: {type: "init", modelUrl, ortUrl, payloadTypes: {pt: bits}} · {type: "ports", capture, playout}
 //   · {type: "key", keyring} (the next call's room keys from e2ee.parseKeyring, or null)
-//   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy} · {type: "stop"}
+//   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy, dtx} · {type: "stop"}
 //   · {type: "packet", data, arrival} · {type: "control", data} (a receiver report about us)
 //   · {type: "forget", sender} · {type: "clock", offset} · {type: "listeners", count}
 // Worker -> main: {type: "ready", meta, loadMs} · {type: "packet", data} · {type: "stats", ...}
@@ -379,7 +379,7 @@ onmessage = ({ data: m }) => {
         state: tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]),
         // Sealed packets wrap version 1 (transport/README.md): no DTX with a room key.
         bits: m.bits, vad: new Vad(), packetizer: new Packetizer({ payloadType: m.payloadType, sender: m.sender,
-          framesPerPacket: m.framesPerPacket, redundancy: m.redundancy, version: keyring ? 1 : 3,
+          framesPerPacket: m.framesPerPacket, redundancy: m.redundancy, version: keyring || m.dtx !== true ? 1 : 3,
           dtx: keyring || m.dtx !== true ? null : DTX_DEFAULTS }), // opt-in until its playout is right
         sealer: keyring ? new Sealer(keyring) : null,
       };
