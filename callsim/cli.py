@@ -33,6 +33,22 @@ class SimResult:
     packet_bps: float               # our packets: header, redundancy, parity
     wire_bps: float                 # plus IPv4/UDP/DTLS/SCTP (transport.wire)
     malformed: int
+    frames_held: int = 0            # DTX: frames the sender did not send (a pause)
+    keepalives: int = 0             # DTX keep-alive packets sent
+    frames_comfort: int = 0         # played as comfort noise
+    frames_pushed: int = 0          # every frame the sender encoded (the input and its tail)
+    sack_bps: float = 0.0           # the SACKs coming back (transport.wire.WireModel: one per packet)
+    frames_per_packet: int = 2      # the sender's packet size at the end
+
+    @property
+    def both_ways_bps(self) -> float:
+        """On the wire in both directions: the packets as IPv4 and the SACKs back."""
+        return self.wire_bps + self.sack_bps
+
+    @property
+    def dtx_share(self) -> float:
+        """Share of the time the sender was in DTX (sending keep-alives, not frames)."""
+        return self.frames_held / max(1, self.frames_pushed)
 
     @property
     def loss_before(self) -> float:
@@ -47,22 +63,29 @@ class SimResult:
 
 def simulate_call(pcm16k: np.ndarray, codec_name: str, netem: str = "", seed: int = 0,
                   frames_per_packet: int = 2, redundancy: int | None = None,
-                  parity_packets: int = 0, adapt: bool = True) -> SimResult:
+                  parity_packets: int = 0, adapt: bool = True, dtx: bool = False,
+                  max_bitrate: float | None = None) -> SimResult:
     """Run 16 kHz ``pcm16k`` through a simulated call with ``codec_name`` over ``netem``.
 
     Events run in time order as in a live call: each frame is encoded and packetized when
     captured, packets cross the impairment, the receiver pops one frame per period, and
     (with ``adapt``) sends a receiver report every second that the sender adapts its
     redundancy to. The sender keeps talking (silence) for :data:`TAIL_S` after the input,
-    as a call would, so the last frames get the same protection as the others.
+    as a call would, so the last frames get the same protection as the others. With ``dtx``
+    the sender stops sending in pauses (VAD, keep-alives) and the receiver plays comfort noise.
+    ``frames_per_packet`` is the size on a calm link; ``max_bitrate`` and the reports (with
+    ``adapt``) make packets larger (transport.packetsize), as in a call.
     """
     from client.call import QUIET_RMS, REPORT_INTERVAL, default_redundancy
     from client.remote import OUTPUT_RATE, RemoteStream
     from codec.payload_types import payload_type
     from codec.registry import get_codec
     from codec.resample import resample
-    from transport import Impairment, PacketError, Packetizer, PacketizerConfig, parse_packet
-    from transport.wire import wire_bytes
+    from codec.vad import Vad
+    from transport import DtxConfig, Impairment, PacketError, Packetizer, PacketizerConfig, parse_packet
+    from transport.packet import VERSION_3
+    from transport.packetsize import PacketSizer, SizeConfig, most_frames
+    from transport.wire import SACK_BYTES, wire_bytes
 
     codec = get_codec(codec_name)
     n = codec.frame_samples
@@ -75,7 +98,12 @@ def simulate_call(pcm16k: np.ndarray, codec_name: str, netem: str = "", seed: in
     packetizer = Packetizer(PacketizerConfig(
         payload_type=pt, sender=SIM_SENDER, frames_per_packet=frames_per_packet,
         redundancy=default_redundancy(codec) if redundancy is None else redundancy,
-        parity_packets=parity_packets))
+        parity_packets=parity_packets, version=VERSION_3, dtx=DtxConfig() if dtx else None))
+    sizer = PacketSizer(SizeConfig(frame_ms=codec.frame_ms, base=frames_per_packet,
+                                   most=max(frames_per_packet, most_frames(codec.frame_ms)), max_bitrate=max_bitrate))
+    frame_bytes = codec.bitrate * codec.frame_ms / 8000  # until frames are seen
+    packetizer.frames_per_packet, packetizer.redundancy = sizer.plan(frame_bytes, packetizer.redundancy)
+    vad = Vad()
     impairment = Impairment(netem, seed=seed) if netem.strip() else None
     encoder = codec.encoder()
     streams: dict[int, RemoteStream] = {}  # the receiver's one stream, once a packet arrived
@@ -106,11 +134,16 @@ def simulate_call(pcm16k: np.ndarray, codec_name: str, netem: str = "", seed: in
         now = (i + 1) * period
         receive_until(now)
         if adapt and now >= next_report and streams:
-            packetizer.adapt(streams[0].buffer.report(SIM_SENDER))
+            report = streams[0].buffer.report(SIM_SENDER)
+            wanted = packetizer.adapt(report)
+            packetizer.frames_per_packet, packetizer.redundancy = sizer.update(
+                report, packetizer.mean_frame_bytes or frame_bytes, wanted)
             next_report += REPORT_INTERVAL
         payload = encoder.encode(frame)
         quiet = float(np.sqrt(np.mean(np.square(frame)))) < QUIET_RMS
-        packets = packetizer.push(payload, quiet=quiet) + (packetizer.flush() if i == len(frames) - 1 else [])
+        speech = vad.update(frame)
+        packets = packetizer.push(payload, quiet=quiet, speech=speech, level=vad.background_level) \
+            + (packetizer.flush() if i == len(frames) - 1 else [])
         if i < n_frames:
             payload_bytes += len(payload)
         for packet in packets:
@@ -137,7 +170,9 @@ def simulate_call(pcm16k: np.ndarray, codec_name: str, netem: str = "", seed: in
         frames_recovered=s.frames_recovered_redundancy + s.frames_recovered_parity,
         playout_delay_ms=s.playout_delay_mean_ms,
         payload_bps=8 * payload_bytes / (n_frames * period), packet_bps=8 * packet_bytes / seconds,
-        wire_bps=8 * wire_total / seconds, malformed=malformed)
+        wire_bps=8 * wire_total / seconds, malformed=malformed, frames_held=packetizer.frames_held,
+        sack_bps=8 * packets_sent * SACK_BYTES / seconds, frames_per_packet=packetizer.frames_per_packet,
+        keepalives=packetizer.keepalives, frames_pushed=packetizer.frames_pushed, frames_comfort=stream.comfort_frames(sent_span))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -154,8 +189,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--netem", default="", metavar="SPEC",
                    help='netem specification, e.g. "loss 20%%", "loss gemodel 5%% 40%%", '
                         '"delay 40ms 20ms distribution normal" (default: a perfect network)')
-    p.add_argument("--frames-per-packet", type=int, default=2, choices=range(1, 5), metavar="N",
-                   help="codec frames per packet, 1-4 (default 2)")
+    p.add_argument("--frames-per-packet", type=int, default=2, choices=range(1, 9), metavar="N",
+                   help="codec frames per packet, 1-8 (default 2)")
+    p.add_argument("--max-bitrate", type=float, default=None, metavar="BPS",
+                   help="cap the stream at BPS bit/s on the wire, all headers and the SACKs back counted "
+                        "(packets carry more frames, then less redundancy)")
+    p.add_argument("--dtx", action=argparse.BooleanOptionalAction, default=False,
+                   help="stop sending in pauses (keep-alives, comfort noise at the receiver; default off, "
+                        "as in focalcall join)")
     p.add_argument("--redundancy", type=int, default=None, metavar="R",
                    help="previous frames repeated in each packet (default: 160 ms worth, 40 ms for Opus)")
     p.add_argument("--parity", type=int, default=0, metavar="K", help="XOR parity over every K packets")
@@ -172,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
 
     pcm = read_wav(args.input, 16000)
     r = simulate_call(pcm, args.codec, args.netem, args.seed, args.frames_per_packet, args.redundancy,
-                      args.parity, args.adapt)
+                      args.parity, args.adapt, args.dtx, args.max_bitrate)
     write_wav(args.output, r.audio, 16000)
     print(f"{args.codec} over {args.netem or 'a perfect network'!r}: {r.frames} frames in {r.packets_sent} packets\n"
           f"  loss       {100 * r.loss_before:.1f}% of packets on the network, "
@@ -180,6 +221,9 @@ def run(args: argparse.Namespace) -> int:
           f"{r.frames_concealed} concealed, {r.frames_unplayed} skipped by the jitter buffer)\n"
           f"  delay      {r.playout_delay_ms:.0f} ms mean jitter-buffer delay\n"
           f"  bitrate    {r.payload_bps / 1000:.2f} kbit/s codec payload, {r.packet_bps / 1000:.2f} kbit/s "
-          f"packets, {r.wire_bps / 1000:.1f} kbit/s on the wire (counting 93 B IPv4+UDP+DTLS+SCTP per packet)"
+          f"packets, {r.wire_bps / 1000:.1f} kbit/s on the wire (counting 93 B IPv4+UDP+DTLS+SCTP per packet), "
+          f"{r.both_ways_bps / 1000:.1f} kbit/s with the SACKs back; {r.frames_per_packet} frames a packet at the end"
+          + (f"\n  dtx        {100 * r.dtx_share:.0f}% of the time in a pause ({r.keepalives} keep-alives, "
+             f"{r.frames_comfort} frames of comfort noise)" if args.dtx else "")
           + (f"\n  dropped    {r.malformed} corrupted packets" if r.malformed else ""))
     return 0

@@ -25,15 +25,18 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 
 from client.connection import open_connection
 from client.remote import Playout, RemoteStream
-from client.signaling import FATAL_CODES, SignalingClient, SignalingFailed
+from client.signaling import FATAL_CODES, HEARTBEAT_S, SignalingClient, SignalingFailed
 from client.sources import AudioSource
 from codec.base import Codec
 from codec.payload_types import UnknownPayloadType, decoder_codec_name, payload_type
 from codec.registry import get_codec, is_built
+from codec.vad import Vad
 from rtc.ice import IceServer, IceSettings
-from transport import PacketError, Packetizer, PacketizerConfig, parse_packet, parse_report
+from transport import DtxConfig, PacketError, Packetizer, PacketizerConfig, parse_packet, parse_report
+from transport.packetsize import PacketSizer, SizeConfig, most_frames
 from transport.e2ee import E2eeError, Keyring, Opener, Sealer, is_sealed
-from transport.packet import SEQ_MOD, TS_MOD
+from transport.packet import MAX_PRIMARY, SEQ_MOD, TS_MOD, VERSION, VERSION_3, max_primary
+from transport.wire import wire_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +59,17 @@ class SendStats:
     packets: int = 0
     repeats: int = 0  # extra copies of the final packet
     payload_bytes: int = 0
-    wire_bytes: int = 0
+    wire_bytes: int = 0     # our packets' bytes (headers, redundancy, parity)
+    ip_bytes: int = 0       # the same as IPv4 packets on the data channel (transport.wire)
     seconds: float = 0.0
     frames_unsent: int = 0  # encoded while there was no connection
+    frames_held: int = 0    # DTX: frames not sent because this participant was silent
+    keepalives: int = 0     # DTX keep-alive packets
+
+    @property
+    def dtx_share(self) -> float:
+        """Share of the time this stream was in DTX (a pause: keep-alives, no frames)."""
+        return self.frames_held / max(1, self.frames)
 
 
 @dataclass
@@ -70,17 +81,26 @@ class CallStats:
     dropped: Counter[str] = field(default_factory=Counter)  # E2EE: undecryptable, replayed, unencrypted, ...
     reports_received: int = 0
     redundancy: int | None = None  # the sender's redundancy (frames) after the last report
+    frames_per_packet: int | None = None  # the sender's packet size (frames) after the last report
     reconnects: int = 0
 
 
 @dataclass(frozen=True)
 class SendOptions:
     """How this participant packs its frames (see transport.PacketizerConfig);
-    ``redundancy=None`` picks :func:`default_redundancy` for the codec."""
+    ``redundancy=None`` picks :func:`default_redundancy` for the codec; ``dtx``: stop sending
+    in pauses (keep-alives; needs packet version 3, so not with end-to-end encryption).
+    ``frames_per_packet`` is the size on a calm link; more go in a packet under ``max_bitrate``
+    (bit/s on the wire, every header and the SACKs back counted), a receiver's cap or an
+    overloaded link (transport.packetsize). ``max_receive_bitrate`` is the cap this
+    participant asks each sender it hears for, in its receiver reports."""
 
     frames_per_packet: int = 2
     redundancy: int | None = None
     parity_packets: int = 0
+    dtx: bool = False
+    max_bitrate: float | None = None
+    max_receive_bitrate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -121,12 +141,23 @@ class Call:
                  ice: IceSettings | None = None, send_options: SendOptions | None = None,
                  on_frame: Callable[[int, np.ndarray], None] | None = None, token: str | None = None,
                  keyring: Keyring | None = None, reconnect: ReconnectPolicy | None = ReconnectPolicy(),
-                 on_state: Callable[[str, str], None] | None = None) -> None:
+                 on_state: Callable[[str, str], None] | None = None, heartbeat_s: float = HEARTBEAT_S) -> None:
         self.server_url, self.room, self.name, self.codec = server_url, room, name, codec
         self.payload_type = payload_type(codec.name)
         self.ice = ice or IceSettings()
         self.send_options = send_options or SendOptions()
         self.token, self.keyring, self.reconnect = token, keyring, reconnect
+        self.heartbeat_s = heartbeat_s  # signaling ping period; no pong within half of it: the connection is lost
+        # Sealed packets wrap version 1 (transport/README.md): no DTX, at most 4 frames a packet.
+        self.packet_version = VERSION if keyring is not None else VERSION_3
+        if keyring is not None and self.send_options.frames_per_packet > MAX_PRIMARY:
+            raise ValueError(f"end-to-end encryption allows at most {MAX_PRIMARY} frames per packet")
+        o = self.send_options
+        self._sizer = PacketSizer(SizeConfig(
+            frame_ms=codec.frame_ms, base=o.frames_per_packet, max_bitrate=o.max_bitrate,
+            most=max(o.frames_per_packet, most_frames(codec.frame_ms, max_primary(self.packet_version)))))
+        cap = o.max_receive_bitrate
+        self._report_cap = 0 if cap is None else max(1, min(255, int(cap // 1000)))
         self.stats = CallStats()
         self.id: int | None = None
         self.name_given: str | None = None  # the name the others see (the server may number it)
@@ -173,7 +204,8 @@ class Call:
 
     async def _connect(self) -> None:
         """One connection: socket, join, offer, media. On success it becomes the current one."""
-        signaling = SignalingClient(self.server_url, lambda event: self._room_event(signaling, event))
+        signaling = SignalingClient(self.server_url, lambda event: self._room_event(signaling, event),
+                                    self.heartbeat_s)
         await signaling.connect()
         try:
             joined = await signaling.join(self.room, self.name, self.token)
@@ -278,6 +310,7 @@ class Call:
         assert self.id is not None, "start() first"
         loop = asyncio.get_running_loop()
         encoder = self.codec.encoder()
+        vad = Vad()
         self._packetizer = self._new_packetizer(0, 0)
         period = self.codec.frame_samples / self.codec.sample_rate
         t0 = loop.time()
@@ -288,7 +321,12 @@ class Call:
                 return
             payload = await loop.run_in_executor(self._encode_pool, encoder.encode, frame)
             quiet = float(np.sqrt(np.mean(np.square(frame)))) < QUIET_RMS
-            self._send_packets(self._packetizer.push(payload, quiet=quiet))
+            pk, sent = self._packetizer, self.stats.sent
+            keepalives = pk.keepalives
+            self._send_packets(pk.push(payload, quiet=quiet, speech=vad.update(frame),
+                                       level=vad.background_level))
+            sent.frames_held += pk.in_dtx
+            sent.keepalives += pk.keepalives - keepalives
             self.stats.sent.frames += 1
             self.stats.sent.payload_bytes += len(payload)
             self.stats.sent.seconds += period
@@ -298,10 +336,15 @@ class Call:
     def _new_packetizer(self, first_seq: int, first_timestamp: int) -> Packetizer:
         o = self.send_options
         assert self.id is not None
-        return Packetizer(PacketizerConfig(
+        packetizer = Packetizer(PacketizerConfig(
             payload_type=self.payload_type, sender=self.id, frames_per_packet=o.frames_per_packet,
             redundancy=default_redundancy(self.codec) if o.redundancy is None else o.redundancy,
-            parity_packets=o.parity_packets, first_seq=first_seq, first_timestamp=first_timestamp))
+            parity_packets=o.parity_packets, first_seq=first_seq, first_timestamp=first_timestamp,
+            version=self.packet_version,
+            dtx=DtxConfig() if o.dtx and self.packet_version == VERSION_3 else None))
+        frame_bytes = self.codec.bitrate * self.codec.frame_ms / 8000  # until frames are seen
+        packetizer.frames_per_packet, packetizer.redundancy = self._sizer.plan(frame_bytes, packetizer.redundancy)
+        return packetizer
 
     def _rebind_sender(self) -> None:
         """After a reconnect the server may give us another sender id: packets go on from the
@@ -323,6 +366,7 @@ class Call:
             self._audio.send(self._last_packet)
             self.stats.sent.repeats += 1
             self.stats.sent.wire_bytes += len(self._last_packet)
+            self.stats.sent.ip_bytes += wire_bytes(len(self._last_packet))
 
     def _send_packets(self, packets: list[bytes]) -> bool:
         """Send packets if the audio channel is open (sealed when E2EE is on); False if not."""
@@ -337,6 +381,7 @@ class Call:
             self._last_packet = packet
             self.stats.sent.packets += 1
             self.stats.sent.wire_bytes += len(packet)
+            self.stats.sent.ip_bytes += wire_bytes(len(packet))
         return True
 
     # -------------------------------------------------------------- receiving
@@ -415,8 +460,12 @@ class Call:
             logger.debug("ignoring control message: %s", exc)
             return
         if report.sender == self.id and self._packetizer is not None:
+            pk, receivers = self._packetizer, max(1, len(self.names))
             self.stats.reports_received += 1
-            self.stats.redundancy = self._packetizer.adapt(report, receivers=max(1, len(self.names)))
+            wanted = pk.adapt(report, receivers=receivers)
+            pk.frames_per_packet, pk.redundancy = self._sizer.update(
+                report, pk.mean_frame_bytes or self.codec.bitrate * self.codec.frame_ms / 8000, wanted, receivers)
+            self.stats.redundancy, self.stats.frames_per_packet = pk.redundancy, pk.frames_per_packet
 
     async def _playout_loop(self) -> None:
         """One playout decision per sender per frame period, decoded on the decode thread."""
@@ -439,7 +488,8 @@ class Call:
                 continue
             for sender, stream in list(self.streams.items()):
                 if not stream.idle:
-                    self._control.send(stream.buffer.report(sender).to_bytes())
+                    report = replace(stream.buffer.report(sender), max_kbps=self._report_cap)
+                    self._control.send(report.to_bytes())
 
     def _decode_loop(self) -> None:
         while (item := self._decode_queue.get()) is not None:

@@ -41,8 +41,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also write one 16 kHz WAV per sender into this directory")
     p.add_argument("--codec", default=DEFAULT_CODEC, help=f"codec name (default {DEFAULT_CODEC}; "
                                                           "see 'focalcall codec list')")
-    p.add_argument("--frames-per-packet", type=int, default=2, choices=range(1, 5), metavar="N",
-                   help="codec frames per packet, 1-4 (default 2)")
+    p.add_argument("--frames-per-packet", type=int, default=2, choices=range(1, 9), metavar="N",
+                   help="codec frames per packet, 1-8 (default 2; at most 4 with --e2ee-key-file)")
+    p.add_argument("--max-bitrate", type=float, default=None, metavar="BPS",
+                   help="keep what this participant sends under BPS bit/s on the wire, every header counted "
+                        "(IPv4, UDP, DTLS, SCTP, and the SACKs coming back) while talking: packets then carry "
+                        "more frames (up to 8, 160 ms: more latency) and, if that is not enough, less "
+                        "redundancy (default: no cap; packets grow only when the link is overloaded)")
+    p.add_argument("--max-receive-bitrate", type=float, default=None, metavar="BPS",
+                   help="ask every sender heard to keep its stream under BPS bit/s on the wire (sent in the "
+                        "receiver reports, in whole kbit/s)")
+    p.add_argument("--dtx", action=argparse.BooleanOptionalAction, default=False,
+                   help="discontinuous transmission: stop sending in pauses (a keep-alive every 400 ms; "
+                        "the others hear comfort noise). Default off for now (browser pages do not yet play "
+                        "a DTX stream right); not with --e2ee-key-file")
     p.add_argument("--redundancy", type=int, default=None, metavar="R",
                    help="copies of the previous R frames in each packet, 0-15 (default: 160 ms worth for "
                         "codecs up to 3.2 kbit/s, 40 ms for Opus); adapted to the receivers' loss reports")
@@ -60,6 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reconnect-timeout", type=float, default=60.0, metavar="S",
                    help="when the connection drops, keep reconnecting this long before giving up with an "
                         "error (default 60; 0: never reconnect)")
+    p.add_argument("--heartbeat", type=float, default=3.0, metavar="S",
+                   help="ping the server every S seconds; no answer within half of it counts as a lost "
+                        "connection (default 3; raise it on slow, lossy links, as the server's --heartbeat)")
     p.add_argument("--ice-server", action="append", default=[], metavar="URL[,USER,CREDENTIAL]",
                    help="STUN/TURN server; repeatable (default: none)")
     p.add_argument("--ice-host", action="append", default=None, metavar="ADDR",
@@ -83,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     """Run one call until it ends, then print the summary."""
     if args.duration is not None and args.duration <= 0:
         raise ValueError("--duration must be positive")
+    if not args.heartbeat > 0:
+        raise ValueError("--heartbeat must be positive")
     if args.reconnect_timeout < 0:
         raise ValueError("--reconnect-timeout must not be negative")
     from server.cli import install_uvloop
@@ -114,11 +131,15 @@ async def _join(args: argparse.Namespace) -> int:
 
         speaker = SpeakerSink(codec)
     name = args.name or f"cli-{os.getpid()}"
-    options = SendOptions(args.frames_per_packet, args.redundancy, args.parity)
+    for option in ("max_bitrate", "max_receive_bitrate"):
+        if getattr(args, option) is not None and getattr(args, option) < 1000:
+            raise ValueError(f"--{option.replace('_', '-')} must be at least 1000 bit/s")
+    options = SendOptions(args.frames_per_packet, args.redundancy, args.parity, args.dtx, args.max_bitrate,
+                          args.max_receive_bitrate)
     reconnect = ReconnectPolicy(give_up_after_s=args.reconnect_timeout) if args.reconnect_timeout > 0 else None
     call = Call(args.server, args.room, name, codec, ice_from_args(args), options,
                 on_frame=speaker.push if speaker else None, token=_token(args), keyring=_keyring(args),
-                reconnect=reconnect, on_state=_state_printer())
+                reconnect=reconnect, on_state=_state_printer(), heartbeat_s=args.heartbeat)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -196,9 +217,14 @@ def summary(call: "Call", elapsed: float, written: list[Path]) -> str:
     if sent.packets:
         lines.append(f"  sent      {sent.frames} frames in {sent.packets} packets: "
                      f"{8 * sent.payload_bytes / sent.seconds:.0f} bit/s codec payload, "
-                     f"{8 * sent.wire_bytes / sent.seconds:.0f} bit/s with headers and redundancy")
+                     f"{8 * sent.wire_bytes / sent.seconds:.0f} bit/s with headers and redundancy, "
+                     f"{8 * sent.ip_bytes / sent.seconds:.0f} bit/s as IPv4 packets")
+        if sent.frames_held or sent.keepalives:
+            lines.append(f"            DTX {100 * sent.dtx_share:.0f}% of the time "
+                         f"({sent.frames_held} frames held, {sent.keepalives} keep-alives)")
         if call.stats.redundancy is not None:
-            lines.append(f"            redundancy adapted to {call.stats.redundancy} frames after "
+            lines.append(f"            redundancy adapted to {call.stats.redundancy} frames, "
+                         f"{call.stats.frames_per_packet} frames a packet, after "
                          f"{call.stats.reports_received} receiver reports")
     else:
         lines.append("  sent      nothing")
@@ -208,6 +234,7 @@ def summary(call: "Call", elapsed: float, written: list[Path]) -> str:
         lines.append(f"  received  {stream.name} (id {stream.sender_id}): {s.packets_received} packets, "
                      f"{s.packets_lost} lost, {recovered} frames recovered, "
                      f"{stream.unplayed_frames()} frames not played, "
+                     f"{s.frames_comfort} of comfort noise, "
                      f"jitter buffer {s.playout_delay_mean_ms:.0f} ms")
     if not call.streams and not call.received():
         lines.append("  received  nothing")

@@ -17,16 +17,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from codec.base import Codec, CodecError
+from codec.comfort import ComfortNoise
 from codec.payload_types import decoder_codec_name
 from codec.registry import get_codec
 from codec.resample import resample
-from transport import MISSING, JitterBuffer, JitterBufferConfig, JitterStats, Packet
+from transport import MISSING, Comfort, JitterBuffer, JitterBufferConfig, JitterStats, Packet
 from transport.packet import MAX_REDUNDANT
 
 OUTPUT_RATE = 16000
 # A live playout clock wakes up a few milliseconds late now and then (event loop, GC, a
 # busy core), and packets jitter: keep this much delay above one packet interval.
 LIVE_MARGIN_MS = 20.0
+# A sender of large packets (a narrow link) also has slow ones: room above the floor to follow them.
+LARGE_PACKET_HEADROOM_MS = 160.0
 # A sender silent this long past the deepest buffering has stopped (left, muted, or the
 # network is down): stop playing and reporting it, so its silence is not counted as loss.
 IDLE_AFTER_S = 1.0
@@ -36,11 +39,13 @@ IDLE_AFTER_S = 1.0
 class Playout:
     """One frame period's decision: the payload to decode (``None``: conceal), the media
     timestamp it belongs to (``None`` for a frame inserted to grow the delay) and the epoch
-    of that timestamp (it changes when the sender's timeline jumps)."""
+    of that timestamp (it changes when the sender's timeline jumps). ``comfort_db`` set: the
+    sender is in a pause (DTX), play comfort noise at that level."""
 
     payload: bytes | None
     timestamp: int | None
     epoch: int = 0
+    comfort_db: float | None = None
 
 
 class _Epoch:
@@ -50,6 +55,7 @@ class _Epoch:
         self.first = first                       # timestamp of its first frame
         self.frames: dict[int, np.ndarray] = {}  # timestamp -> decoded frame
         self.from_payload: set[int] = set()      # timestamps decoded from a real payload
+        self.comfort: set[int] = set()           # timestamps played as comfort noise (a pause)
         self.last: int | None = None             # of the last frame decoded from a payload
 
     @property
@@ -72,9 +78,10 @@ class RemoteStream:
         # Never plan on less delay than one packet interval plus a margin: then a packet lost
         # on an otherwise calm link is rebuilt from the next one's redundancy in time, instead
         # of costing frames until the buffer has learnt that losses happen.
-        floor_ms = len(first_packet.frames) * period_ms + LIVE_MARGIN_MS
+        floor_ms = max(1, len(first_packet.frames)) * period_ms + LIVE_MARGIN_MS
         self.buffer = JitterBuffer(buffer or JitterBufferConfig(
-            frame_ms=period_ms, min_delay_ms=floor_ms, initial_delay_ms=max(60.0, floor_ms)))
+            frame_ms=period_ms, min_delay_ms=floor_ms, initial_delay_ms=max(60.0, floor_ms),
+            max_delay_ms=max(JitterBufferConfig.max_delay_ms, floor_ms + LARGE_PACKET_HEADROOM_MS)))
         self.period = period_ms / 1000
         self.playout_start: float | None = None  # receiver clock time of the first played frame
         self.undecodable = 0
@@ -82,6 +89,7 @@ class RemoteStream:
         self._last_arrival: float | None = None
         self._idle_after = IDLE_AFTER_S + self.buffer.config.max_delay_ms / 1000
         self._decoder = self.codec.decoder()
+        self._comfort = ComfortNoise(seed=sender_id)
         self._played: list[np.ndarray] = []
         self._epoch = 0  # event loop: the epoch of the playout timestamps handed out
         self._last_playout: int | None = None  # the jitter buffer's playout point after the last pop
@@ -117,8 +125,11 @@ class RemoteStream:
             last, self._last_playout = self._last_playout, after
             if last is not None and not 0 <= after - last <= 2:  # 1 frame, 2 when one is skipped: else a resync
                 self._epoch += 1
-            out.append(Playout(None if frame is MISSING else frame, after - 1 if after != before else None,
-                               self._epoch))
+            ts = after - 1 if after != before else None
+            if isinstance(frame, Comfort):
+                out.append(Playout(None, ts, self._epoch, float(frame.level_db)))
+            else:
+                out.append(Playout(None if frame is MISSING else frame, ts, self._epoch))
         return out
 
     @property
@@ -138,12 +149,15 @@ class RemoteStream:
 
     # ----------------------------------------------------------- decode thread
     def decode(self, playout: Playout) -> np.ndarray:
-        """Decode (or conceal) one frame and record it; returns the codec-rate PCM."""
+        """Decode (or conceal, or play comfort noise for) one frame and record it; returns the
+        codec-rate PCM."""
         try:
-            pcm = self._decoder.decode(playout.payload)
+            pcm = self._decoder.decode(playout.payload)  # in a pause: conceal, fading out
         except CodecError:
             self.undecodable += 1
             pcm = self._decoder.decode(None)
+        if playout.comfort_db is not None:
+            pcm = self._comfort.frame(len(pcm), playout.comfort_db)
         self._played.append(pcm)
         if playout.timestamp is not None:
             while len(self._epochs) <= playout.epoch:
@@ -152,6 +166,8 @@ class RemoteStream:
                 self._epochs.append(_Epoch(min(first, playout.timestamp)))
             epoch = self._epochs[playout.epoch]
             epoch.frames[playout.timestamp] = pcm
+            if playout.comfort_db is not None:
+                epoch.comfort.add(playout.timestamp)
             if playout.payload is not None:
                 epoch.last = playout.timestamp
                 epoch.from_payload.add(playout.timestamp)
@@ -179,6 +195,7 @@ class RemoteStream:
         for epoch in self._epochs:
             merged.frames.update(epoch.frames)
             merged.from_payload |= epoch.from_payload
+            merged.comfort |= epoch.comfort
         return [(merged, span)]
 
     def unplayed_frames(self, span: range | None = None) -> int:
@@ -189,7 +206,11 @@ class RemoteStream:
     def concealed_frames(self, span: range | None = None) -> int:
         """Frames of ``span`` (default: all the sender sent) played by concealment: lost for good."""
         return sum(1 for epoch, part in self._spans(span) for ts in part
-                   if ts in epoch.frames and ts not in epoch.from_payload)
+                   if ts in epoch.frames and ts not in epoch.from_payload and ts not in epoch.comfort)
+
+    def comfort_frames(self, span: range | None = None) -> int:
+        """Frames of ``span`` (default: all the sender sent) played as comfort noise (DTX)."""
+        return sum(1 for epoch, part in self._spans(span) for ts in part if ts in epoch.comfort)
 
     def aligned_audio(self, span: range | None = None) -> np.ndarray:
         """16 kHz audio placed by media timestamp, codec delay removed: time-aligned with what

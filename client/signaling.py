@@ -46,8 +46,10 @@ class SignalingClient:
     ``peer-joined``, ``peer-left``, ``draining``, an ``error`` the server sent unasked (the
     session is ending), and finally ``{"type": "disconnected"}``."""
 
-    def __init__(self, server_url: str, on_event: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, server_url: str, on_event: Callable[[dict[str, Any]], None],
+                 heartbeat_s: float = HEARTBEAT_S) -> None:
         self.url = websocket_url(server_url)
+        self.heartbeat_s = heartbeat_s
         self._on_event = on_event
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -60,7 +62,7 @@ class SignalingClient:
         self._session = aiohttp.ClientSession()
         try:
             self._ws = await asyncio.wait_for(self._session.ws_connect(
-                self.url, heartbeat=HEARTBEAT_S, max_msg_size=MAX_SERVER_MESSAGE,
+                self.url, heartbeat=self.heartbeat_s, max_msg_size=MAX_SERVER_MESSAGE,
                 timeout=aiohttp.ClientWSTimeout(ws_close=2.0)), timeout)
         except aiohttp.WSServerHandshakeError as exc:
             await self._session.close()

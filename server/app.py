@@ -24,9 +24,9 @@ from server.session import CLOSE_GOING_AWAY, Session
 from server.signaling import ClientMessage, SignalingError, check_offer_sdp, error_message, parse_client_message
 from server.tokens import TokenError, verify_token
 from server.turn import turn_credentials
-from transport import PacketError, parse_packet
+from transport import Packet, PacketError, parse_packet
 from transport.e2ee import is_sealed, parse_sealed_header
-from transport.relay_header import relay_header
+from transport.relay_header import is_keepalive, relay_header
 
 logger = logging.getLogger(__name__)
 
@@ -299,6 +299,8 @@ class CallServer:
         metrics.observe_payload_type(sender, payload_type)
         metrics.packets_in.inc()
         metrics.bytes_in.inc(size)
+        if is_keepalive(packet):
+            metrics.keepalives_in.inc()
         receivers = state.receivers
         for other in sender.room.participants.values():
             if other is sender:

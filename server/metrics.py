@@ -26,7 +26,8 @@ MOUTH_TO_EAR_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.
 RELAY_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025)
 BURST_BUCKETS = (0, 1, 2, 3, 5, 10, 25, 50)
 OTHER_CODEC = "other"  # label for a codec name outside the allowed set
-_INT_FIELDS = frozenset({"sender", "highest_seq", "max_burst", "recovered", "concealed_total", "lost_total"})
+_INT_FIELDS = frozenset({"sender", "highest_seq", "max_burst", "recovered", "concealed_total", "lost_total",
+                         "max_kbps"})
 
 
 class LoopCounter:
@@ -102,6 +103,9 @@ class ServerMetrics:
         # Counted for every packet on the relay path: plain adds, exported at scrape time.
         self.packets_in = LoopCounter("focalcall_packets_received", "Audio packets received from participants")
         self.bytes_in = LoopCounter("focalcall_bytes_received", "Audio bytes received from participants")
+        self.keepalives_in = LoopCounter(
+            "focalcall_dtx_keepalives_received",
+            "DTX keep-alive packets received (a sender in a pause sends one every 400 ms instead of frames)")
         self.packets_relayed = LoopCounter("focalcall_packets_relayed",
                                            "Audio packets sent to participants (one per receiver)")
         self.bytes_relayed = LoopCounter("focalcall_bytes_relayed", "Audio bytes sent to participants")
@@ -110,7 +114,7 @@ class ServerMetrics:
         self.relay_seconds = LoopHistogram(
             "focalcall_relay_seconds", "Time from receiving an audio packet to handing it to the last receiver",
             RELAY_BUCKETS)
-        r.register(_LoopCollector((self.packets_in, self.bytes_in, self.packets_relayed, self.bytes_relayed,
+        r.register(_LoopCollector((self.packets_in, self.bytes_in, self.keepalives_in, self.packets_relayed, self.bytes_relayed,
                                    self.packets_not_relayed, self.relay_seconds)))
         self.malformed_packets = Counter("focalcall_malformed_packets", "Data-channel messages dropped as malformed",
                                          ["reason"], registry=r)

@@ -12,7 +12,7 @@ from typing import Hashable
 
 from server.codec_facts import CodecFacts
 from server.ratelimit import TokenBucket
-from transport.packet import HEADER_SIZE, MAX_PRIMARY, MAX_REDUNDANT, SEQ_MOD
+from transport.packet import HEADER_SIZE, MAX_PRIMARY_V3, MAX_REDUNDANT, SEQ_MOD
 
 # The largest codec (Opus 16 kbit/s, 20 ms frames): the budget before a sender's codec is known.
 PROVISIONAL = CodecFacts(delay_s=0.0, bitrate=16000.0, frame_ms=20.0)
@@ -24,13 +24,14 @@ def sender_need(facts: CodecFacts) -> tuple[float, float]:
 
     Frames are taken 1.25x the codec's average size (variable-rate codecs); each packet
     carries up to 15 redundant frames with a length byte each and a parity block (8 bytes of
-    varints and a frame) per primary frame. The worst case over 1..4 frames per packet counts.
+    varints and a frame) per primary frame. The worst case over 1..8 frames per packet (packet
+    version 3, whose header is a byte longer) counts.
     """
     frame = math.ceil(1.25 * facts.bitrate * facts.frame_ms / 8000)
     worst_packets, worst_bytes = 0.0, 0.0
-    for primary in range(1, MAX_PRIMARY + 1):
+    for primary in range(1, MAX_PRIMARY_V3 + 1):
         per_second = 1000 / (facts.frame_ms * primary)
-        size = HEADER_SIZE + 1 + (MAX_REDUNDANT + primary) * (frame + 1) + 1 + primary * (8 + frame)
+        size = HEADER_SIZE + 2 + (MAX_REDUNDANT + primary) * (frame + 1) + 1 + primary * (8 + frame)
         worst_packets = max(worst_packets, per_second)
         worst_bytes = max(worst_bytes, per_second * size)
     return worst_packets, worst_bytes

@@ -333,3 +333,32 @@ def test_push_says_whether_the_packet_was_new() -> None:
     assert jb.push(first, t0) and jb.push(second, t1)
     assert not jb.push(first, t1 + 0.01)
     assert jb.stats.packets_duplicate == 1 and jb.stats.packets_received == 2
+
+
+def test_a_pause_plays_comfort_noise_not_concealment_and_speech_ends_it():
+    from transport import Comfort, DtxConfig, Packetizer, PacketizerConfig
+    from transport.packet import VERSION_3
+
+    pk = Packetizer(PacketizerConfig(payload_type=1, version=VERSION_3, dtx=DtxConfig()))
+    sent = []
+    for i in range(200):  # speech 0-49, pause 50-149, speech 150-199
+        sent += [((i + 1) * 0.02, p) for p in pk.push(bytes([i % 256, 1]), speech=i < 50 or i >= 150, level=48)]
+    jb = JitterBuffer(JitterBufferConfig(min_delay_ms=60))
+    out, k = [], 0
+    for j in range(230):
+        now = (j + 0.5) * 0.02
+        while k < len(sent) and sent[k][0] <= now:
+            jb.push(sent[k][1], sent[k][0])
+            k += 1
+        frame = jb.pop(now)
+        if frame is not None:
+            out.append(frame)
+        if jb.playout_timestamp >= 200:  # the sender's last frame
+            break
+    s = jb.stats
+    assert s.frames_concealed == 0 and s.keepalives == 5 and s.frames_comfort > 80
+    assert all(c == Comfort(-48) for c in out if isinstance(c, Comfort))
+    real = [f[0] for f in out if isinstance(f, bytes)]
+    assert real[:60] == list(range(60))  # speech and its 200 ms hangover
+    assert real[60:] == list(range(148, 200))  # 40 ms of held-back frames still play, then speech
+    assert not any(isinstance(f, Comfort) for f in out[out.index(bytes([148, 1])):])

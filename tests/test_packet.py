@@ -21,7 +21,8 @@ def from_fields(f: dict) -> Packet:
                   frames=tuple(bytes.fromhex(x) for x in f["frames"]),
                   redundant=tuple(bytes.fromhex(x) for x in f["redundant"]),
                   parity=tuple(ParityBlock(b["start"], b["stride"], b["count"], b["length_xor"],
-                                           bytes.fromhex(b["payload"])) for b in f["parity"]))
+                                           bytes.fromhex(b["payload"])) for b in f["parity"]),
+                  version=f.get("version", 1), level=f.get("level"))
 
 
 @pytest.mark.parametrize("case", VECTORS["valid"], ids=lambda c: c["name"])

@@ -139,3 +139,22 @@ def test_adapt_follows_the_worst_of_several_receivers() -> None:
     for _ in range(20):
         together.adapt(clean, receivers=2)
     assert together.redundancy == 2   # never below the configured amount
+
+
+def test_dtx_holds_back_pauses_sends_keepalives_and_the_held_frames_at_the_onset():
+    from transport import DtxConfig
+    from transport.packet import VERSION_3
+
+    pk = Packetizer(PacketizerConfig(payload_type=1, version=VERSION_3, redundancy=2,
+                                     dtx=DtxConfig(hangover=2, keepalive=5, onset=4)))
+    out = []
+    for i in range(30):  # speech 0-5, pause 6-19, speech 20-29
+        out += [parse_packet(p) for p in pk.push(bytes([i, 0]), speech=i < 6 or i >= 20, level=60)]
+    keepalives = [p for p in out if p.keepalive]
+    assert [p.timestamp for p in keepalives] == [8, 13, 18]  # after a 2-frame hangover, then every 5
+    assert all(p.level == 60 and p.version == VERSION_3 for p in keepalives)
+    assert [p.seq for p in out] == list(range(len(out)))  # keep-alives count as packets
+    onset = next(p for p in out if not p.keepalive and p.timestamp >= 20)
+    assert onset.timestamp == 20 and [f[0] for f in onset.redundant] == [16, 17, 18, 19]
+    assert pk.frames_held == 12 and pk.keepalives == 3 and pk.frames_pushed == 30
+    assert not any(p.frames and 8 <= p.timestamp < 20 for p in out)

@@ -109,6 +109,10 @@ async def test_malformed_packets_are_counted_and_dropped_and_good_ones_relayed(s
         good = _packet(a_id)
         a_audio.send(good)
         assert await asyncio.wait_for(b_received.get(), 5) == good
+        keepalive = Packet(payload_type=12, seq=8, timestamp=16, sender=a_id, frames=(), quiet=True,
+                           version=3, level=50).to_bytes()
+        a_audio.send(keepalive)  # DTX: relayed and counted
+        assert await asyncio.wait_for(b_received.get(), 5) == keepalive
         await asyncio.sleep(0.1)
         assert b_received.empty()  # nothing malformed got through
     finally:
@@ -118,9 +122,10 @@ async def test_malformed_packets_are_counted_and_dropped_and_good_ones_relayed(s
     text = generate_latest(srv.metrics.registry).decode()
     for reason, count in (("parse", 2), ("sender", 1), ("text", 1)):
         assert metric_value(text, "focalcall_malformed_packets_total", f'reason="{reason}"') == count
-    assert metric_value(text, "focalcall_packets_received_total") == 1
-    assert metric_value(text, "focalcall_packets_relayed_total") == 1
-    assert metric_value(text, "focalcall_bytes_relayed_total") == len(good)
+    assert metric_value(text, "focalcall_packets_received_total") == 2
+    assert metric_value(text, "focalcall_dtx_keepalives_received_total") == 1
+    assert metric_value(text, "focalcall_packets_relayed_total") == 2
+    assert metric_value(text, "focalcall_bytes_relayed_total") == len(good) + len(keepalive)
 
 
 @pytest.mark.parametrize("relay_check", ["header", "full"])

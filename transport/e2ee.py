@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from transport.packet import HEADER_SIZE, SEQ_MOD, VERSION, PacketError
+from transport.packet import HEADER_SIZE, SEQ_MOD, VERSION, VERSIONS, PacketError
 
 SEALED_VERSION = 2
 SESSION_BYTES = 6
@@ -77,7 +77,7 @@ def parse_sealed_header(data: bytes) -> SealedHeader:
         raise E2eeError("malformed", f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
     if data and data[0] >> 6 != SEALED_VERSION:
-        raise E2eeError("unencrypted" if data[0] >> 6 == VERSION else "malformed",
+        raise E2eeError("unencrypted" if data[0] >> 6 in VERSIONS else "malformed",
                         f"packet version {data[0] >> 6} is not a sealed packet ({SEALED_VERSION})")
     if len(data) < SEALED_HEADER_SIZE + TAG_BYTES + 1:
         raise E2eeError("malformed", f"sealed packet of {len(data)} bytes is shorter than the "

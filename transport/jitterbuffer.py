@@ -27,6 +27,8 @@ _RESYNC_STREAK = 3  # consecutive far-away packets that mean the stream jumped
 # (instead of counting the jump as tens of thousands of lost packets).
 _SEQ_JUMP = 500
 _PRIMARY, _REDUNDANCY, _PARITY = 0, 1, 2
+_OPEN = 1 << 62  # the end of a pause that has not ended yet
+_MAX_PAUSES = 64  # keep-alives kept ahead of the playout point (a hostile sender could send more)
 
 
 class _Missing:
@@ -47,6 +49,14 @@ class _Missing:
 
 
 MISSING = _Missing()
+
+
+@dataclass(frozen=True)
+class Comfort:
+    """What :meth:`JitterBuffer.pop` returns for a frame of a sender's pause (DTX): play
+    comfort noise at ``level_db`` dBov (a negative number; -127 is digital silence)."""
+
+    level_db: int
 
 
 @dataclass
@@ -94,6 +104,8 @@ class JitterStats:
     frames_recovered_redundancy: int = 0
     frames_recovered_parity: int = 0
     frames_concealed: int = 0  # MISSING because the frame never came in time
+    frames_comfort: int = 0  # Comfort: the sender was in a pause (DTX)
+    keepalives: int = 0  # DTX keep-alive packets received
     frames_inserted: int = 0  # MISSING on purpose, to grow the delay
     frames_dropped: int = 0  # timeline frames skipped to shrink the delay
     underruns: int = 0  # pops that found nothing at all buffered (also counted inserted)
@@ -156,6 +168,12 @@ class JitterBuffer:
         self._missing_run = 0
         self._last_quiet = False
         self._off_direction, self._off_since = 0, 0.0
+        self._pauses: dict[int, int] = {}  # keep-alive timestamp -> level (-dBov), not yet reached
+        self._comfort: int | None = None  # level while playing a pause
+        self._last_real = -(1 << 62)  # timestamp of the last frame played from a payload
+        # Frames of the latest pause [start, end): the sender held them back, so their copies
+        # in the first packets after it are late by design and say nothing about the network.
+        self._held: tuple[int, int] | None = None
 
     # ---------------------------------------------------------------- push
     def push(self, packet: bytes | Packet, arrival: float) -> bool:
@@ -181,8 +199,16 @@ class JitterBuffer:
         if not self._started or self._rebuffering:
             self._next_ts = ts if not self._frames else min(self._next_ts, ts)
             self._anchor_ts = self._next_ts
-        elif ts + len(packet.frames) <= self._next_ts:
+        elif ts + len(packet.frames) <= self._next_ts and not packet.keepalive:
             self._stats.packets_late += 1
+        if packet.keepalive:
+            self._stats.keepalives += 1
+            if ts > self._last_real and len(self._pauses) < _MAX_PAUSES:
+                self._pauses[ts] = packet.level
+            if self._held is None or self._held[1] <= ts and self._held[1] != _OPEN:
+                self._held = (ts, _OPEN)
+        elif self._held is not None and self._held[1] == _OPEN and ts > self._held[0]:
+            self._held = (self._held[0], ts)
         first = ts - len(packet.redundant)
         for i, (_, payload, primary) in enumerate(packet.items()):
             self._store(first + i, payload, _PRIMARY if primary else _REDUNDANCY, arrival,
@@ -240,9 +266,10 @@ class JitterBuffer:
             slot.origin, slot.quiet = _PRIMARY, quiet
 
     def _sample(self, ts: int, arrival: float) -> None:
-        # Copies of frames from before the stream (re)started arrive "late" by design:
-        # they say nothing about the network.
-        if ts >= self._anchor_ts:
+        # Copies of frames from before the stream (re)started, or held back in a pause,
+        # arrive "late" by design: they say nothing about the network.
+        held = self._held is not None and self._held[0] <= ts < self._held[1]
+        if ts >= self._anchor_ts and not held:
             self._estimator.frame(arrival, ts * self._fs)
 
     def _resync(self, ts: int) -> None:
@@ -262,9 +289,9 @@ class JitterBuffer:
         return max(0, self._high_seq - self._first_seq + 1 - self._epoch_received)
 
     # ----------------------------------------------------------------- pop
-    def pop(self, now: float) -> bytes | _Missing | None:
-        """The next frame to play at ``now``: payload, :data:`MISSING`, or ``None`` before
-        playout has started."""
+    def pop(self, now: float) -> bytes | _Missing | Comfort | None:
+        """The next frame to play at ``now``: payload, :data:`MISSING`, :class:`Comfort` (the
+        sender is in a pause), or ``None`` before playout has started."""
         if not self._started or self._rebuffering:
             # Start once the first frame has waited the initial delay above the fastest one.
             if not self._estimator.ready or (now - self._next_ts * self._fs - self._estimator.base
@@ -278,6 +305,8 @@ class JitterBuffer:
         error = self._delay_error(now)
         fs, force = self._fs, self.config.force_ms / 1000
         slot = self._take(self._next_ts)
+        if slot is None and self._in_pause():
+            return self._pause_frame(error)
         underrun = slot is None and not any(ts > self._next_ts for ts in self._frames)
         if underrun and error < fs:
             # Nothing to play at all: the frame is probably late, not lost. Waiting a frame
@@ -314,7 +343,35 @@ class JitterBuffer:
             self._delay_count += 1
         self._missing_run = 0
         self._last_quiet = slot.quiet
+        self._comfort, self._last_real = None, self._next_ts - 1
         return slot.payload
+
+    def _in_pause(self) -> bool:
+        """Whether the frame due now belongs to a sender's pause: a keep-alive at or before it
+        and no frame since (a real frame ends the pause)."""
+        if self._pauses:
+            reached = [ts for ts in self._pauses if ts <= self._next_ts]
+            if reached:
+                self._comfort = self._pauses[max(reached)]
+                for ts in reached:
+                    del self._pauses[ts]
+        return self._comfort is not None
+
+    def _pause_frame(self, error: float) -> Comfort:
+        """Comfort noise; the delay moves to its target for free in a pause (NetEQ's way)."""
+        assert self._comfort is not None
+        fs = self._fs
+        if error < -fs / 2:
+            self._stats.frames_inserted += 1
+        else:
+            if error >= fs and self._next_ts + 1 not in self._frames:
+                self._stats.frames_dropped += 1
+                self._advance(None)
+            self._advance(None)
+        self._stats.frames_comfort += 1
+        self._missing_run = 0
+        self._last_quiet = True
+        return Comfort(-self._comfort)
 
     def _delay_error(self, now: float) -> float:
         """Current playout delay above the base minus the (clamped) target, in seconds."""

@@ -13,6 +13,12 @@ Layout (all integers big-endian; transport/README.md has the full description)::
     [P=1]  varint block count, then per block: varint back, stride, count, length_xor, size,
            then ``size`` parity bytes (see :class:`ParityBlock`)
 
+Version 3 (the default of :class:`transport.Packetizer`) widens N to 1..8 and adds the DTX
+keep-alive; byte 1 becomes ``Q(1) | P(1) | K(1) | N-1(3) | 00`` and R moves to its own byte::
+
+    8      [K=0] R (0..15), then L, lengths, frames and parity exactly as in version 1
+    8      [K=1] keep-alive: the sender's background level in -dBov (0..127); nothing follows
+
 Every packet has exactly one encoding: parsing rejects anything :meth:`Packet.to_bytes`
 would not produce, so ``parse(b).to_bytes() == b`` for every accepted ``b``.
 """
@@ -22,9 +28,13 @@ from dataclasses import dataclass
 from typing import Iterator
 
 VERSION = 1
+VERSION_3 = 3  # wider N (1..8), DTX keep-alive packets
+VERSIONS = (VERSION, VERSION_3)
 HEADER_SIZE = 8
 MAX_PAYLOAD_TYPE = 63
-MAX_PRIMARY = 4
+MAX_PRIMARY = 4  # version 1
+MAX_PRIMARY_V3 = 8
+MAX_LEVEL = 127  # keep-alive background level, -dBov (127: digital silence)
 MAX_REDUNDANT = 15
 MAX_SENDER = 255
 SEQ_BITS = 16
@@ -89,6 +99,13 @@ class Packet:
     redundant: tuple[bytes, ...] = ()
     parity: tuple[ParityBlock, ...] = ()
     quiet: bool = False  # sender's hint: the primary frames are low-energy (safe to drop/stretch)
+    version: int = VERSION
+    level: int | None = None  # a DTX keep-alive (version 3): background level, -dBov; no frames
+
+    @property
+    def keepalive(self) -> bool:
+        """A DTX keep-alive: the sender is silent from ``timestamp`` on (comfort noise)."""
+        return self.level is not None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frames", tuple(bytes(f) for f in self.frames))
@@ -99,8 +116,16 @@ class Packet:
         _check(0 <= self.seq < SEQ_MOD, f"sequence number {self.seq} out of range")
         _check(0 <= self.timestamp < TS_MOD, f"timestamp {self.timestamp} out of range")
         _check(0 <= self.sender <= MAX_SENDER, f"sender id {self.sender} not in 0..{MAX_SENDER}")
-        _check(1 <= len(self.frames) <= MAX_PRIMARY,
-               f"{len(self.frames)} primary frames, expected 1..{MAX_PRIMARY}")
+        _check(self.version in VERSIONS, f"unsupported packet version {self.version}")
+        if self.level is not None:
+            _check(self.version == VERSION_3, "keep-alive packets need version 3")
+            _check(0 <= self.level <= MAX_LEVEL, f"keep-alive level {self.level} not in 0..{MAX_LEVEL}")
+            _check(not (self.frames or self.redundant or self.parity) and self.quiet,
+                   "a keep-alive carries no frames and is quiet")
+            return
+        most = max_primary(self.version)
+        _check(1 <= len(self.frames) <= most,
+               f"{len(self.frames)} primary frames, expected 1..{most}")
         _check(len(self.redundant) <= MAX_REDUNDANT,
                f"{len(self.redundant)} redundant frames, at most {MAX_REDUNDANT}")
         _check(len(self.parity) <= MAX_PARITY_BLOCKS,
@@ -121,12 +146,18 @@ class Packet:
         """The canonical wire encoding."""
         all_frames = self.redundant + self.frames
         n, r = len(self.frames), len(self.redundant)
-        out = bytearray((
-            (VERSION << 6) | self.payload_type,
-            (self.quiet << 7) | (bool(self.parity) << 6) | ((n - 1) << 4) | r,
-        ))
+        if self.version == VERSION:
+            flags = (self.quiet << 7) | (bool(self.parity) << 6) | ((n - 1) << 4) | r
+        else:
+            flags = (self.quiet << 7) | (bool(self.parity) << 6) | (self.keepalive << 5) | (max(0, n - 1) << 2)
+        out = bytearray(((self.version << 6) | self.payload_type, flags))
         out += self.seq.to_bytes(2, "big") + self.timestamp.to_bytes(3, "big")
         out.append(self.sender)
+        if self.level is not None:
+            out.append(self.level)
+            return bytes(out)
+        if self.version == VERSION_3:
+            out.append(r)
         fixed = _fixed_length(all_frames)
         out.append(fixed)
         if not fixed:
@@ -142,6 +173,11 @@ class Packet:
                     _put_varint(out, value)
                 out += b.payload
         return bytes(out)
+
+
+def max_primary(version: int) -> int:
+    """The most primary frames a packet of ``version`` can carry."""
+    return MAX_PRIMARY_V3 if version == VERSION_3 else MAX_PRIMARY
 
 
 def _fixed_length(frames: tuple[bytes, ...]) -> int:
@@ -200,10 +236,24 @@ def parse_packet(data: bytes) -> Packet:
     rd = _Reader(bytes(data), "packet")
     head = rd.take(HEADER_SIZE + 1, "header")
     version = head[0] >> 6
-    _check(version == VERSION, f"unsupported packet version {version} (expected {VERSION})")
+    _check(version in VERSIONS, f"unsupported packet version {version} (expected 1 or 3)")
     flags = head[1]
-    n, r = ((flags >> 4) & 0x3) + 1, flags & 0xF
-    fixed = head[8]
+    timestamp = int.from_bytes(head[4:7], "big")
+    common = dict(payload_type=head[0] & 0x3F, seq=int.from_bytes(head[2:4], "big"),
+                  timestamp=timestamp, sender=head[7], version=version)
+    if version == VERSION:
+        n, r = ((flags >> 4) & 0x3) + 1, flags & 0xF
+        fixed = head[8]
+    else:
+        _check(flags & 0x3 == 0, "reserved bits of byte 1 are set")
+        if flags & 0x20:
+            _check(flags & 0xDC == 0x80, "a keep-alive has Q set and no parity or frames")
+            rd.end()
+            _check(head[8] <= MAX_LEVEL, f"keep-alive level {head[8]} not in 0..{MAX_LEVEL}")
+            return Packet(frames=(), quiet=True, level=head[8], **common)
+        n, r = ((flags >> 2) & 0x7) + 1, head[8]
+        _check(r <= MAX_REDUNDANT, f"{r} redundant frames, at most {MAX_REDUNDANT}")
+        fixed = rd.take(1, "L")[0]
     if fixed:
         lengths = [fixed] * (r + n)
     else:
@@ -211,7 +261,6 @@ def parse_packet(data: bytes) -> Packet:
         _check(not (1 <= lengths[0] <= 255 and len(set(lengths)) == 1),
                "frame lengths are all equal but L is 0 (non-canonical)")
     frames = [rd.take(length, f"frame {i}") for i, length in enumerate(lengths)]
-    timestamp = int.from_bytes(head[4:7], "big")
     parity: list[ParityBlock] = []
     if flags & 0x40:
         count = rd.varint("parity block count")
@@ -224,6 +273,5 @@ def parse_packet(data: bytes) -> Packet:
             parity.append(ParityBlock((timestamp - back) % TS_MOD, stride, covered, length_xor,
                                       rd.take(size, f"parity block {i} payload")))
     rd.end()
-    return Packet(payload_type=head[0] & 0x3F, seq=int.from_bytes(head[2:4], "big"),
-                  timestamp=timestamp, sender=head[7], frames=tuple(frames[r:]),
-                  redundant=tuple(frames[:r]), parity=tuple(parity), quiet=bool(flags & 0x80))
+    return Packet(frames=tuple(frames[r:]), redundant=tuple(frames[:r]), parity=tuple(parity),
+                  quiet=bool(flags & 0x80), **common)

@@ -9,16 +9,17 @@ sealed payloads to the receivers, which check everything (``parse_packet``, ``Op
 from __future__ import annotations
 
 from transport.e2ee import SEALED_HEADER_SIZE, SEALED_VERSION, TAG_BYTES
-from transport.packet import HEADER_SIZE, VERSION, PacketError
+from transport.packet import HEADER_SIZE, VERSION, VERSION_3, PacketError
 
 # version -> the shortest packet of that version: plain (8-byte header, L byte, one frame or
-# one length varint), sealed (15-byte header, tag, at least one ciphertext byte). Version 3
-# (more frames a packet, issue 18) keeps the plain header: relayed, parsed by receivers.
+# one length varint), sealed (15-byte header, tag, at least one ciphertext byte), version 3
+# (the plain header and one byte: a DTX keep-alive's background level).
 RELAYED_VERSIONS: dict[int, int] = {
     VERSION: HEADER_SIZE + 2,
     SEALED_VERSION: SEALED_HEADER_SIZE + TAG_BYTES + 1,
-    3: HEADER_SIZE + 2,
+    VERSION_3: HEADER_SIZE + 1,
 }
+_KEEPALIVE_BIT = 0x20  # version 3, byte 1: Q | P | K | N-1 (3 bits) | 00
 # Far above the largest packet a codec makes (Opus 16 kbit/s with 4 primary and 15 redundant
 # frames and parity: about 1.2 kB, sealed 23 bytes more), far below a data-channel message.
 MAX_RELAYED_BYTES = 4096
@@ -38,3 +39,8 @@ def relay_header(data: bytes) -> tuple[int, int, int]:
     if size < shortest:
         raise PacketError(f"version {first >> 6} packet of {size} bytes is shorter than {shortest}")
     return first & 0x3F, (data[2] << 8) | data[3], data[7]
+
+
+def is_keepalive(data: bytes) -> bool:
+    """Whether a packet :func:`relay_header` accepted is a DTX keep-alive (version 3, K set)."""
+    return data[0] >> 6 == VERSION_3 and bool(data[1] & _KEEPALIVE_BIT)

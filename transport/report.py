@@ -8,7 +8,7 @@ Layout (big-endian)::
     4      packet loss fraction since the last report, x256 (255 = all or nearly all)
     5      residual loss: frames concealed / frames played since the last report, x256
     6      longest run of consecutive lost packets since the last report (saturates at 255)
-    7      reserved, 0
+    7      the receiver's cap on this stream, kbit/s on the wire (every header), 1..255; 0: none
     8-9    interarrival jitter (RFC 3550 estimator), 0.1 ms units
     10-11  mean playout delay (time frames wait in the jitter buffer) since the last report, ms
     12-13  current target delay, ms
@@ -17,7 +17,8 @@ Layout (big-endian)::
     20-23  packets lost, cumulative
 
 Fractions are quantized to 1/256 and times to the unit above; values saturate rather
-than wrap. A sender adapts its redundancy from ``max_burst`` and ``residual_loss``.
+than wrap. A sender adapts its redundancy from ``max_burst`` and ``residual_loss``, and its
+frames per packet from the loss, the jitter and the cap (:mod:`transport.packetsize`).
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class ReceiverReport:
     recovered: int = 0
     concealed_total: int = 0
     lost_total: int = 0
+    max_kbps: int = 0  # the receiver's cap on this stream (0: none)
 
     def __post_init__(self) -> None:
         if not 0 <= self.sender <= MAX_SENDER:
@@ -63,13 +65,15 @@ class ReceiverReport:
         for name in ("loss_fraction", "residual_loss"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise PacketError(f"{name} {getattr(self, name)} not in [0, 1]")
+        if not 0 <= self.max_kbps <= 255:
+            raise PacketError(f"max_kbps {self.max_kbps} not in 0..255")
 
     def to_bytes(self) -> bytes:
         """The 24-byte wire encoding (quantized, saturating)."""
         return _FORMAT.pack(
             (VERSION << 6) | REPORT_TYPE, self.sender, self.highest_seq,
             _fraction(self.loss_fraction), _fraction(self.residual_loss),
-            _sat(self.max_burst, 255), 0, _sat(self.jitter_ms * 10, 0xFFFF),
+            _sat(self.max_burst, 255), self.max_kbps, _sat(self.jitter_ms * 10, 0xFFFF),
             _sat(self.playout_delay_ms, 0xFFFF), _sat(self.target_delay_ms, 0xFFFF),
             _sat(self.recovered, 0xFFFF), _sat(self.concealed_total, 0xFFFFFFFF),
             _sat(self.lost_total, 0xFFFFFFFF))
@@ -81,11 +85,9 @@ def parse_report(data: bytes) -> ReceiverReport:
         raise PacketError(f"expected bytes, got {type(data).__name__}")
     if len(data) != REPORT_SIZE:
         raise PacketError(f"receiver report must be {REPORT_SIZE} bytes, got {len(data)}")
-    (head, sender, seq, loss, residual, burst, reserved, jitter, playout, target, recovered,
+    (head, sender, seq, loss, residual, burst, max_kbps, jitter, playout, target, recovered,
      concealed, lost) = _FORMAT.unpack(bytes(data))
     if head >> 6 != VERSION or head & 0x3F != REPORT_TYPE:
         raise PacketError(f"not a version {VERSION} receiver report (first byte 0x{head:02x})")
-    if reserved:
-        raise PacketError("reserved byte of receiver report is not 0")
     return ReceiverReport(sender, seq, loss / 256, residual / 256, burst, jitter / 10, playout,
-                          target, recovered, concealed, lost)
+                          target, recovered, concealed, lost, max_kbps)

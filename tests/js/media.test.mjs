@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import { FOCAL_MODES, PayloadError, packBits, unpackBits } from "../../web/js/focal-payload.js";
 import { JitterBuffer } from "../../web/js/jitter.js";
-import { buildReport, packetItems, parsePacket, parseReport } from "../../web/js/packet.js";
+import { buildPacket, buildReport, packetItems, parsePacket, parseReport } from "../../web/js/packet.js";
 import { Packetizer, redundancyFor } from "../../web/js/packetizer.js";
 import { PlayoutQueue } from "../../web/js/playout-queue.js";
 import { Resampler } from "../../web/js/resample.js";
@@ -342,4 +342,59 @@ test("playout queue: a backlog beyond maxFrames is trimmed back to the start dep
   assert.equal(q.stats.trimmed, 1);
   assert.deepEqual(starts, [18]);
   assert.throws(() => new PlayoutQueue({ startFrames: 3, maxFrames: 3 }), RangeError);
+});
+
+test("jitter buffer: a keep-alive (DTX) makes a pause comfort noise, not concealment", () => {
+  const jb = new JitterBuffer();
+  const pkt = (seq, ts, extra) => parsePacket(buildPacketV3(seq, ts, extra));
+  let seq = 0;
+  const out = [];
+  for (let t = 0; t < 120; t++) {
+    const now = t * 20 + 10;
+    if (t < 40 && t % 2 === 1) jb.push(pkt(seq++, t - 1, { frames: [[t - 1, 1], [t, 1]] }), now);
+    if (t === 40 || t === 60) jb.push(pkt(seq++, t, { level: 50 }), now);
+    if (t >= 80 && t % 2 === 1) jb.push(pkt(seq++, t - 1, { frames: [[t - 1, 1], [t, 1]] }), now);
+    const item = jb.pop(now);
+    if (item) out.push(item);
+  }
+  const s = jb.summary();
+  assert.equal(s.keepalives, 2);
+  assert.ok(s.framesComfort > 30, `${s.framesComfort} comfort frames`);
+  assert.ok(out.filter((i) => i.source === "comfort").every((i) => i.level === 50));
+  assert.ok(s.dtxShare > 0.2);
+  assert.ok(out.slice(-20).every((i) => i.payload !== null), "speech after the pause plays");
+});
+
+function buildPacketV3(seq, ts, { frames = [], level = null }) {
+  return buildPacket({ payloadType: 1, seq, timestamp: ts, sender: 1, version: 3, level,
+    quiet: level !== null, frames: frames.map((f) => Uint8Array.from(f)) });
+}
+
+test("packetizer DTX: the same packets as transport/packetizer.py (keep-alives, held frames at the onset)", () => {
+  const pk = new Packetizer({ payloadType: 1, version: 3, redundancy: 2, dtx: { hangover: 2, keepalive: 5, onset: 4 } });
+  const out = [];
+  for (let i = 0; i < 30; i++) {
+    for (const b of pk.push(Uint8Array.of(i, 0), false, i < 6 || i >= 20, 60)) out.push(parsePacket(b));
+  }
+  const keepalives = out.filter((p) => p.level !== null);
+  assert.deepEqual(keepalives.map((p) => p.timestamp), [8, 13, 18]);
+  assert.ok(keepalives.every((p) => p.level === 60 && p.version === 3));
+  assert.deepEqual(out.map((p) => p.seq), out.map((_, i) => i));
+  const onset = out.find((p) => p.level === null && p.timestamp >= 20);
+  assert.equal(onset.timestamp, 20);
+  assert.deepEqual(onset.redundant.map((f) => f[0]), [16, 17, 18, 19]);
+  assert.deepEqual([pk.framesHeld, pk.keepalives, pk.framesPushed], [12, 3, 30]);
+});
+
+test("VAD: speech over a -50 dBFS background, background level as the keep-alive byte", async () => {
+  const { Vad } = await import("../../web/js/vad.js");
+  const vad = new Vad();
+  let seed = 1;
+  const noise = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * Math.sqrt(12);
+  const frame = (amp) => Float32Array.from({ length: 320 }, () => amp * noise());
+  const verdicts = [];
+  for (let i = 0; i < 100; i++) verdicts.push(vad.update(frame(i >= 50 && i < 70 ? 0.1 : 10 ** (-50 / 20))));
+  assert.ok(verdicts.slice(0, 50).every((v) => !v) && verdicts.slice(50, 70).every((v) => v));
+  assert.ok(verdicts.slice(70).every((v) => !v));
+  assert.ok(Math.abs(vad.backgroundLevel - 50) <= 1, `${vad.backgroundLevel}`);
 });

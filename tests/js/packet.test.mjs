@@ -16,6 +16,7 @@ function fromVector(f) {
     frames: f.frames.map(hex), redundant: f.redundant.map(hex),
     parity: f.parity.map((b) => ({ start: b.start, stride: b.stride, count: b.count, lengthXor: b.length_xor,
       payload: hex(b.payload) })),
+    version: f.version ?? 1, level: f.level ?? null,
   };
 }
 
@@ -34,7 +35,9 @@ for (const v of packets.valid) {
   test(`parse: ${v.name}`, () => {
     const p = parsePacket(hex(v.hex));
     const want = fromVector(v.fields);
-    for (const key of ["payloadType", "seq", "timestamp", "sender", "quiet"]) assert.equal(p[key], want[key], key);
+    for (const key of ["payloadType", "seq", "timestamp", "sender", "quiet", "version", "level"]) {
+      assert.equal(p[key], want[key], key);
+    }
     assert.deepEqual(p.frames.map(toHex), v.fields.frames);
     assert.deepEqual(p.redundant.map(toHex), v.fields.redundant);
     assert.deepEqual(p.parity.map((b) => [b.start, b.stride, b.count, b.lengthXor, toHex(b.payload)]),
@@ -82,12 +85,13 @@ for (const [i, v] of reports.valid.entries()) {
     const fields = { sender: f.sender, highestSeq: f.highest_seq, lossFraction: f.loss_fraction,
       residualLoss: f.residual_loss, maxBurst: f.max_burst, jitterMs: f.jitter_ms,
       playoutDelayMs: f.playout_delay_ms, targetDelayMs: f.target_delay_ms, recovered: f.recovered,
-      concealedTotal: f.concealed_total, lostTotal: f.lost_total };
+      concealedTotal: f.concealed_total, lostTotal: f.lost_total, maxKbps: f.max_kbps ?? 0 };
     assert.equal(toHex(buildReport(fields)), v.hex);
     const parsed = parseReport(hex(v.hex));
     assert.equal(parsed.sender, f.sender);
     assert.equal(parsed.highestSeq, f.highest_seq);
     assert.equal(parsed.lostTotal, f.lost_total);
+    assert.equal(parsed.maxKbps, f.max_kbps ?? 0);
     assert.equal(toHex(buildReport(parsed)), v.hex);
   });
 }

@@ -5,7 +5,7 @@
 //
 // Main thread -> worker: {type: "init", modelUrl, ortUrl, payloadTypes: {pt: bits}} · {type: "ports", capture, playout}
 //   · {type: "key", keyring} (the next call's room keys from e2ee.parseKeyring, or null)
-//   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy} · {type: "stop"}
+//   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy, dtx} · {type: "stop"}
 //   · {type: "packet", data, arrival} · {type: "control", data} (a receiver report about us)
 //   · {type: "forget", sender} · {type: "clock", offset} · {type: "listeners", count}
 // Worker -> main: {type: "ready", meta, loadMs} · {type: "packet", data} · {type: "stats", ...}
@@ -14,7 +14,8 @@
 
 import { JitterBuffer } from "./jitter.js";
 import { PacketError, buildReport, parsePacket, parseReport } from "./packet.js";
-import { Packetizer } from "./packetizer.js";
+import { DTX_DEFAULTS, Packetizer } from "./packetizer.js";
+import { Vad } from "./vad.js";
 import { packBits, unpackBits } from "./focal-payload.js";
 import { CodeConcealer, loadPredictor } from "./concealer.js";
 import { E2eeError, Opener, Sealer, isSealed } from "./e2ee.js";
@@ -142,7 +143,9 @@ async function encodeFrame(frame, time) {
   if (marks.capture.length > 3000) marks.capture.shift();
   const payload = packBits(out.code.data, enc.bits);
   sentPayloadBytes += payload.length;
-  for (const plain of enc.packetizer.push(payload, quiet)) {
+  const speech = !muted && enc.vad.update(frame); // muted: a pause, keep-alives at digital silence
+  const level = muted ? 127 : enc.vad.backgroundLevel;
+  for (const plain of enc.packetizer.push(payload, quiet, speech, level)) {
     const packet = enc.sealer ? await enc.sealer.seal(plain) : plain;
     if (encoder !== enc) return; // that call has ended: its packets go nowhere
     sentBytes += packet.length;
@@ -206,6 +209,24 @@ async function decodeOne(id, r, payload, ts) {
   playout.postMessage({ sender: id, pcm, ts: ts === null ? null : ts - lag }, [pcm.buffer]);
 }
 
+// A frame of the sender's pause (DTX): low-passed noise at the level its keep-alive reported
+// (-dBov); the decoder is not run, so its state resumes where the speech before the pause left it.
+function playComfort(id, r, level, ts) {
+  const gain = level >= 100 ? 0 : 10 ** (-level / 20);
+  const pcm = new Float32Array(meta.hop);
+  let y = r.comfortState ?? 0;
+  for (let i = 0; i < pcm.length; i++) {
+    const white = (Math.random() + Math.random() + Math.random() - 1.5) * 2; // ~unit variance
+    y = 0.5 * y + 0.866 * white;
+    pcm[i] = gain * y;
+  }
+  r.comfortState = y;
+  r.log.push([ts, null]); // as a concealed frame: no code was decoded
+  if (r.log.length > 3000) r.log.shift();
+  const lag = Math.round(meta.delay_samples / meta.hop);
+  playout.postMessage({ sender: id, pcm, ts: ts === null ? null : ts - lag }, [pcm.buffer]);
+}
+
 // One payload (null: missing) through the concealer and the decoder: {pcm, state}.
 async function decodeCode(payload, bits, concealer, state) {
   let code = null;
@@ -234,7 +255,8 @@ async function tick() {
       const item = r.jitter.pop(t);
       if (!item) break;
       r.primed = true;
-      await decodeOne(id, r, item.payload, item.ts);
+      if (item.source === "comfort") playComfort(id, r, item.level, item.ts);
+      else await decodeOne(id, r, item.payload, item.ts);
     }
   }
 }
@@ -307,6 +329,7 @@ setInterval(() => {
     skippedTicks,
     e2ee: { enabled: keyring !== null, dropped: { ...e2eeDropped } },
     redundancy: encoder ? encoder.packetizer.redundancy : null,
+    sendDtxShare: encoder ? encoder.packetizer.framesHeld / Math.max(1, encoder.packetizer.framesPushed) : 0,
     receivers: Object.fromEntries([...receivers].map(([id, r]) => [id, r.jitter.summary()])),
   };
   postMessage(stats);
@@ -354,8 +377,10 @@ onmessage = ({ data: m }) => {
       sender = m.sender;
       encoder = {
         state: tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]),
-        bits: m.bits, packetizer: new Packetizer({ payloadType: m.payloadType, sender: m.sender,
-          framesPerPacket: m.framesPerPacket, redundancy: m.redundancy }),
+        // Sealed packets wrap version 1 (transport/README.md): no DTX with a room key.
+        bits: m.bits, vad: new Vad(), packetizer: new Packetizer({ payloadType: m.payloadType, sender: m.sender,
+          framesPerPacket: m.framesPerPacket, redundancy: m.redundancy, version: keyring || m.dtx !== true ? 1 : 3,
+          dtx: keyring || m.dtx !== true ? null : DTX_DEFAULTS }), // opt-in until its playout is right
         sealer: keyring ? new Sealer(keyring) : null,
       };
       break;

@@ -39,7 +39,7 @@ export class JitterBuffer {
     Object.assign(this, { frameMs, minDelayMs, maxDelayMs, initialDelayMs, quantileLevel, window });
     this.stats = { packetsReceived: 0, packetsDuplicate: 0, packetsLate: 0, packetsExpected: 0,
       framesPlayed: 0, framesRecovered: 0, framesConcealed: 0, framesDropped: 0, underruns: 0, resyncs: 0,
-      jitterMs: 0, targetDelayMs: initialDelayMs, bufferDelayMs: 0 };
+      framesComfort: 0, keepalives: 0, jitterMs: 0, targetDelayMs: initialDelayMs, bufferDelayMs: 0 };
     this.interval = { maxBurst: 0, expected: 0, received: 0, played: 0, concealed: 0, recovered: 0, waits: [] };
     this.expectedBefore = 0; // packets expected before the sequence numbers last restarted
     this._reset();
@@ -58,6 +58,8 @@ export class JitterBuffer {
     this.nextTs = 0;
     this.started = false;
     this.firstArrival = 0;
+    this.pauses = new Map(); // keep-alive ts -> level (-dBov), not reached yet (DTX)
+    this.comfort = null; // level while playing a sender's pause
     this.lastTransit = null;
     this.depths = [];
     this.waits = [];
@@ -112,6 +114,12 @@ export class JitterBuffer {
     this.stats.packetsReceived += 1;
     this.stats.packetsExpected = this.expectedBefore + this.highSeq - this.firstSeq + 1;
     this.tsRef = this.tsRef === null ? ts : Math.max(this.tsRef, ts);
+    if (packet.level !== null) {
+      // A DTX keep-alive: the sender is silent from ts on; play comfort noise until a frame comes.
+      this.stats.keepalives += 1;
+      if ((!this.started || ts >= this.nextTs) && this.pauses.size < 64) this.pauses.set(ts, packet.level);
+      return;
+    }
 
     const last = ts + packet.frames.length - 1;
     const transit = arrivalMs - last * this.frameMs;
@@ -186,6 +194,13 @@ export class JitterBuffer {
       this.started = true;
     }
     const depth = this.highTs === null ? 0 : this.highTs + 1 - this.nextTs;
+    if (!this.frames.has(this.nextTs) && this._inPause()) {
+      const ts = this.nextTs;
+      this._advance(null);
+      this.stats.framesComfort += 1;
+      this.dry = false;
+      return { payload: null, source: "comfort", level: this.comfort, ts: ts % TS_MOD };
+    }
     if (++this.calmPops >= BUMP_DECAY_POPS && this.bump > 0) {
       this.bump -= 1;
       this.calmPops = 0;
@@ -235,11 +250,23 @@ export class JitterBuffer {
       this.stats.bufferDelayMs = this.waits.reduce((a, b) => a + b, 0) / this.waits.length;
     }
     this._advance(payload);
+    if (payload) this.comfort = null;
     this.stats.framesPlayed += 1;
     if (source === "redundancy" || source === "parity") this.stats.framesRecovered += 1;
     if (!payload) this.stats.framesConcealed += 1;
     this.stats.targetDelayMs = target * this.frameMs;
     return { payload, source, ts: ts % TS_MOD };
+  }
+
+  /** Whether the frame due now lies in a sender's pause (a keep-alive at or before it, no frame since). */
+  _inPause() {
+    for (const [t, level] of this.pauses) {
+      if (t <= this.nextTs) {
+        this.comfort = level;
+        this.pauses.delete(t);
+      }
+    }
+    return this.comfort !== null;
   }
 
   _advance(payload) {
@@ -280,6 +307,7 @@ export class JitterBuffer {
     const s = this.stats;
     const lost = Math.max(0, s.packetsExpected - s.packetsReceived);
     return { ...s, packetsLost: lost, lossFraction: s.packetsExpected ? lost / s.packetsExpected : 0,
-      residualLoss: s.framesPlayed ? s.framesConcealed / s.framesPlayed : 0 };
+      residualLoss: s.framesPlayed ? s.framesConcealed / s.framesPlayed : 0,
+      dtxShare: s.framesPlayed + s.framesComfort ? s.framesComfort / (s.framesPlayed + s.framesComfort) : 0 };
   }
 }

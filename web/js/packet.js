@@ -3,9 +3,12 @@
 // codec worker and node (tests/js/). Malformed input throws PacketError and nothing else.
 
 export const VERSION = 1;
+export const VERSION_3 = 3; // N up to 8, DTX keep-alives (transport/README.md)
 export const HEADER_SIZE = 8;
 export const MAX_PAYLOAD_TYPE = 63;
-export const MAX_PRIMARY = 4;
+export const MAX_PRIMARY = 4; // version 1
+export const MAX_PRIMARY_V3 = 8;
+export const MAX_LEVEL = 127; // keep-alive background level, -dBov
 export const MAX_REDUNDANT = 15;
 export const MAX_SENDER = 255;
 export const SEQ_MOD = 1 << 16;
@@ -52,14 +55,21 @@ export function parityTimestamps(block) {
 
 /** Validate and normalise a packet object (the fields of transport.packet.Packet). */
 export function makePacket({ payloadType, seq, timestamp, sender, frames, redundant = [],
-  parity = [], quiet = false }) {
+  parity = [], quiet = false, version = VERSION, level = null }) {
   check(isInt(payloadType) && payloadType >= 0 && payloadType <= MAX_PAYLOAD_TYPE,
     `payload type ${payloadType} not in 0..${MAX_PAYLOAD_TYPE}`);
   check(isInt(seq) && seq >= 0 && seq < SEQ_MOD, `sequence number ${seq} out of range`);
   check(isInt(timestamp) && timestamp >= 0 && timestamp < TS_MOD, `timestamp ${timestamp} out of range`);
   check(isInt(sender) && sender >= 0 && sender <= MAX_SENDER, `sender id ${sender} not in 0..${MAX_SENDER}`);
-  check(frames.length >= 1 && frames.length <= MAX_PRIMARY,
-    `${frames.length} primary frames, expected 1..${MAX_PRIMARY}`);
+  check(version === VERSION || version === VERSION_3, `unsupported packet version ${version}`);
+  if (level !== null && level !== undefined) {
+    check(version === VERSION_3, "keep-alive packets need version 3");
+    check(isInt(level) && level >= 0 && level <= MAX_LEVEL, `keep-alive level ${level} not in 0..${MAX_LEVEL}`);
+    check(!frames.length && !redundant.length && !parity.length && quiet, "a keep-alive carries no frames and is quiet");
+    return { payloadType, seq, timestamp, sender, quiet: true, version, level, frames: [], redundant: [], parity: [] };
+  }
+  const most = version === VERSION_3 ? MAX_PRIMARY_V3 : MAX_PRIMARY;
+  check(frames.length >= 1 && frames.length <= most, `${frames.length} primary frames, expected 1..${most}`);
   check(redundant.length <= MAX_REDUNDANT, `${redundant.length} redundant frames, at most ${MAX_REDUNDANT}`);
   check(parity.length <= MAX_PARITY_BLOCKS, `more than ${MAX_PARITY_BLOCKS} parity blocks`);
   for (const f of [...redundant, ...frames]) check(f.length <= MAX_VARINT, `frame of ${f.length} bytes is too long`);
@@ -67,7 +77,7 @@ export function makePacket({ payloadType, seq, timestamp, sender, frames, redund
     check(mod(timestamp - b.start, TS_MOD) <= MAX_VARINT, "parity block starts too far before the packet");
   }
   return {
-    payloadType, seq, timestamp, sender, quiet: Boolean(quiet),
+    payloadType, seq, timestamp, sender, quiet: Boolean(quiet), version, level: null,
     frames: frames.map((f) => Uint8Array.from(f)),
     redundant: redundant.map((f) => Uint8Array.from(f)),
     parity: parity.map((b) => makeParityBlock(b.start, b.stride, b.count, b.lengthXor, b.payload)),
@@ -101,13 +111,22 @@ export function buildPacket(fields) {
   const all = [...p.redundant, ...p.frames];
   const n = p.frames.length;
   const r = p.redundant.length;
+  const q = (p.quiet ? 1 : 0) << 7;
+  const par = (p.parity.length ? 1 : 0) << 6;
+  const keepalive = p.level !== null;
+  const flags = p.version === VERSION ? q | par | ((n - 1) << 4) | r
+    : q | par | ((keepalive ? 1 : 0) << 5) | (Math.max(0, n - 1) << 2);
   const out = [
-    (VERSION << 6) | p.payloadType,
-    ((p.quiet ? 1 : 0) << 7) | ((p.parity.length ? 1 : 0) << 6) | ((n - 1) << 4) | r,
+    (p.version << 6) | p.payloadType, flags,
     p.seq >> 8, p.seq & 0xff,
     (p.timestamp >> 16) & 0xff, (p.timestamp >> 8) & 0xff, p.timestamp & 0xff,
     p.sender,
   ];
+  if (keepalive) {
+    out.push(p.level);
+    return Uint8Array.from(out);
+  }
+  if (p.version === VERSION_3) out.push(r);
   const fixed = fixedLength(all);
   out.push(fixed);
   if (!fixed) for (const f of all) putVarint(out, f.length);
@@ -174,11 +193,28 @@ export function parsePacket(data) {
   const rd = new Reader(asBytes(data), "packet");
   const head = rd.take(HEADER_SIZE + 1, "header");
   const version = head[0] >> 6;
-  check(version === VERSION, `unsupported packet version ${version} (expected ${VERSION})`);
+  check(version === VERSION || version === VERSION_3, `unsupported packet version ${version} (expected 1 or 3)`);
   const flags = head[1];
-  const n = ((flags >> 4) & 0x3) + 1;
-  const r = flags & 0xf;
-  const fixed = head[8];
+  const timestamp = (head[4] << 16) | (head[5] << 8) | head[6];
+  const common = { payloadType: head[0] & 0x3f, seq: (head[2] << 8) | head[3], timestamp, sender: head[7], version };
+  let n, r, fixed;
+  if (version === VERSION) {
+    n = ((flags >> 4) & 0x3) + 1;
+    r = flags & 0xf;
+    fixed = head[8];
+  } else {
+    check((flags & 0x3) === 0, "reserved bits of byte 1 are set");
+    if (flags & 0x20) {
+      check((flags & 0xdc) === 0x80, "a keep-alive has Q set and no parity or frames");
+      rd.end();
+      check(head[8] <= MAX_LEVEL, `keep-alive level ${head[8]} not in 0..${MAX_LEVEL}`);
+      return makePacket({ ...common, frames: [], quiet: true, level: head[8] });
+    }
+    n = ((flags >> 2) & 0x7) + 1;
+    r = head[8];
+    check(r <= MAX_REDUNDANT, `${r} redundant frames, at most ${MAX_REDUNDANT}`);
+    fixed = rd.take(1, "L")[0];
+  }
   let lengths;
   if (fixed) {
     lengths = new Array(r + n).fill(fixed);
@@ -189,7 +225,6 @@ export function parsePacket(data) {
       "frame lengths are all equal but L is 0 (non-canonical)");
   }
   const frames = lengths.map((length, i) => rd.take(length, `frame ${i}`));
-  const timestamp = (head[4] << 16) | (head[5] << 8) | head[6];
   const parity = [];
   if (flags & 0x40) {
     const count = rd.varint("parity block count");
@@ -203,8 +238,7 @@ export function parsePacket(data) {
   }
   rd.end();
   return makePacket({
-    payloadType: head[0] & 0x3f, seq: (head[2] << 8) | head[3], timestamp, sender: head[7],
-    frames: frames.slice(r), redundant: frames.slice(0, r), parity, quiet: Boolean(flags & 0x80),
+    ...common, frames: frames.slice(r), redundant: frames.slice(0, r), parity, quiet: Boolean(flags & 0x80),
   });
 }
 
@@ -265,6 +299,9 @@ export function buildReport(r) {
   dv.setUint8(4, fraction(r.lossFraction ?? 0));
   dv.setUint8(5, fraction(r.residualLoss ?? 0));
   dv.setUint8(6, sat(r.maxBurst ?? 0, 255));
+  check(Number.isInteger(r.maxKbps ?? 0) && (r.maxKbps ?? 0) >= 0 && (r.maxKbps ?? 0) <= 255,
+    `maxKbps ${r.maxKbps} not in 0..255`);
+  dv.setUint8(7, r.maxKbps ?? 0); // the receiver's cap on this stream, kbit/s on the wire; 0: none
   dv.setUint16(8, sat((r.jitterMs ?? 0) * 10, 0xffff));
   dv.setUint16(10, sat(r.playoutDelayMs ?? 0, 0xffff));
   dv.setUint16(12, sat(r.targetDelayMs ?? 0, 0xffff));
@@ -281,11 +318,10 @@ export function parseReport(data) {
   const head = dv.getUint8(0);
   check(head >> 6 === VERSION && (head & 0x3f) === REPORT_TYPE,
     `not a version ${VERSION} receiver report (first byte 0x${head.toString(16).padStart(2, "0")})`);
-  check(dv.getUint8(7) === 0, "reserved byte of receiver report is not 0");
   return {
     sender: dv.getUint8(1), highestSeq: dv.getUint16(2), lossFraction: dv.getUint8(4) / 256,
     residualLoss: dv.getUint8(5) / 256, maxBurst: dv.getUint8(6), jitterMs: dv.getUint16(8) / 10,
     playoutDelayMs: dv.getUint16(10), targetDelayMs: dv.getUint16(12), recovered: dv.getUint16(14),
-    concealedTotal: dv.getUint32(16), lostTotal: dv.getUint32(20),
+    concealedTotal: dv.getUint32(16), lostTotal: dv.getUint32(20), maxKbps: dv.getUint8(7),
   };
 }

@@ -1,19 +1,26 @@
 // Sender side: group codec frames into packets with redundancy and optional XOR parity,
 // the same packing as transport/packetizer.py (so a receiver cannot tell the two apart).
 
-import { MAX_PARITY_BLOCKS, MAX_PARITY_COUNT, MAX_PAYLOAD_TYPE, MAX_PRIMARY, MAX_REDUNDANT,
-  MAX_SENDER, SEQ_MOD, TS_MOD, buildPacket, makeParity } from "./packet.js";
+import { MAX_LEVEL, MAX_PARITY_BLOCKS, MAX_PARITY_COUNT, MAX_PAYLOAD_TYPE, MAX_PRIMARY, MAX_PRIMARY_V3,
+  MAX_REDUNDANT, MAX_SENDER, SEQ_MOD, TS_MOD, VERSION, VERSION_3, buildPacket, makeParity } from "./packet.js";
+
+/** DTX defaults (transport.DtxConfig): 200 ms hangover, a keep-alive every 400 ms, at least
+ * 80 ms of held-back frames in the first packet after a pause. */
+export const DTX_DEFAULTS = { hangover: 10, keepalive: 20, onset: 4 };
 
 export class Packetizer {
   /** config: {payloadType, sender, framesPerPacket=2, redundancy=8, parityPackets=0,
-   *  firstSeq=0, firstTimestamp=0} */
+   *  firstSeq=0, firstTimestamp=0, version=1, dtx=null ({hangover, keepalive, onset}: needs version 3)} */
   constructor(config) {
     const c = { sender: 0, framesPerPacket: 2, redundancy: 8, parityPackets: 0, firstSeq: 0,
-      firstTimestamp: 0, ...config };
+      firstTimestamp: 0, version: VERSION, dtx: null, ...config };
+    if (c.version !== VERSION && c.version !== VERSION_3) throw new RangeError("version must be 1 or 3");
+    if (c.dtx && c.version !== VERSION_3) throw new RangeError("DTX needs packet version 3");
+    const maxPrimary = c.version === VERSION_3 ? MAX_PRIMARY_V3 : MAX_PRIMARY;
     const inRange = (v, lo, hi) => Number.isInteger(v) && v >= lo && v <= hi;
     if (!inRange(c.payloadType, 0, MAX_PAYLOAD_TYPE)) throw new RangeError(`payloadType must be in 0..${MAX_PAYLOAD_TYPE}`);
     if (!inRange(c.sender, 0, MAX_SENDER)) throw new RangeError(`sender must be in 0..${MAX_SENDER}`);
-    if (!inRange(c.framesPerPacket, 1, MAX_PRIMARY)) throw new RangeError(`framesPerPacket must be in 1..${MAX_PRIMARY}`);
+    if (!inRange(c.framesPerPacket, 1, maxPrimary)) throw new RangeError(`framesPerPacket must be in 1..${maxPrimary}`);
     if (!inRange(c.parityPackets, 0, MAX_PARITY_COUNT)) throw new RangeError(`parityPackets must be in 0..${MAX_PARITY_COUNT}`);
     if (c.parityPackets && c.framesPerPacket > MAX_PARITY_BLOCKS) throw new RangeError("too many frames per packet for parity");
     if (!inRange(c.firstSeq, 0, SEQ_MOD - 1) || !inRange(c.firstTimestamp, 0, TS_MOD - 1)) {
@@ -30,6 +37,18 @@ export class Packetizer {
     this._group = [];
     this._groupStart = 0;
     this._parity = [];
+    this._silentRun = 0; // frames since the last one with speech
+    this._dtxFrames = 0; // frames held back in the current pause
+    this._inDtx = false;
+    this._onset = false; // the next packet is the first after a pause
+    this.framesPushed = 0;
+    this.framesHeld = 0; // not sent: DTX
+    this.keepalives = 0;
+  }
+
+  /** Whether the sender is in a pause (keep-alives, no frames). */
+  get inDtx() {
+    return this._inDtx;
   }
 
   get redundancy() {
@@ -58,16 +77,32 @@ export class Packetizer {
     return (this._nextTs + this._pending.length) % TS_MOD;
   }
 
-  /** Add one codec frame; returns the packets to send now (0 or 1). */
-  push(frame, quiet = false) {
+  /** Add one codec frame; returns the packets to send now. With DTX, `speech` is the VAD's
+   * verdict and `level` the background level (-dBov) a keep-alive reports. */
+  push(frame, quiet = false, speech = true, level = MAX_LEVEL) {
+    this.framesPushed += 1;
+    const dtx = this.config.dtx;
+    this._silentRun = speech ? 0 : this._silentRun + 1;
+    if (dtx && this._silentRun > dtx.hangover) return this._hold(Uint8Array.from(frame), dtx, level);
+    if (this._inDtx) {
+      this._inDtx = false;
+      this._onset = true;
+    }
     this._pending.push(Uint8Array.from(frame));
     this._quiet = this._quiet && quiet;
     if (this._pending.length < this.config.framesPerPacket) return [];
     return [this._build()];
   }
 
-  /** Send what is pending as a short packet; resets parity grouping. */
+  /** Send what is pending as a short packet; resets parity grouping. Ending in a pause, the
+   * last frame goes out, so receivers know where the stream ends. */
   flush() {
+    if (!this._pending.length && this._inDtx && this._history.length) {
+      this._inDtx = false;
+      this._nextTs = (this._nextTs - 1 + TS_MOD) % TS_MOD;
+      this._pending = [this._history.pop()];
+      this.framesHeld -= 1;
+    }
     if (!this._pending.length) return [];
     const short = this._pending.length < this.config.framesPerPacket;
     const packet = this._build();
@@ -75,15 +110,44 @@ export class Packetizer {
     return [packet];
   }
 
+  // A frame in a pause: kept for the onset's redundancy, not sent; a keep-alive at the pause's
+  // first frame and every dtx.keepalive frames.
+  _hold(frame, dtx, level) {
+    const out = this._pending.length ? this.flush() : [];
+    const ts = this._nextTs;
+    if (!this._inDtx) {
+      this._inDtx = true;
+      this._dtxFrames = 0;
+      this._group = [];
+    }
+    if (this._dtxFrames % dtx.keepalive === 0) {
+      out.push(buildPacket({ payloadType: this.config.payloadType, seq: this._seq, timestamp: ts,
+        sender: this.config.sender, frames: [], quiet: true, version: VERSION_3,
+        level: Math.max(0, Math.min(MAX_LEVEL, level)) }));
+      this._seq = (this._seq + 1) % SEQ_MOD;
+      this.keepalives += 1;
+    }
+    this._dtxFrames += 1;
+    this.framesHeld += 1;
+    this._history.push(frame);
+    if (this._history.length > MAX_REDUNDANT) this._history.shift();
+    this._nextTs = (ts + 1) % TS_MOD;
+    return out;
+  }
+
   _build() {
     const frames = this._pending;
     const firstTs = this._nextTs;
-    const r = Math.min(this._redundancy, this._history.length);
+    let r = this._redundancy;
+    if (this._onset && this.config.dtx) r = Math.max(r, this.config.dtx.onset);
+    r = Math.min(r, this._history.length);
     const bytes = buildPacket({
       payloadType: this.config.payloadType, seq: this._seq, timestamp: firstTs, sender: this.config.sender,
       frames, redundant: this._history.slice(this._history.length - r), parity: this._parity, quiet: this._quiet,
+      version: this.config.version,
     });
     this._parity = [];
+    this._onset = false;
     this._history.push(...frames);
     if (this._history.length > MAX_REDUNDANT) this._history.splice(0, this._history.length - MAX_REDUNDANT);
     this._seq = (this._seq + 1) % SEQ_MOD;

@@ -1,0 +1,73 @@
+"""Frames per packet from caps and receiver reports (transport.packetsize), and the wire model."""
+from __future__ import annotations
+
+import pytest
+
+from transport.packetsize import PacketSizer, SizeConfig, fit_cap
+from transport.report import ReceiverReport
+from transport.wire import SACK_BYTES, WireModel, wire_bytes
+
+CLEAN = ReceiverReport(sender=1, highest_seq=0)
+LOSSY = ReceiverReport(sender=1, highest_seq=0, loss_fraction=0.6)
+JITTERY = ReceiverReport(sender=1, highest_seq=0, jitter_ms=90)
+
+
+def test_wire_model_counts_both_directions():
+    assert wire_bytes(29) == 125 and SACK_BYTES == 93  # a 65-byte UDP payload, as measured
+    aiortc, delayed = WireModel(1), WireModel(2)
+    assert aiortc.packet_bytes(29) == 125 + 93 and delayed.packet_bytes(29) == 125 + 46.5
+    assert aiortc.rates([29] * 25, 1.0) == (25000.0, 25 * 93 * 8)
+    # focal-800 (2-byte frames), 2 a packet, 8 redundant, version 3 (30 bytes): 25 packets/s
+    assert aiortc.stream_bps(2, 2, 8, 20) == pytest.approx(8 * (125 + 93) * 25)
+    with pytest.raises(ValueError):
+        WireModel(0.5)
+
+
+def test_without_a_cap_or_trouble_packets_stay_at_the_base_size():
+    sizer = PacketSizer()
+    for _ in range(10):
+        assert sizer.update(CLEAN, 2.0, 8) == (2, 8)
+    assert sizer.update(ReceiverReport(sender=1, highest_seq=0, loss_fraction=0.1), 2.0, 8) == (2, 8)
+
+
+def test_a_cap_takes_the_fewest_frames_that_fit_then_trims_redundancy():
+    c = SizeConfig(max_bitrate=12000)
+    n, r = fit_cap(12000, 2.0, 8, c)
+    assert (n, r) == (8, 8) and c.wire.stream_bps(8, 2.0, 8, 20) <= 12000 < c.wire.stream_bps(7, 2.0, 8, 20)
+    assert fit_cap(23000, 2.0, 8, c)[0] == 4  # 22.2 kbit/s
+    n, r = fit_cap(11000, 2.0, 8, c)
+    assert n == 8 and 0 < r < 8 and c.wire.stream_bps(8, 2.0, r, 20) <= 11000
+    assert fit_cap(1000, 2.0, 8, c) == (8, 0)  # nothing fits: the least there is
+    assert PacketSizer(c).plan(2.0, 8) == (8, 8)
+
+
+def test_a_receiver_cap_counts_until_a_later_report_drops_it():
+    sizer = PacketSizer()
+    capped = ReceiverReport(sender=1, highest_seq=0, max_kbps=23)
+    assert sizer.update(capped, 2.0, 8) == (4, 8) and sizer.cap_bps == 23000
+    # two listeners: the lowest cap of the last two reports holds
+    assert sizer.update(CLEAN, 2.0, 8, receivers=2) == (4, 8)
+    assert sizer.update(CLEAN, 2.0, 8, receivers=2) == (2, 8)
+
+
+def test_an_overloaded_link_adds_frames_and_calm_takes_them_off_with_backoff():
+    sizer = PacketSizer(SizeConfig(calm_reports=3, jitter_distress_ms=80))
+    assert [sizer.update(JITTERY, 2.0, 8)[0] for _ in range(3)] == [3, 4, 5]
+    assert [sizer.update(CLEAN, 2.0, 8)[0] for _ in range(3)] == [5, 5, 4]
+    assert sizer.update(JITTERY, 2.0, 8)[0] == 5  # too early: the next try waits twice as long
+    assert [sizer.update(CLEAN, 2.0, 8)[0] for _ in range(6)] == [5] * 5 + [4]
+
+
+def test_loss_counts_smoothed_so_random_loss_alone_costs_no_latency():
+    sizer = PacketSizer()
+    unlucky = ReceiverReport(sender=1, highest_seq=0, loss_fraction=0.4)
+    assert sizer.update(unlucky, 2.0, 8)[0] == 2  # one second of 40 % after a clean start
+    assert [sizer.update(CLEAN, 2.0, 8)[0] for _ in range(3)] == [2, 2, 2]
+    # sustained: overloaded (the second report); at 60 % loss 2 frames become 6 (10 % under what got through)
+    assert [sizer.update(LOSSY, 2.0, 8)[0] for _ in range(3)] == [2, 6, 8]
+
+
+def test_config_is_validated():
+    for bad in ({"base": 0}, {"base": 3, "most": 2}, {"most": 9}, {"max_bitrate": 0}, {"calm_reports": 0}):
+        with pytest.raises(ValueError):
+            SizeConfig(**bad)
