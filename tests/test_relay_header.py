@@ -5,7 +5,7 @@ import pytest
 
 from transport import Packet, PacketError, parse_packet
 from transport.e2ee import Keyring, Sealer, format_key, new_key, parse_sealed_header
-from transport.relay_header import MAX_RELAYED_BYTES, RELAYED_VERSIONS, relay_header
+from transport.relay_header import MAX_RELAYED_BYTES, RELAYED_VERSIONS, is_keepalive, relay_header
 
 PACKETS = [
     Packet(payload_type=12, seq=7, timestamp=14, sender=3, frames=(b"\xab\xcd", b"\x12\x34")),
@@ -41,6 +41,15 @@ def test_version_3_is_relayed_and_version_0_is_not() -> None:
     assert relay_header(bytes([0xC0 | 7]) + bytes(range(1, 10))) == (7, 0x0203, 7)
     with pytest.raises(PacketError, match="version 0 is not relayed"):
         relay_header(bytes(10))
+
+
+def test_version_3_keepalives_are_relayed_and_told_apart() -> None:
+    keepalive = Packet(payload_type=12, seq=8, timestamp=16, sender=3, frames=(), quiet=True,
+                       version=3, level=50).to_bytes()
+    speech = Packet(payload_type=12, seq=9, timestamp=16, sender=3, frames=(b"ab",) * 5, version=3).to_bytes()
+    assert relay_header(keepalive) == (12, 8, 3)
+    assert is_keepalive(keepalive)
+    assert not is_keepalive(speech) and not is_keepalive(PACKETS[0].to_bytes())
 
 
 @pytest.mark.parametrize("data", [b"", b"\x41", bytes([0x41]) + b"\0" * MAX_RELAYED_BYTES])
