@@ -225,6 +225,14 @@ def test_a_new_run_grows_from_another_runs_model(tmp_path: Path, corpus: Path):
     config.train.init_from = str(tmp_path / "nothing.pt")
     with pytest.raises(FileNotFoundError, match="init_from"):
         Trainer(config).resume()
+    # A run grown from shipped weights (whose step ends their own schedule) may start at step 0.
+    config = tiny_config(tmp_path, corpus)
+    config.train.run_dir = str(tmp_path / "restarted")
+    config.train.init_from = str(tmp_path / "run" / "last.pt")
+    config.train.init_step = 0
+    restarted = Trainer(config)
+    assert restarted.resume() and restarted.step == 0
+    assert restarted.budget["inherited_steps"] == 2
 
 
 def test_missing_manifest_is_a_clear_error(tmp_path: Path):

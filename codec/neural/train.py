@@ -131,6 +131,7 @@ class OptimConfig:
     snapshot_every: int = 0  # 0: no step-NNNNN.pt snapshots
     init_from: str = ""  # checkpoint starting a run that has no last.pt yet (see Trainer.resume)
     init_skip: list[str] = field(default_factory=list)  # init_from's parameters left out, by prefix
+    init_step: int = -1  # the step a run grown from init_from starts at; -1: the checkpoint's own
     stft_resolutions: list[list[int]] = field(
         default_factory=lambda: [list(r) for r in STFT_RESOLUTIONS])
     phase_resolutions: list[list[int]] = field(default_factory=lambda: [[512, 128]])
@@ -324,7 +325,8 @@ class Trainer:
         if result.unexpected_keys:
             raise ValueError(f"train.init_from: {path} holds weights this model lacks: "
                              f"{', '.join(result.unexpected_keys)}")
-        self.step = int(ckpt["step"])
+        init_step = self.config.train.init_step
+        self.step = int(ckpt["step"]) if init_step < 0 else init_step
         parent = ckpt.get("budget", {})
         self.budget.update(
             inherited_cpu_s=parent.get("cpu_s", 0.0) + parent.get("inherited_cpu_s", 0.0),
