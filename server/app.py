@@ -15,6 +15,7 @@ from server.access import origin_allowed
 from server.codec_facts import CodecFacts, codec_facts
 from server.config import ServerConfig
 from server.metrics import ServerMetrics, path_delay_estimate, payload_type_label, report_from_message
+from server.pages import page_app
 from server.peer import PeerConnection
 from server.ratelimit import TokenBucket
 from server.report_gate import ReportGate
@@ -59,20 +60,9 @@ class CallServer:
     def make_app(self) -> web.Application:
         """The aiohttp application serving signaling, health, metrics and the web page."""
         self.ice.apply()
-        app = web.Application()
-        app.router.add_get("/ws", self.websocket)
-        app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/metrics", self.prometheus)
-        app.router.add_get("/", self.index)
-        if self.config.models_dir.is_dir():
-            app.router.add_static("/models/", self.config.models_dir, show_index=False)
-        app.router.add_static("/", self.config.web_root, show_index=False)
-        app.on_response_prepare.append(_no_referrer)
+        app = page_app(self.config, self.websocket, self.healthz, self.prometheus)
         app.on_shutdown.append(lambda _: self.drain(0))
         return app
-
-    async def index(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(self.config.web_root / "index.html")
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "draining" if self.draining else "ok", "rooms": self.rooms.room_count,
@@ -419,7 +409,3 @@ class CallServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-
-async def _no_referrer(request: web.Request, response: web.StreamResponse) -> None:
-    """Pages never leak their URL (an invite's room) in a Referer header."""
-    response.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -25,6 +25,7 @@ from server.access import origin_allowed
 from server.config import ServerConfig
 from server.metrics_merge import MergedCollector
 from server.node_directory import NodeDirectory
+from server.pages import page_app
 from server.signaling import SignalingError, error_message, parse_client_message
 from server.worker_directory import NoWorker, WorkerDirectory
 
@@ -77,20 +78,9 @@ class Front:
         self._per_address: TallyCounter[str] = TallyCounter()
 
     def make_app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/ws", self.websocket)
-        app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/metrics", self.prometheus)
-        app.router.add_get("/", self.index)
-        if self.config.models_dir.is_dir():
-            app.router.add_static("/models/", self.config.models_dir, show_index=False)
-        app.router.add_static("/", self.config.web_root, show_index=False)
-        app.on_response_prepare.append(_no_referrer)
+        app = page_app(self.config, self.websocket, self.healthz, self.prometheus)
         app.on_cleanup.append(self._close_http)
         return app
-
-    async def index(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(self.config.web_root / "index.html")
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -313,7 +303,3 @@ async def _end(ws: web.WebSocketResponse, code: str, text: str, close_code: int 
             pass
         await ws.close(code=close_code, message=code.encode())
 
-
-async def _no_referrer(request: web.Request, response: web.StreamResponse) -> None:
-    """Pages never leak their URL (an invite's room) in a Referer header."""
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
