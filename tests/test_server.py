@@ -34,6 +34,7 @@ async def test_healthz_metrics_and_page(server):
             assert "focalcall_participants 0.0" in text and "focalcall_rooms 0.0" in text
         async with http.get(url) as r:
             assert r.status == 200 and "text/html" in r.headers["Content-Type"]
+            assert r.headers["Referrer-Policy"] == "no-referrer"  # an invite's room never leaks
         async with http.get(url + "models/focal.json") as r:  # the page loads the codec from here
             assert r.status == 200 and "decoder_onnx" in await r.json()
 
