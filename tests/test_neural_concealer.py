@@ -89,3 +89,17 @@ def _without_predictor(predictor_dir):
     model = NeuralModel(predictor_dir)
     model.predictor = None
     return model
+
+
+def test_modes_say_what_stands_in_for_a_missing_code(predictor_dir):
+    code = np.where(np.arange(BITS) % 3 == 0, 1.0, -1.0).astype(np.float32)
+    repeat = CodeConcealer(CodePredictorModel.load(predictor_dir), BITS, "repeat")
+    assert repeat.model is None and not repeat.conceal(BITS).any()  # nothing heard yet: no code
+    repeat.observe(code)
+    assert np.array_equal(repeat.conceal(BITS), code) and np.array_equal(repeat.conceal(BITS), code)
+    assert CodeConcealer(CodePredictorModel.load(predictor_dir), BITS).mode == "predict"
+    assert CodeConcealer(None, BITS).mode == "missing"
+    with pytest.raises(ValueError, match="needs a shipped predictor"):
+        CodeConcealer(None, BITS, "predict")
+    with pytest.raises(ValueError, match="unknown concealment mode"):
+        CodeConcealer(None, BITS, "guess")

@@ -17,6 +17,7 @@ from codec.neural.predictor_files import PREDICTOR_META
 
 FADE_AFTER_FRAMES = 6
 FADE_FRAMES = 4
+MODES = ("predict", "repeat", "missing")  # what stands in for a missing code
 
 
 class CodePredictorModel:
@@ -40,23 +41,38 @@ class CodePredictorModel:
 
 
 class CodeConcealer:
-    """Per-stream state: the predictor's memory and the current run of missing frames."""
+    """Per-stream state: the predictor's memory and the current run of missing frames.
 
-    def __init__(self, model: CodePredictorModel | None, sent_bits: int) -> None:
-        self.model = model
+    ``mode`` says what stands in for a missing code: ``"predict"`` (the predictor's guess; the
+    default when one is shipped), ``"repeat"`` (the last code decoded) or ``"missing"`` (all
+    zeros, "no code"; the default without a predictor).
+    """
+
+    def __init__(self, model: CodePredictorModel | None, sent_bits: int, mode: str | None = None) -> None:
+        mode = mode or ("predict" if model else "missing")
+        if mode not in MODES:
+            raise ValueError(f"unknown concealment mode {mode!r}; valid: {', '.join(MODES)}")
+        if mode == "predict" and model is None:
+            raise ValueError("concealment mode 'predict' needs a shipped predictor")
+        self.model = model if mode == "predict" else None
+        self.mode = mode
         self.sent_bits = sent_bits
         self.missing_run = 0
+        self._last: np.ndarray | None = None
         self._state = np.zeros((1, model.hidden), dtype=np.float32) if model else None
         self._logits = np.zeros((1, model.bits), dtype=np.float32) if model else None
 
     def observe(self, code: np.ndarray) -> None:
         """Account a real code (±1, 0 for bits not sent) that goes to the decoder."""
         self.missing_run = 0
+        self._last = code
         self._step(code)
 
     def conceal(self, bits: int) -> np.ndarray:
-        """The code to decode in place of a missing frame (all zeros without a predictor)."""
+        """The code to decode in place of a missing frame."""
         self.missing_run += 1
+        if self.mode == "repeat" and self._last is not None:
+            return self._last.copy()
         if self.model is None:
             return np.zeros(bits, dtype=np.float32)
         guess = np.tanh(self._logits[0] / 2).astype(np.float32)

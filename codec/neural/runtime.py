@@ -103,12 +103,12 @@ class FocalEncoder(FrameEncoder):
 class FocalDecoder(FrameDecoder):
     """A payload (or ``None``: missing) in → ``codes × 320`` samples, ``delay_samples`` late."""
 
-    def __init__(self, model: NeuralModel, bits: int) -> None:
+    def __init__(self, model: NeuralModel, bits: int, concealment: str | None = None) -> None:
         self.model, self.bits = model, bits
         self.codes = codes_per_payload(bits)
         self.nbytes = self.codes * bits // 8
         self.state = np.zeros((1, model.meta["decoder_state_size"]), dtype=np.float32)
-        self.concealer = CodeConcealer(model.predictor, bits)
+        self.concealer = CodeConcealer(model.predictor, bits, concealment)
 
     def decode(self, payload: bytes | None) -> np.ndarray:
         if payload is None:
@@ -139,7 +139,7 @@ class FocalCodec(Codec):
 
     sample_rate = 16000
 
-    def __init__(self, name: str, model: NeuralModel) -> None:
+    def __init__(self, name: str, model: NeuralModel, concealment: str | None = None) -> None:
         if name not in MODES:
             raise CodecError(f"unknown focal mode {name!r}; valid: {', '.join(MODES)}")
         self.name, self.model, self.bits = name, model, MODES[name]
@@ -148,12 +148,13 @@ class FocalCodec(Codec):
         self.frame_samples = model.hop * codes_per_payload(self.bits)
         self.bitrate = float(self.bits * self.sample_rate // model.hop)
         self.delay_samples = int(model.meta["delay_samples"])
+        self.concealment = concealment  # codec.neural.concealer.MODES; None: the shipped default
 
     def encoder(self) -> FrameEncoder:
         return FocalEncoder(self.model, self.bits)
 
     def decoder(self) -> FrameDecoder:
-        return FocalDecoder(self.model, self.bits)
+        return FocalDecoder(self.model, self.bits, self.concealment)
 
 
 _shared: NeuralModel | None = None
