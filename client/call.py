@@ -193,11 +193,12 @@ class Call:
 
     # ------------------------------------------------------------ connections
     async def start(self) -> None:
-        """Connect, join the room and wait until the audio channel is open (the first
-        connection is not retried: a wrong URL or token fails at once)."""
+        """Connect, join the room and wait until the audio channel is open. The first
+        connection is retried only when the server says the refusal is passing ("reconnect
+        shortly"); a wrong URL or token fails at once."""
         self.ice.apply()
         self._decode_thread.start()
-        await self._connect()
+        await self._first_connect()
         self._tasks = [asyncio.create_task(self._playout_loop()), asyncio.create_task(self._report_loop())]
         if self.reconnect is not None:
             self._tasks.append(asyncio.create_task(self._supervise()))
@@ -227,6 +228,24 @@ class Call:
         pc.on("connectionstatechange", lambda: self._connection_state(pc))
         self._rebind_sender()
         self._set_state("connected", f"in room {self.room!r} as {self.name_given} (id {self.id})")
+
+    async def _first_connect(self) -> None:
+        """:meth:`_connect`, retried with the reconnection backoff (within its give-up time)
+        while the server answers that it cannot take us yet but will shortly."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.reconnect.give_up_after_s if self.reconnect else 0.0)
+        attempt = 0
+        while True:
+            try:
+                await self._connect()
+                return
+            except SignalingFailed as exc:
+                if not exc.passing or self.reconnect is None or loop.time() >= deadline:
+                    raise
+                attempt += 1
+                delay = self.reconnect.delay(attempt)
+                self._set_state("reconnecting", f"{exc}; attempt {attempt} in {delay:.1f} s")
+                await asyncio.sleep(delay)
 
     def _ice_for(self, joined: dict[str, Any]) -> IceSettings:
         """Our ICE settings plus the servers (and short-lived TURN credentials) the server gave."""

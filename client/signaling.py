@@ -17,18 +17,23 @@ logger = logging.getLogger(__name__)
 
 # Refusals that retrying cannot fix: the client gives up at once instead of reconnecting.
 FATAL_CODES = frozenset({"unauthorized", "bad-room", "bad-name", "replaced"})
+# Refusals the server marks as passing ("reconnect shortly": a node failing over, a worker
+# restarting, a server draining): even a first connection retries them.
+TRY_AGAIN_CODE = "unavailable"
 HEARTBEAT_S = 3.0  # ping the server this often; no answer within half of it ends the connection
 MAX_SERVER_MESSAGE = 1 << 20
 
 
 class SignalingFailed(RuntimeError):
     """The server refused a request or the connection failed; the message says why.
-    ``code`` is the server's error code, if it sent one; ``fatal`` says retrying is pointless."""
+    ``code`` is the server's error code, if it sent one; ``fatal`` says retrying is pointless,
+    ``passing`` that the server asked us to try again shortly."""
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.fatal = code in FATAL_CODES
+        self.passing = code == TRY_AGAIN_CODE
 
 
 def websocket_url(server_url: str) -> str:
@@ -66,8 +71,9 @@ class SignalingClient:
                 timeout=aiohttp.ClientWSTimeout(ws_close=2.0)), timeout)
         except aiohttp.WSServerHandshakeError as exc:
             await self._session.close()
-            raise SignalingFailed(f"the server at {self.url} refused the connection: {exc.status} {exc.message}") \
-                from None
+            # 503: the server is draining (or has no worker yet) and says to come back shortly.
+            raise SignalingFailed(f"the server at {self.url} refused the connection: {exc.status} {exc.message}",
+                                  TRY_AGAIN_CODE if exc.status == 503 else None) from None
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             await self._session.close()
             raise SignalingFailed(f"cannot reach the server at {self.url}: {exc or type(exc).__name__}") from None

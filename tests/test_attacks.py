@@ -100,7 +100,9 @@ async def test_a_flood_costs_the_others_only_the_capped_rate_and_no_frames(tmp_p
     # starves Cy's playout: that happens as often without a flood, so it gets a margin.)
     assert bo.stats.packets_received == speaker.stats.sent.packets and bo.stats.packets_lost == 0
     assert bo.concealed_frames() <= 0.1 * speaker.stats.sent.frames
-    assert sent > 5000
+    # A flood, even when this shared machine slows the attacker (2,000/s asked; 10,000 on a quiet one):
+    # 2,000 packets of ~1 kB in 5 s are 20 times the cap below.
+    assert sent > 2000
     # the attacker's share: the budget of its codec (Codec2 3200: 10.2 kB/s, x2 headroom, 1 s burst)
     # plus the larger provisional budget in the moment before its codec was looked up
     got = attacker.stats.packets_received

@@ -114,3 +114,34 @@ async def test_peers_on_two_nodes_hear_each_other_and_the_room_moves_to_the_surv
     live = read_wav(heard, 16000)
     n = min(len(live), len(offline))
     assert stoi(offline[:n], live[:n], 16000) >= 0.9  # Ada (node 0) heard Bo (node 1) as the codec gives it
+
+
+async def test_a_first_join_refused_for_a_while_retries_until_the_room_directory_is_back(tmp_path):
+    redis_port = free_port()
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    store = start_redis(redis_port)
+    port = free_port()
+    log = tmp_path / "node.log"
+    node = start_node(port, redis_url, log)
+    lines: list[str] = []
+    peer = None
+    try:
+        store.kill()  # the room directory stops answering: joins are refused with "reconnect shortly"
+        store.wait(10)
+        peer = join(f"http://127.0.0.1:{port}/", "Ada", None, tmp_path / "Ada", duration=30)
+        reader = asyncio.create_task(_collect(peer.stderr, lines))
+        deadline = time.time() + 30
+        while not any("reconnect shortly" in line for line in lines):
+            assert time.time() < deadline and peer.poll() is None, f"no passing refusal: {lines}"
+            await asyncio.sleep(0.05)
+        store = start_redis(redis_port)  # the directory is back: the same first join gets in
+        while not any("connected: in room" in line for line in lines):
+            assert time.time() < deadline + 30 and peer.poll() is None, f"{lines}\n{log.read_text()[-3000:]}"
+            await asyncio.sleep(0.05)
+        peer.send_signal(signal.SIGINT)
+        assert await asyncio.to_thread(peer.wait, 30) == 0
+        await reader
+    finally:
+        for p in (peer, node, store):
+            if p is not None:
+                p.kill()
