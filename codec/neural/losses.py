@@ -181,3 +181,25 @@ def feature_matching_loss(real_maps: list[list[torch.Tensor]],
     losses = [F.l1_loss(f, r.detach()) / (r.detach().abs().mean() + 1e-5)
               for rs, fs in zip(real_maps, fake_maps) for r, f in zip(rs, fs)]
     return sum(losses) / len(losses)
+
+
+class RecognizerLoss(nn.Module):
+    """What a recogniser hears: a frozen speech encoder's features of the decoded audio against
+    its features of the clean audio (both layer-normalised; MSE plus cosine distance, as
+    :func:`distillation_loss`). Gradients reach the codec through the decoded audio only.
+
+    ``encoder`` maps audio ``(B, N)`` to features ``(B, T, D)`` with gradients (for Whisper-base:
+    ``WhisperTeacher.encoder`` after its ``mel``); it is frozen here.
+    """
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder.eval().requires_grad_(False)
+
+    def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            reference = self.encoder(target)
+        heard = self.encoder(estimate)
+        frames = min(heard.shape[1], reference.shape[1])
+        heard = F.layer_norm(heard[:, :frames], heard.shape[-1:])
+        return distillation_loss(heard, reference[:, :frames])

@@ -18,6 +18,8 @@ trains (``encoder``, ``quantizer``, ``decoder``) and the weights of its losses:
   discriminator (which is trained whenever either weight is non-zero; ``train.disc_input``
   picks whether it sees log-magnitude or compressed complex spectra);
 - ``entropy``: BSQ per-frame bit entropy minus bit-usage entropy;
+- ``asr``: Whisper-base's encoder features of the decoded audio vs of the clean target
+  (:class:`~codec.neural.losses.RecognizerLoss`): what a recogniser hears, not just the spectrum;
 - ``teacher``: the decoder's features (through ``teacher_head``) rebuild the teacher's features
   of the clean clip from the *codes* (FocalCodec's decompressor), so the bits learn phonetics;
 - ``f0``, ``voicing``, ``mcep``, ``ap``: the source-filter head's parameters against WORLD
@@ -57,7 +59,7 @@ from codec.neural.discriminator import INPUTS, MultiResolutionDiscriminator
 from codec.neural.losses import (STFT_RESOLUTIONS, MelLoss, MultiResolutionSTFTLoss,
                                  PhaseDerivativeLoss, check_phase_settings, check_resolutions,
                                  discriminator_loss, distillation_loss, feature_matching_loss,
-                                 generator_loss, overlap_disagreement)
+                                 generator_loss, overlap_disagreement, RecognizerLoss)
 from codec.neural.model import FocalCodecModel
 from codec.neural.parameter_losses import PARAMETER_LOSSES, parameter_errors, parameter_losses
 from codec.neural.quantizer import bits_mask
@@ -65,7 +67,7 @@ from codec.neural.quantizer import bits_mask
 log = logging.getLogger(__name__)
 
 PARTS = ("encoder", "quantizer", "decoder")
-LOSSES = ("distill", "stft", "mel", "phase", "overlap", "adv", "fm", "entropy", "teacher",
+LOSSES = ("distill", "stft", "mel", "phase", "overlap", "adv", "fm", "entropy", "teacher", "asr",
           *PARAMETER_LOSSES)
 
 
@@ -101,7 +103,7 @@ class StageConfig:
     @property
     def decodes(self) -> bool:
         """Whether the stage synthesises audio (its losses compare waveforms)."""
-        return any(self.w(n) > 0 for n in ("stft", "mel", "phase", "overlap", "adv", "fm"))
+        return any(self.w(n) > 0 for n in ("stft", "mel", "phase", "overlap", "adv", "fm", "asr"))
 
     @property
     def uses_parameters(self) -> bool:
@@ -261,6 +263,8 @@ class Trainer:
                                               t.phase_weight_power,
                                               tuple(t.phase_freq_lags)).to(self.device)
         self.mel_loss = MelLoss().to(self.device)
+        self.asr_loss = (recognizer_loss().to(self.device)
+                         if any(s.w("asr") > 0 for s in config.stages) else None)
         self.step = 0
         self.best = math.inf
         # What the model has cost so far: CPU seconds of the training processes and seconds of
@@ -422,6 +426,10 @@ class Trainer:
                 loss = self.mel_loss(estimate, target)
                 logs["mel"] = float(loss.detach())
                 total = total + stage.w("mel") * loss
+            if stage.w("asr") > 0:
+                loss = self.asr_loss(estimate, target)
+                logs["asr"] = float(loss.detach())
+                total = total + stage.w("asr") * loss
             if stage.w("adv") > 0 or stage.w("fm") > 0:
                 total = total + self._adversarial(stage, estimate, target, logs)
         self.opt.zero_grad(set_to_none=True)
@@ -581,6 +589,14 @@ class Trainer:
                 if cfg.train.snapshot_every and self.step % cfg.train.snapshot_every == 0:
                     self.save(f"step-{self.step:05d}.pt", model_only=True)
         return logs
+
+
+def recognizer_loss() -> RecognizerLoss:
+    """:class:`RecognizerLoss` over Whisper-base's encoder (log-mel front end included)."""
+    from codec.neural.teacher import WhisperTeacher
+
+    teacher = WhisperTeacher.load()
+    return RecognizerLoss(nn.Sequential(teacher.mel, teacher.encoder))
 
 
 def train_from_config(path: str | Path, run_dir: str | None = None,
