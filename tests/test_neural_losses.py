@@ -8,7 +8,7 @@ import torch
 
 from codec.neural.config import HOP, WINDOW
 from codec.neural.losses import (MelLoss, MultiResolutionSTFTLoss, PhaseDerivativeLoss,
-                                 overlap_disagreement)
+                                 RecognizerLoss, overlap_disagreement)
 
 RATE = 16000
 
@@ -136,3 +136,23 @@ def test_overlap_disagreement_sees_frames_that_do_not_join_up():
     signs = torch.tensor([1.0, -1.0]).repeat(frames.shape[1])[: frames.shape[1]]
     flipped = frames * signs[None, :, None, None]
     assert float(overlap_disagreement(flipped, window)) == pytest.approx(2.0, abs=1e-3)
+
+
+def test_recognizer_loss_is_zero_for_the_target_and_trains_only_the_estimate():
+    encoder = torch.nn.Sequential(torch.nn.Unflatten(1, (1, -1)), torch.nn.Conv1d(1, 16, 320, 320),
+                                  torch.nn.GELU(), torch.nn.Flatten(2))
+    loss = RecognizerLoss(torch.nn.Sequential(encoder, Transpose()))
+    target = torch.randn(2, 3200)
+    assert float(loss(target.clone(), target)) < 1e-5
+    estimate = (target + 0.5 * torch.randn_like(target)).requires_grad_(True)
+    value = loss(estimate, target)
+    value.backward()
+    assert float(value) > 0.05 and estimate.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in encoder.parameters())
+
+
+class Transpose(torch.nn.Module):
+    """(B, D, T) → (B, T, D), as a speech encoder's features come."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 2)
