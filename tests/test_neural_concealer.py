@@ -1,4 +1,5 @@
 """Frame-prediction concealment: the next-code predictor, its ONNX export and the decoder's use of it."""
+import json
 import shutil
 
 import numpy as np
@@ -8,6 +9,7 @@ torch = pytest.importorskip("torch")
 
 from codec.neural.concealer import FADE_AFTER_FRAMES, FADE_FRAMES, CodeConcealer, CodePredictorModel  # noqa: E402
 from codec.neural.predictor import export_predictor, train_predictor  # noqa: E402
+from codec.neural.predictor_files import PREDICTOR_META, encoder_fingerprint  # noqa: E402
 from codec.neural.runtime import WEIGHTS_DIR, FocalCodec, NeuralModel, pack_codes  # noqa: E402
 
 BITS = 16
@@ -30,8 +32,9 @@ def _structured_codes(n_seqs: int, length: int, seed: int) -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def predictor_dir(tmp_path_factory):
     codes = {"train": _structured_codes(20, 80, 0), "valid": _structured_codes(4, 80, 1)}
-    predictor, report = train_predictor(codes, steps=150, hidden=32, length=24, batch=16)
-    assert report.model > 0.85 > report.repeat_last + 0.2  # it learnt the structure
+    predictor, report = train_predictor(codes, steps=300, hidden=32, length=24, batch=16)
+    # it learnt the structure, through bursts (5 % of the codes are redrawn: no one guesses those)
+    assert report.model > 0.75 and report.model > report.repeat_last + 0.25
     out = tmp_path_factory.mktemp("weights")
     if (WEIGHTS_DIR / "focal.json").exists():
         for f in WEIGHTS_DIR.iterdir():
@@ -53,7 +56,7 @@ def test_onnx_predictor_continues_a_sequence(predictor_dir):
             guess = concealer.conceal(BITS)
             hits += int((np.sign(guess) == seq[t + 1]).sum())
             concealer.observe(seq[t + 1])  # back on real codes
-    assert hits / (20 * BITS) > 0.85
+    assert hits / (20 * BITS) > 0.75  # repeating the last code: about half
 
 
 def test_long_bursts_fade_to_silence_and_recover():
@@ -103,3 +106,18 @@ def test_modes_say_what_stands_in_for_a_missing_code(predictor_dir):
         CodeConcealer(None, BITS, "predict")
     with pytest.raises(ValueError, match="unknown concealment mode"):
         CodeConcealer(None, BITS, "guess")
+
+
+def test_the_shipped_predictor_was_trained_on_the_shipped_encoder():
+    meta = json.loads((WEIGHTS_DIR / PREDICTOR_META).read_text())
+    assert meta.get("encoder_sha256") == encoder_fingerprint(WEIGHTS_DIR), \
+        "the codec's encoder changed: retrain the concealer (focalcall codec train-concealer)"
+    assert CodePredictorModel.load(WEIGHTS_DIR) is not None
+
+
+def test_a_predictor_of_another_encoder_is_not_used(predictor_dir, tmp_path):
+    for f in predictor_dir.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    meta = json.loads((tmp_path / PREDICTOR_META).read_text())
+    (tmp_path / PREDICTOR_META).write_text(json.dumps({**meta, "encoder_sha256": "0" * 64}))
+    assert CodePredictorModel.load(predictor_dir) is not None and CodePredictorModel.load(tmp_path) is None

@@ -1,19 +1,23 @@
 """Frame-prediction concealment at call time (onnxruntime, no torch).
 
 The decoder's concealer watches every code it decodes; when a frame is missing it offers the
-predicted code instead (the expected signs, ``tanh(logit / 2)``), and feeds that guess back so
-a burst is predicted step by step. Past :data:`FADE_AFTER_FRAMES` missing frames (120 ms) the
+predicted code instead (the expected signs, ``tanh(logit / 2)``) and tells the predictor the
+frame is unknown (an all-zero code, as in training), so a burst is predicted step by step from
+what was heard and how long the burst has lasted. Past :data:`FADE_AFTER_FRAMES` missing frames (120 ms) the
 guess is no longer speech anyone said, so the output fades to silence over
 :data:`FADE_FRAMES` frames and stays there until real codes return.
 """
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from codec.neural.predictor_files import PREDICTOR_META
+from codec.neural.predictor_files import PREDICTOR_META, encoder_fingerprint
+
+logger = logging.getLogger(__name__)
 
 FADE_AFTER_FRAMES = 6
 FADE_FRAMES = 4
@@ -36,8 +40,16 @@ class CodePredictorModel:
 
     @classmethod
     def load(cls, directory: Path) -> "CodePredictorModel | None":
-        """The predictor shipped in ``directory``, or ``None`` when there is none."""
-        return cls(directory) if (directory / PREDICTOR_META).exists() else None
+        """The predictor shipped in ``directory``, or ``None`` when there is none or it was
+        trained on another encoder's codes (its guesses would be noise: retrain it)."""
+        if not (directory / PREDICTOR_META).exists():
+            return None
+        trained_on = json.loads((directory / PREDICTOR_META).read_text()).get("encoder_sha256")
+        if trained_on != encoder_fingerprint(directory):
+            logger.warning("ignoring %s: trained on another encoder's codes "
+                           "(retrain it: focalcall codec train-concealer)", directory / PREDICTOR_META)
+            return None
+        return cls(directory)
 
 
 class CodeConcealer:
@@ -77,7 +89,7 @@ class CodeConcealer:
             return np.zeros(bits, dtype=np.float32)
         guess = np.tanh(self._logits[0] / 2).astype(np.float32)
         guess[self.sent_bits:] = 0.0  # never more than the stream's mode carries
-        self._step(guess)
+        self._step(np.zeros(bits, dtype=np.float32))  # the predictor hears "unknown", as trained
         return guess
 
     def gain(self) -> float:

@@ -38,6 +38,6 @@ def run_train_concealer(args: argparse.Namespace) -> int:
     codes = encode_corpus(args.corpus, args.weights, args.max_clips)
     predictor, report = train_predictor(codes, steps=args.steps)
     path = export_predictor(predictor, report, args.weights, note=f"trained on {args.corpus.name}")
-    print(f"next-code bit accuracy {report.model:.3f} (repeating the last code: {report.repeat_last:.3f}) "
+    print(f"bit accuracy on frames lost in bursts of 1-8: {report.model:.3f} (repeating the last code: {report.repeat_last:.3f}) "
           f"on {report.valid_frames} held-out frames -> {path}")
     return 0

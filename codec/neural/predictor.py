@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from codec.neural.predictor_files import PREDICTOR_META, PREDICTOR_ONNX
+from codec.neural.predictor_files import PREDICTOR_META, PREDICTOR_ONNX, encoder_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ class PredictorStep(nn.Module):
 
 @dataclass
 class PredictorReport:
-    """Bit accuracy of the next-code guess on held-out clips, against simple baselines."""
+    """Bit accuracy of the guesses for frames lost in bursts of 1-8 on held-out clips, and of
+    repeating the last code heard."""
 
     model: float
     repeat_last: float
@@ -92,24 +93,45 @@ def _batches(seqs: list[np.ndarray], length: int, batch: int, rng: np.random.Gen
         yield torch.from_numpy(np.stack(rows))
 
 
-def bit_accuracy(predictor: CodePredictor, seqs: list[np.ndarray]) -> tuple[float, float]:
-    """(model, repeat-last-code) share of next-code bits guessed right, teacher forced."""
+def burst_mask(batch: int, length: int, rng: np.random.Generator, start_prob: float = 0.06,
+               max_burst: int = 8) -> torch.Tensor:
+    """``(batch, length, 1)``: 1 where a code is known, 0 inside bursts of 1..``max_burst``
+    unknown frames (a burst starts at a frame with ``start_prob``), as lost packets leave them."""
+    mask = np.ones((batch, length, 1), dtype=np.float32)
+    starts = np.argwhere(rng.random((batch, length)) < start_prob)
+    for row, start in starts:
+        mask[row, start:start + rng.integers(1, max_burst + 1)] = 0.0
+    return torch.from_numpy(mask)
+
+
+def burst_accuracy(predictor: CodePredictor, seqs: list[np.ndarray], seed: int = 1) -> tuple[float, float]:
+    """(model, repeat-last-known-code) share of bits guessed right for the frames lost in
+    bursts of 1-8: the codes a concealer has to stand in."""
+    rng = np.random.default_rng(seed)
     hits = base = total = 0
     with torch.no_grad():
         for s in seqs:
             codes = torch.from_numpy(s)[None]
-            logits, _ = predictor(codes[:, :-1])
-            target = codes[:, 1:]
-            hits += int(((logits > 0).float() * 2 - 1 == target).sum())
-            base += int((codes[:, :-1] == target).sum())
-            total += target.numel()
+            known = burst_mask(1, len(s), rng)
+            known[:, 0] = 1.0  # a stream starts with a code
+            logits, _ = predictor(codes[:, :-1] * known[:, :-1])
+            lost = known[0, 1:, 0] == 0
+            last = codes[0].clone()
+            for t in range(1, len(s)):  # the last code heard, carried through a burst
+                if known[0, t, 0] == 0:
+                    last[t] = last[t - 1]
+            guess = (logits[0] > 0).float() * 2 - 1
+            hits += int((guess[lost] == codes[0, 1:][lost]).sum())
+            base += int((last[:-1][lost] == codes[0, 1:][lost]).sum())
+            total += int(lost.sum()) * s.shape[1]
     return hits / max(1, total), base / max(1, total)
 
 
 def train_predictor(codes: dict[str, list[np.ndarray]], steps: int = 2000, hidden: int = 64,
-                    length: int = 64, batch: int = 32, drop: float = 0.15, seed: int = 0) -> tuple[CodePredictor, PredictorReport]:
-    """Teacher-forced next-code training; inputs randomly blanked (``drop``) so the model
-    keeps predicting through bursts where it only has its own guesses."""
+                    length: int = 64, batch: int = 32, seed: int = 0) -> tuple[CodePredictor, PredictorReport]:
+    """Next-code training on sequences with bursts of unknown (zero) codes, as lost packets
+    leave them: the model learns to predict through a burst knowing only how long it has
+    lasted (at call time a concealed frame is fed back as unknown too, never as its guess)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train, valid = codes["train"], codes["valid"] or codes["train"][-2:]
@@ -118,18 +140,20 @@ def train_predictor(codes: dict[str, list[np.ndarray]], steps: int = 2000, hidde
     bits = train[0].shape[1]
     predictor = CodePredictor(bits, hidden)
     optimizer = torch.optim.AdamW(predictor.parameters(), lr=3e-3, weight_decay=1e-4)
-    loss_fn = nn.BCEWithLogitsLoss()
+    loss_fn = nn.BCEWithLogitsLoss(reduction="none")
     for step, seq in zip(range(steps), _batches(train, length, batch, rng)):
-        inputs = seq[:, :-1] * (torch.rand(seq.shape[0], length, 1) >= drop)
-        logits, _ = predictor(inputs)
-        loss = loss_fn(logits, (seq[:, 1:] + 1) / 2)
+        known = burst_mask(seq.shape[0], length + 1, rng)
+        logits, _ = predictor(seq[:, :-1] * known[:, :-1])
+        per_frame = loss_fn(logits, (seq[:, 1:] + 1) / 2).mean(dim=-1)
+        lost = 1.0 - known[:, 1:, 0]  # the predictions a concealer uses count once more
+        loss = per_frame.mean() + (per_frame * lost).sum() / lost.sum().clamp(min=1.0)
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(predictor.parameters(), 1.0)
         optimizer.step()
         if step % 200 == 0:
             logger.info("step %d loss %.4f", step, loss.item())
-    model_acc, repeat_acc = bit_accuracy(predictor, valid)
+    model_acc, repeat_acc = burst_accuracy(predictor, valid)
     report = PredictorReport(model_acc, repeat_acc, steps, sum(map(len, train)), sum(map(len, valid)))
     return predictor, report
 
@@ -143,8 +167,10 @@ def export_predictor(predictor: CodePredictor, report: PredictorReport, out_dir:
     torch.onnx.export(step, (code, state), str(path), input_names=["code", "state"],
                       output_names=["logits", "next_state"], opset_version=17, dynamo=False)
     meta = {"onnx": PREDICTOR_ONNX, "bits": predictor.bits, "hidden": predictor.hidden,
-            "bit_accuracy": round(report.model, 4), "repeat_last_bit_accuracy": round(report.repeat_last, 4),
+            "burst_bit_accuracy": round(report.model, 4),
+            "repeat_last_burst_bit_accuracy": round(report.repeat_last, 4),
             "steps": report.steps, "train_frames": report.train_frames, "valid_frames": report.valid_frames,
-            "note": note}
+            "note": note,
+            "encoder_sha256": encoder_fingerprint(out_dir) if (out_dir / "focal.json").exists() else None}
     (out_dir / PREDICTOR_META).write_text(json.dumps(meta, indent=2) + "\n")
     return path

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -55,27 +56,41 @@ def unpack_codes(payload: bytes, bits: int, total: int, count: int) -> np.ndarra
 
 
 class NeuralModel:
-    """The two ONNX sessions plus the facts in ``focal.json`` (shared by all streams)."""
+    """The facts in ``focal.json`` and, built on first use, the ONNX sessions (shared by all
+    streams): a codec only asked for its rate and latency (the relay's case) loads no model."""
 
     def __init__(self, directory: Path = WEIGHTS_DIR, threads: int = 1) -> None:
-        import onnxruntime as ort
-
         meta_path = directory / "focal.json"
         if not meta_path.exists():
             raise CodecError(f"neural codec weights missing: {meta_path} "
                              f"(export them with 'focalcall codec export')")
+        self.directory, self.threads = directory, threads
         self.meta = json.loads(meta_path.read_text())
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
-        self.encoder = ort.InferenceSession(str(directory / self.meta["encoder_onnx"]), options,
-                                            providers=providers)
-        self.decoder = ort.InferenceSession(str(directory / self.meta["decoder_onnx"]), options,
-                                            providers=providers)
         self.bits = int(self.meta["bits"])
         self.hop = int(self.meta["hop"])
-        self.predictor = CodePredictorModel.load(directory)  # frame-prediction concealment, if shipped
+
+    @cached_property
+    def encoder(self):
+        """The encoder's onnxruntime session."""
+        return self._session(self.meta["encoder_onnx"])
+
+    @cached_property
+    def decoder(self):
+        """The decoder's onnxruntime session."""
+        return self._session(self.meta["decoder_onnx"])
+
+    @cached_property
+    def predictor(self) -> CodePredictorModel | None:
+        """The frame-prediction concealer's model, if one is shipped for this encoder."""
+        return CodePredictorModel.load(self.directory)
+
+    def _session(self, name: str):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        return ort.InferenceSession(str(self.directory / name), options, providers=["CPUExecutionProvider"])
 
 
 class FocalEncoder(FrameEncoder):

@@ -1,8 +1,9 @@
 // Frame-prediction concealment for the neural codec, as codec/neural/concealer.py does it (the
 // reference; same constants): a small GRU watches every code decoded; for a missing frame it
-// offers the expected next code, tanh(logit / 2), and feeds that guess back, so a burst is
-// predicted step by step. Past FADE_AFTER_FRAMES missing frames the output fades to silence
-// over FADE_FRAMES frames. Without a shipped predictor a missing frame is an all-zero code.
+// offers the expected next code, tanh(logit / 2), and tells the predictor the frame is unknown
+// (an all-zero code, as in training), so a burst is predicted step by step. Past
+// FADE_AFTER_FRAMES missing frames the output fades to silence over FADE_FRAMES frames. Without
+// a shipped predictor a missing frame is an all-zero code.
 
 export const FADE_AFTER_FRAMES = 6;
 export const FADE_FRAMES = 4;
@@ -40,7 +41,7 @@ export class CodeConcealer {
     const guess = new Float32Array(totalBits);
     if (!this.predictor) return guess;
     for (let i = 0; i < Math.min(this.sentBits, this.predictor.bits); i++) guess[i] = Math.tanh(this.logits[i] / 2);
-    await this._step(guess);
+    await this._step(new Float32Array(totalBits)); // the predictor hears "unknown", as trained
     return guess;
   }
 
