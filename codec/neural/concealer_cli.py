@@ -7,7 +7,7 @@ from pathlib import Path
 
 from codec.neural.runtime import WEIGHTS_DIR
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "data" / "corpus"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "data" / "corpus-real"
 
 
 def register_concealer(codec_subparsers: argparse._SubParsersAction) -> None:
