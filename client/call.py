@@ -98,7 +98,7 @@ class SendOptions:
     frames_per_packet: int = 2
     redundancy: int | None = None
     parity_packets: int = 0
-    dtx: bool = False
+    dtx: bool = True
     max_bitrate: float | None = None
     max_receive_bitrate: float | None = None
 
