@@ -194,9 +194,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-bitrate", type=float, default=None, metavar="BPS",
                    help="cap the stream at BPS bit/s on the wire, all headers and the SACKs back counted "
                         "(packets carry more frames, then less redundancy)")
-    p.add_argument("--dtx", action=argparse.BooleanOptionalAction, default=False,
-                   help="stop sending in pauses (keep-alives, comfort noise at the receiver; default off, "
-                        "as in focalcall join)")
+    p.add_argument("--dtx", action=argparse.BooleanOptionalAction, default=True,
+                   help="stop sending in pauses (keep-alives, comfort noise at the receiver; default on, "
+                        "as in focalcall join; --no-dtx sends every frame)")
     p.add_argument("--redundancy", type=int, default=None, metavar="R",
                    help="previous frames repeated in each packet (default: 160 ms worth, 40 ms for Opus)")
     p.add_argument("--parity", type=int, default=0, metavar="K", help="XOR parity over every K packets")

@@ -98,7 +98,7 @@ class SendOptions:
     frames_per_packet: int = 2
     redundancy: int | None = None
     parity_packets: int = 0
-    dtx: bool = False
+    dtx: bool = True
     max_bitrate: float | None = None
     max_receive_bitrate: float | None = None
 
@@ -482,8 +482,14 @@ class Call:
             pk, receivers = self._packetizer, max(1, len(self.names))
             self.stats.reports_received += 1
             wanted = pk.adapt(report, receivers=receivers)
+            before = pk.frames_per_packet, pk.redundancy
             pk.frames_per_packet, pk.redundancy = self._sizer.update(
                 report, pk.mean_frame_bytes or self.codec.bitrate * self.codec.frame_ms / 8000, wanted, receivers)
+            if (pk.frames_per_packet, pk.redundancy) != before:
+                cap = self._sizer.cap_bps
+                logger.info("report: %.0f%% lost, bursts of %d; now %d frames a packet, %d redundant%s",
+                            100 * report.loss_fraction, report.max_burst, pk.frames_per_packet, pk.redundancy,
+                            f" (cap {cap / 1000:.1f} kbit/s)" if cap else "")
             self.stats.redundancy, self.stats.frames_per_packet = pk.redundancy, pk.frames_per_packet
 
     async def _playout_loop(self) -> None:

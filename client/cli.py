@@ -51,10 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-receive-bitrate", type=float, default=None, metavar="BPS",
                    help="ask every sender heard to keep its stream under BPS bit/s on the wire (sent in the "
                         "receiver reports, in whole kbit/s)")
-    p.add_argument("--dtx", action=argparse.BooleanOptionalAction, default=False,
+    p.add_argument("--dtx", action=argparse.BooleanOptionalAction, default=True,
                    help="discontinuous transmission: stop sending in pauses (a keep-alive every 400 ms; "
-                        "the others hear comfort noise). Default off for now (browser pages do not yet play "
-                        "a DTX stream right); not with --e2ee-key-file")
+                        "the others hear comfort noise). Default on (--no-dtx: send every frame); never with "
+                        "--e2ee-key-file")
     p.add_argument("--redundancy", type=int, default=None, metavar="R",
                    help="copies of the previous R frames in each packet, 0-15 (default: 160 ms worth for "
                         "codecs up to 3.2 kbit/s, 40 ms for Opus); adapted to the receivers' loss reports")

@@ -15,8 +15,10 @@ CONNECT_TIMEOUT = 15.0
 
 @dataclass
 class CallConnection:
-    """The peer connection with its unordered, no-retransmit ``audio`` channel and its reliable
-    ``control`` channel."""
+    """The peer connection with its ``audio`` and ``control`` channels, both unordered and
+    never retransmitted: a lost receiver report is superseded by the next one a second later,
+    while on a reliable channel it would hold back every later one for an SCTP retransmission
+    timeout (1 s and more), just when a lossy link needs the sender to hear about it."""
 
     pc: RTCPeerConnection
     audio: RTCDataChannel
@@ -29,7 +31,7 @@ async def open_connection(signaling: SignalingClient, ice: IceSettings,
     """Offer both channels to the server (after ``join``) and wait until audio can flow."""
     pc = RTCPeerConnection(ice.rtc_configuration())
     audio = pc.createDataChannel("audio", ordered=False, maxRetransmits=0)
-    control = pc.createDataChannel("control")
+    control = pc.createDataChannel("control", ordered=False, maxRetransmits=0)
     audio.on("message", on_audio)
     control.on("message", on_control)
     opened = asyncio.Event()

@@ -1,15 +1,11 @@
 """A call over a constrained link, for real: a network namespace joined by veth, its link
 rate-limited to 16 kbit/s each way (tc tbf) with 10 % random loss on top (iptables) both ways.
-Ada talks from inside the namespace with ``focalcall join --max-bitrate 12000`` (DTX off, the
-default); Bo listens on this side. Ada packs more frames per packet to fit the cap and adds
-redundancy as Bo's reports show the loss; what Bo hears keeps its STOI within 0.03 of the
+Ada talks from inside the namespace with ``focalcall join`` (DTX on, the default); Bo listens
+on this side. With ``--max-bitrate 12000`` Ada packs more frames per packet to fit the cap and
+adds redundancy as Bo's reports show the loss; what Bo hears keeps its STOI within 0.03 of the
 codec's own (lossless) figure. Opus 6 kbit/s goes through the same link beside it (figures
-printed, for BENCHMARKS.md).
-
-Without the cap the sender finds the narrow link only through Bo's reports, which travel on
-the reliable, ordered control channel: on this link most of them arrive seconds late or not
-at all, and the overload at the start has already set the SCTP association back (BENCHMARKS.md,
-"Constrained link"). Hence the cap here."""
+printed, for BENCHMARKS.md). Without the cap Ada finds the narrow link from Bo's reports alone
+(they travel unordered and never retransmitted, as the audio does)."""
 import asyncio
 import os
 import re
@@ -71,10 +67,10 @@ def constrain(netns: VethNamespace) -> NamespaceImpairment:
     return NamespaceImpairment(netns.name, parse_netem("loss 10%"), direction="both").start()
 
 
-async def call(netns: VethNamespace, url: str, codec: str, wav: Path, out_dir: Path) -> str:
-    """Ada (in the namespace) sends ``wav``; Bo (here) records; the link is constrained once
-    Ada has joined. Returns Ada's summary."""
-    room = f"rate-{codec}"
+async def call(netns: VethNamespace, url: str, codec: str, wav: Path, out_dir: Path, cap: str | None = CAP) -> str:
+    """Ada (in the namespace) sends ``wav`` (with ``--max-bitrate cap`` unless None); Bo (here)
+    records; the link is constrained once Ada has joined. Returns Ada's summary and Bo's."""
+    room = f"rate-{codec}-{cap or 'uncapped'}"
     bo = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "focalcall", "join", room, "--server", url, "--ice-host", HOST_IP, "--name", "Bo",
         "--heartbeat", "12",
@@ -82,7 +78,7 @@ async def call(netns: VethNamespace, url: str, codec: str, wav: Path, out_dir: P
     ada = await asyncio.create_subprocess_exec(
         *netns.exec_argv([sys.executable, "-m", "focalcall", "join", room, "--server", url, "--ice-host", NS_IP,
                           "--name", "Ada", "--codec", codec, "--input", str(wav), "--heartbeat", "12",
-                          "--max-bitrate", CAP]),
+                          *(["--max-bitrate", cap] if cap else [])]),
         cwd=ROOT, stderr=asyncio.subprocess.PIPE)
     impairment = None
     try:
@@ -105,29 +101,52 @@ async def call(netns: VethNamespace, url: str, codec: str, wav: Path, out_dir: P
                 await p.wait()
 
 
+async def heard(netns: VethNamespace, url: str, codec: str, wav: Path, out: Path,
+                cap: str | None = CAP) -> tuple[float, float, str]:
+    """One call of Ada's: (STOI of what Bo heard, STOI of the lossless round trip, summaries)."""
+    out.mkdir()
+    summary = await call(netns, url, codec, wav, out, cap)
+    (track,) = out.glob("*-Ada.wav")
+    live, clean = read_wav(track, 16000), read_wav(wav, 16000)
+    offline = roundtrip(get_codec(codec), clean, 16000)
+    # Bo's track starts at the first packet he got: the first one lost (10 %) or dropped
+    # while his decoder loaded starts it a packet (up to 160 ms) late.
+    lag = best_lag(offline, live, 8000)
+    live = live[lag:] if lag >= 0 else np.concatenate([np.zeros(-lag, np.float32), live])
+    n = min(len(live), len(clean))
+    figures = (stoi(clean[:n], live[:n], 16000), stoi(clean, offline, 16000), summary)
+    print(f"\n{codec} over {RATE} each way + 10 % loss, --max-bitrate {cap}: STOI {figures[0]:.3f} "
+          f"(lossless {figures[1]:.3f}, lag {lag})\n{summary}")
+    return figures
+
+
+def packing(summary: str) -> tuple[int, int]:
+    """(redundancy, frames per packet) Ada's summary says she ended with."""
+    redundancy, frames = re.search(r"redundancy adapted to (\d+) frames, (\d+) frames a packet", summary).groups()
+    return int(redundancy), int(frames)
+
+
 async def test_focal_800_adapts_to_16_kbit_with_10_percent_loss_and_opus_beside_it(netns, server, tmp_path):
     _, url = server
     wav = espeak_wav(tmp_path / "ada.wav", " ".join(SENTENCES * 3))
-    clean = read_wav(wav, 16000)
-    figures = {}
-    for codec in ("focal-800", "opus-6k"):
-        out = tmp_path / codec
-        out.mkdir()
-        summary = await call(netns, url, codec, wav, out)
-        (heard,) = out.glob("*-Ada.wav")
-        live = read_wav(heard, 16000)
-        offline = roundtrip(get_codec(codec), clean, 16000)
-        # Bo's track starts at the first packet he got: the first one lost (10 %) or dropped
-        # while his decoder loaded starts it a packet (up to 160 ms) late.
-        lag = best_lag(offline, live, 8000)
-        live = live[lag:] if lag >= 0 else np.concatenate([np.zeros(-lag, np.float32), live])
-        n = min(len(live), len(clean))
-        figures[codec] = (stoi(clean[:n], live[:n], 16000), stoi(clean, offline, 16000), summary)
-        print(f"\n{codec} over {RATE} each way + 10 % loss: STOI {figures[codec][0]:.3f} "
-              f"(lossless {figures[codec][1]:.3f}, lag {lag})\n{summary}")
+    figures = {codec: await heard(netns, url, codec, wav, tmp_path / codec) for codec in ("focal-800", "opus-6k")}
     live, lossless, summary = figures["focal-800"]
-    redundancy, frames = map(int, re.search(r"redundancy adapted to (\d+) frames, (\d+) frames a packet",
-                                            summary).groups())
+    redundancy, frames = packing(summary)
     assert frames > 2 and redundancy > 8, summary  # larger packets for the cap, redundancy for the loss
     assert live >= lossless - 0.03, f"focal-800: {live:.3f} vs {lossless:.3f} lossless"
     assert np.isfinite(figures["opus-6k"][0])
+
+
+async def test_focal_800_finds_the_narrow_link_without_a_cap(netns, server, tmp_path):
+    """No --max-bitrate: Ada starts at 2 frames a packet (25 kbit/s, more than the link carries)
+    and packs more once Bo's reports, unordered and never retransmitted like the audio, show the
+    link losing a third, keeping her redundancy for its random loss. Not yet asserted: STOI within
+    0.03 of lossless (measured 0.56-0.59 against 0.755: the start's overload and the probing back
+    up lose too much; BENCHMARKS.md, "Constrained link")."""
+    _, url = server
+    wav = espeak_wav(tmp_path / "ada.wav", " ".join(SENTENCES * 3))
+    live, lossless, summary = await heard(netns, url, "focal-800", wav, tmp_path / "uncapped", cap=None)
+    redundancy, frames = packing(summary)
+    reports = int(re.search(r"after (\d+) receiver reports", summary).group(1))
+    assert frames > 2 and redundancy >= 8, summary  # the link found, its loss still covered
+    assert reports >= 12, summary  # of about 30 Bo sent: lost ones no longer hold the others back

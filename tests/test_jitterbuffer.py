@@ -362,3 +362,32 @@ def test_a_pause_plays_comfort_noise_not_concealment_and_speech_ends_it():
     assert real[:60] == list(range(60))  # speech and its 200 ms hangover
     assert real[60:] == list(range(148, 200))  # 40 ms of held-back frames still play, then speech
     assert not any(isinstance(f, Comfort) for f in out[out.index(bytes([148, 1])):])
+
+
+def test_keepalives_heard_before_playout_starts_do_not_turn_a_late_packet_into_comfort_noise():
+    """A late joiner's first packets are keep-alives of a pause the speech after them ends;
+    remembered past the start of playout, they made the first frame missing in that speech
+    (a packet 120 ms late) play comfort noise in mid-speech."""
+    from transport import Comfort
+    from transport.packet import VERSION_3
+
+    def packet(seq: int, ts: int, frames: tuple[bytes, ...] = (), level: int | None = None) -> bytes:
+        return Packet(payload_type=1, seq=seq, timestamp=ts, sender=1, frames=frames, version=VERSION_3,
+                      quiet=level is not None, level=level).to_bytes()
+
+    jb = JitterBuffer(JitterBufferConfig(min_delay_ms=60))
+    jb.push(packet(0, 100, level=50), 0.0)
+    jb.push(packet(1, 120, level=50), 0.4)
+    out, seq = [], 2
+    for t in range(130, 200):
+        now = (t - 100) * FRAME + 0.01
+        if t % 2 == 1 and t != 151:
+            jb.push(packet(seq, t - 1, (frame(t - 1), frame(t))), now)
+            seq += 1
+        if t == 158:  # frames 150 and 151, 120 ms late
+            jb.push(packet(seq, 150, (frame(150), frame(151))), now)
+            seq += 1
+        if (got := jb.pop(now)) is not None:
+            out.append(got)
+    assert not any(isinstance(f, Comfort) for f in out) and jb.stats.frames_comfort == 0
+    assert jb.stats.frames_concealed >= 1

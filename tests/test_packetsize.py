@@ -52,10 +52,11 @@ def test_a_receiver_cap_counts_until_a_later_report_drops_it():
 
 def test_an_overloaded_link_adds_frames_and_calm_takes_them_off_with_backoff():
     sizer = PacketSizer(SizeConfig(calm_reports=3, jitter_distress_ms=80))
-    assert [sizer.update(JITTERY, 2.0, 8)[0] for _ in range(3)] == [3, 4, 5]
-    assert [sizer.update(CLEAN, 2.0, 8)[0] for _ in range(3)] == [5, 5, 4]
-    assert sizer.update(JITTERY, 2.0, 8)[0] == 5  # too early: the next try waits twice as long
-    assert [sizer.update(CLEAN, 2.0, 8)[0] for _ in range(6)] == [5] * 5 + [4]
+    # each cut is followed by two reports not believed for another (packets sent before it)
+    assert [sizer.update(JITTERY, 2.0, 8)[0] for _ in range(4)] == [3, 3, 3, 4]
+    assert [sizer.update(CLEAN, 2.0, 8)[0] for _ in range(3)] == [4, 4, 3]
+    assert sizer.update(JITTERY, 2.0, 8)[0] == 4  # too early: the next try waits twice as long
+    assert [sizer.update(CLEAN, 2.0, 8)[0] for _ in range(6)] == [4] * 5 + [3]
 
 
 def test_loss_counts_smoothed_so_random_loss_alone_costs_no_latency():
@@ -63,8 +64,20 @@ def test_loss_counts_smoothed_so_random_loss_alone_costs_no_latency():
     unlucky = ReceiverReport(sender=1, highest_seq=0, loss_fraction=0.4)
     assert sizer.update(unlucky, 2.0, 8)[0] == 2  # one second of 40 % after a clean start
     assert [sizer.update(CLEAN, 2.0, 8)[0] for _ in range(3)] == [2, 2, 2]
-    # sustained: overloaded (the second report); at 60 % loss 2 frames become 6 (10 % under what got through)
-    assert [sizer.update(LOSSY, 2.0, 8)[0] for _ in range(3)] == [2, 6, 8]
+    # sustained: overloaded (the second report); at 60 % loss 2 frames become 5 (a cut at most
+    # halves the rate); the two reports after it are not believed for another cut, the next is;
+    # no cut goes below 8 frames with 8 redundant (one packet's worth)
+    assert [sizer.update(LOSSY, 2.0, 8) for _ in range(7)] == [(2, 8)] + [(5, 8)] * 3 + [(8, 8)] * 3
+
+
+def test_an_overload_that_is_over_cuts_no_further():
+    """Reports of random loss after a cut leave it be, though the smoothed loss still remembers
+    the overload (a sender that kept cutting ended at 2 kbit/s and no redundancy on a 16 kbit/s
+    link with 10 % loss)."""
+    sizer = PacketSizer()
+    assert [sizer.update(LOSSY, 2.0, 8)[0] for _ in range(2)] == [2, 5]
+    random_loss = ReceiverReport(sender=1, highest_seq=0, loss_fraction=0.1, max_burst=1)
+    assert [sizer.update(random_loss, 2.0, 8) for _ in range(3)] == [(5, 8)] * 3
 
 
 def test_config_is_validated():

@@ -465,16 +465,19 @@ def test_pages_reconnect_after_the_server_restarts_and_hear_each_other_again(bro
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHIPPED / "focal.json").exists(), reason="the CLI needs the shipped neural codec")
 def test_page_and_focalcall_join_hear_each_other(browser, server, tmp_path) -> None:
-    """A mixed call: the page and a `focalcall join` process, both on focal-800, each playing
-    what the other sends."""
+    """A mixed call: the page and a `focalcall join` process, both on focal-800 with DTX (the
+    default), each playing what the other sends. The CLI talks, pauses 1.5 s and talks again:
+    the page plays comfort noise in the pause and the second talk spurt as well as the first."""
     from client.sources import WavSource
     from codec.registry import get_codec
     from codec.roundtrip import roundtrip
-    from codec.wavio import read_wav
+    from codec.wavio import read_wav, write_wav
 
     page = open_page(browser, server.url, "?room=mixed&name=web&autojoin=1&processing=off")
     wait_connected(page)
-    wav = espeak_wav(tmp_path / "cli.wav", SENTENCES[0])
+    talk = read_wav(espeak_wav(tmp_path / "talk.wav", SENTENCES[0]), 16000)
+    wav = tmp_path / "cli.wav"
+    write_wav(wav, np.concatenate([talk, np.zeros(24000, np.float32), talk]), 16000)
     heard_wav = tmp_path / "heard.wav"
     cli = subprocess.Popen([sys.executable, "-m", "focalcall", "join", "mixed", "--server", server.url,
                             "--name", "cli", "--codec", "focal-800", "--input", str(wav),
@@ -482,7 +485,8 @@ def test_page_and_focalcall_join_hear_each_other(browser, server, tmp_path) -> N
     try:
         page.wait_for_function("Object.keys(window.focalcall.debug.stats?.receivers || {}).length > 0",
                                timeout=30000)
-        played = record(page, 3.5)
+        played = record(page, 2 * len(talk) / 16000 + 1.0)
+        heard = next(iter(page.evaluate("window.focalcall.debug.stats.receivers").values()))
         summary = cli.communicate(timeout=60)[1]
     finally:
         cli.kill()
@@ -503,12 +507,14 @@ def test_page_and_focalcall_join_hear_each_other(browser, server, tmp_path) -> N
     assert len(got) >= 100 and all(expected[ts] == code for ts, code in got)
     heard_by_page = piecewise_stoi(roundtrip(codec, read_wav(wav, 16000), 16000), played)
     assert heard_by_page >= 0.8, f"page vs offline round trip of the CLI's file: {heard_by_page:.3f}"
+    # The pause was a pause: keep-alives and comfort noise, no concealment beyond a few frames.
+    assert heard["keepalives"] >= 2 and heard["framesComfort"] >= 40, heard
 
     # The CLI played the page's stream (its summary names the page; its WAV holds what it played).
     assert f"web (id {page_id})" in summary, summary
     reference = decode_codes(SHIPPED, [sent.get(ts) for ts in range(max(sent) + 1)])
     heard_by_cli = piecewise_stoi(reference, read_wav(heard_wav, 16000))
-    print(f"\nmixed call: STOI page<-cli {heard_by_page:.3f}, cli<-page {heard_by_cli:.3f}")
+    print(f"\nmixed call: STOI page<-cli {heard_by_page:.3f}, cli<-page {heard_by_cli:.3f}; page heard {heard}")
     assert heard_by_cli >= 0.8
     assert errors == []
 

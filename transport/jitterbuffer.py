@@ -302,6 +302,9 @@ class JitterBuffer:
                 return self._missing()
             self._started, self._rebuffering = True, False
             self._frames = {t: s for t, s in self._frames.items() if t >= self._next_ts}
+            # Keep-alives before the first frame belong to a pause that frame ended (joined while
+            # the sender was silent): kept, they would turn the first frame missing into noise.
+            self._pauses = {t: level for t, level in self._pauses.items() if t >= self._next_ts}
         error = self._delay_error(now)
         fs, force = self._fs, self.config.force_ms / 1000
         slot = self._take(self._next_ts)

@@ -8,14 +8,20 @@ lever, and they cost latency (each extra frame a packet waits 20 ms more). So a 
   included, :class:`transport.wire.WireModel`) or the lowest a receiver asks for in its
   reports: the fewest frames per packet whose talking rate fits, keeping the redundancy the
   reports asked for; when even ``most`` frames do not fit, ``most`` with less redundancy;
-* **an overloaded link**: when the loss the reports show (smoothed over reports, so one
-  unlucky second of random loss does not count) reaches ``loss_distress`` (30 %), or (when
-  set; off by default) a report's jitter reaches ``jitter_distress_ms``, the link's capacity is taken as what got
-  through and the stream is fitted 10 % under it, as under a cap (at 40 % loss, 2 frames
-  become 4); after ``calm_reports`` clean reports that cap rises by a quarter, and goes when
-  the base size fits; a link overloaded again right after a rise waits twice as long before
-  the next. Random loss that redundancy repairs (20 % and less) stays below the threshold
-  and costs no latency.
+* **an overloaded link**: when the loss the reports show reaches ``loss_distress`` (30 %),
+  both smoothed over reports (so one unlucky second of random loss does not count) and in
+  the newest report (so a past overload does not count again), or (when set; off by
+  default) a report's jitter reaches ``jitter_distress_ms``, the link's capacity is taken as
+  what got through and the stream is fitted 10 % under it, as under a cap (at 40 % loss, 2
+  frames become 4). One cut at most halves the rate: under overload what got through
+  understates the link (the sender's SCTP association backs off, queues overflow), as TCP
+  knows, and never below ``most`` frames with one packet's worth of redundancy (below that a
+  lost packet is 160 ms of speech lost: the redundancy serves a lossy link better); the two
+  reports after a cut are not believed for another (they count packets sent before it, and
+  the queue it overflowed draining). After ``calm_reports`` clean reports that cap rises by a quarter, and goes
+  when the base size fits; a link overloaded again right after a rise waits twice as long
+  before the next. Random loss that redundancy repairs (20 % and less) stays below the
+  threshold and costs no latency.
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from transport.wire import WireModel
 MAX_CALM_REPORTS = 64
 MAX_PACKET_MS = 160.0  # the most audio one packet may hold, whatever the frame length
 LOSS_SMOOTHING = 0.3  # weight of the newest report's loss
+SETTLE_REPORTS = 2  # reports after a cut not believed for another
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class PacketSizer:
         self._calm = 0
         self._calm_needed = self.config.calm_reports
         self._since_step_down: int | None = None
+        self._settling = 0  # reports after a cut that still describe the rate before it
         self._receiver_caps: list[float | None] = []
         self._loss = 0.0  # smoothed loss fraction of the reports
         self.frames_per_packet, self.redundancy = self.config.base, 0
@@ -108,20 +116,25 @@ class PacketSizer:
         cap = report.max_kbps * 1000.0 if report.max_kbps else None
         self._receiver_caps = (self._receiver_caps + [cap])[-max(1, receivers):]
         self._loss += LOSS_SMOOTHING * (report.loss_fraction - self._loss)
-        distress = self._loss >= c.loss_distress or (
+        distress = min(self._loss, report.loss_fraction) >= c.loss_distress or (
             c.jitter_distress_ms is not None and report.jitter_ms >= c.jitter_distress_ms)
         if self._since_step_down is not None:
             self._since_step_down += 1
         sending = c.wire.stream_bps(self.frames_per_packet, frame_bytes, self.redundancy, c.frame_ms)
-        if distress:
+        if distress and self._settling:
+            self._settling, self._calm = self._settling - 1, 0  # the cut's effect is not in this report yet
+        elif distress:
             if self._since_step_down is not None and self._since_step_down <= 2:
                 self._calm_needed = min(MAX_CALM_REPORTS, 2 * self._calm_needed)  # it was too soon
             self._since_step_down = None
-            # What got through is about what the link carries: aim 10 % under it.
-            carried = 0.9 * (1 - report.loss_fraction) * sending
-            self.link_cap = carried if self.link_cap is None else min(self.link_cap, carried)
-            self._calm = 0
+            # What got through is about what the link carries: aim 10 % under it, cutting at
+            # most half of the rate at once.
+            carried = max(0.5, 0.9 * (1 - report.loss_fraction)) * sending
+            least = c.wire.stream_bps(c.most, frame_bytes, min(redundancy, c.most), c.frame_ms)
+            self.link_cap = max(least, carried if self.link_cap is None else min(self.link_cap, carried))
+            self._calm, self._settling = 0, SETTLE_REPORTS
         elif self.link_cap is not None:
+            self._settling = 0
             self._calm += 1
             if self._calm >= self._calm_needed:  # try a quarter more
                 self._calm, self._since_step_down = 0, 0

@@ -365,6 +365,28 @@ test("jitter buffer: a keep-alive (DTX) makes a pause comfort noise, not conceal
   assert.ok(out.slice(-20).every((i) => i.payload !== null), "speech after the pause plays");
 });
 
+test("jitter buffer: keep-alives heard before playout starts do not turn a later late packet into comfort noise", () => {
+  // A late joiner's first packets are keep-alives of a pause that the speech after them ends.
+  // Remembered past the start of playout, they made the first frame missing in that speech
+  // (a packet 120 ms late) play comfort noise: a burst of noise in mid-speech.
+  const jb = new JitterBuffer();
+  const pkt = (seq, ts, extra) => parsePacket(buildPacketV3(seq, ts, extra));
+  jb.push(pkt(0, 100, { level: 50 }), 0);
+  jb.push(pkt(1, 120, { level: 50 }), 400);
+  const out = [];
+  let seq = 2;
+  for (let t = 130; t < 200; t++) {
+    const now = (t - 100) * 20 + 10;
+    if (t % 2 === 1 && t !== 151) jb.push(pkt(seq++, t - 1, { frames: [[t - 1, 1], [t, 1]] }), now);
+    if (t === 158) jb.push(pkt(seq++, 150, { frames: [[150, 1], [151, 1]] }), now); // 120 ms late
+    const item = jb.pop(now);
+    if (item) out.push(item);
+  }
+  assert.deepEqual(out.filter((i) => i.source === "comfort").map((i) => i.ts), []);
+  assert.deepEqual(out.filter((i) => i.payload === null).map((i) => i.ts), [150, 151]); // concealed
+  assert.equal(jb.summary().framesComfort, 0);
+});
+
 function buildPacketV3(seq, ts, { frames = [], level = null }) {
   return buildPacket({ payloadType: 1, seq, timestamp: ts, sender: 1, version: 3, level,
     quiet: level !== null, frames: frames.map((f) => Uint8Array.from(f)) });

@@ -181,7 +181,7 @@ export class AudioEngine {
   }
 
   /** Start sending as participant `id` (a new packetizer: sequence and timestamps from 0). */
-  startSending({ id, payloadType, bits, framesPerPacket = 2, redundancy = 8, dtx = false }) {
+  startSending({ id, payloadType, bits, framesPerPacket = 2, redundancy = 8, dtx = true }) {
     this.worker.postMessage({ type: "send", sender: id, payloadType, bits, framesPerPacket, redundancy, dtx });
   }
 

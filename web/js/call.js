@@ -1,6 +1,6 @@
 // One participant's connection: signaling WebSocket (protocol in server/signaling.py), one
 // RTCPeerConnection to the server with data channels "audio" (unordered, no retransmits) and
-// "control" (reliable), and automatic reconnection. Audio itself lives in the codec worker;
+// "control" (receiver reports; unordered, no retransmits too), and automatic reconnection. Audio itself lives in the codec worker;
 // this class only moves packets between the data channel and the worker and emits events.
 //
 // Reconnection: a lost WebSocket, a failed peer connection, or one that stays "disconnected"
@@ -227,7 +227,9 @@ export class Call {
     this.pc = pc;
     this.audio = pc.createDataChannel("audio", { ordered: false, maxRetransmits: 0 });
     this.audio.binaryType = "arraybuffer";
-    this.control = pc.createDataChannel("control");
+    // Receiver reports, unordered and never retransmitted like the audio: a lost one is
+    // superseded by the next a second later (a reliable channel would hold the next ones back).
+    this.control = pc.createDataChannel("control", { ordered: false, maxRetransmits: 0 });
     this.control.binaryType = "arraybuffer";
     this.control.onmessage = (event) => {
       if (event.data instanceof ArrayBuffer) this.emit("control", event.data);
@@ -277,7 +279,7 @@ export class Call {
     return true;
   }
 
-  /** Send a receiver report on the reliable control channel (the server's metrics read it). */
+  /** Send a receiver report on the control channel (the server's metrics read it). */
   sendControl(bytes) {
     if (this.control && this.control.readyState === "open") this.control.send(bytes);
   }

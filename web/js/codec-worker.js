@@ -379,8 +379,8 @@ onmessage = ({ data: m }) => {
         state: tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]),
         // Sealed packets wrap version 1 (transport/README.md): no DTX with a room key.
         bits: m.bits, vad: new Vad(), packetizer: new Packetizer({ payloadType: m.payloadType, sender: m.sender,
-          framesPerPacket: m.framesPerPacket, redundancy: m.redundancy, version: keyring || m.dtx !== true ? 1 : 3,
-          dtx: keyring || m.dtx !== true ? null : DTX_DEFAULTS }), // opt-in until its playout is right
+          framesPerPacket: m.framesPerPacket, redundancy: m.redundancy, version: keyring || m.dtx === false ? 1 : 3,
+          dtx: keyring || m.dtx === false ? null : DTX_DEFAULTS }), // DTX unless dtx: false
         sealer: keyring ? new Sealer(keyring) : null,
       };
       break;

@@ -192,6 +192,9 @@ export class JitterBuffer {
     if (!this.started) {
       if (!this.frames.size || nowMs - this.firstArrival < (target - 1) * this.frameMs) return null;
       this.started = true;
+      // Keep-alives before the first frame belong to a pause that frame ended (we joined while
+      // the sender was silent): kept, they would turn the first frame missing later into noise.
+      for (const t of this.pauses.keys()) if (t < this.nextTs) this.pauses.delete(t);
     }
     const depth = this.highTs === null ? 0 : this.highTs + 1 - this.nextTs;
     if (!this.frames.has(this.nextTs) && this._inPause()) {
