@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Bursts of B lost frames placed on speech with 300-600 ms received between them; each mode "
         "decodes the same losses through the shipped runtime. `predict`: the next-code predictor's "
-        "expected code, fed back through a burst; `repeat`: the last code again; `missing`: the "
+        "expected code (the predictor hears \"unknown\" for the frame); `repeat`: the last code again; `missing`: the "
         "all-zero code. Every mode fades to silence after 120 ms of loss. PESQ-NB and STOI against "
         "the clean input, PLCMOS v2 on the output alone; differences from `repeat` and `missing` "
         "with 95 % paired-bootstrap intervals over clips.",
