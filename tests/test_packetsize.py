@@ -65,9 +65,22 @@ def test_loss_counts_smoothed_so_random_loss_alone_costs_no_latency():
     assert sizer.update(unlucky, 2.0, 8)[0] == 2  # one second of 40 % after a clean start
     assert [sizer.update(CLEAN, 2.0, 8)[0] for _ in range(3)] == [2, 2, 2]
     # sustained: overloaded (the second report); at 60 % loss 2 frames become 5 (a cut at most
-    # halves the rate); the two reports after it are not believed for another cut, the next is;
-    # no cut goes below 8 frames with 8 redundant (one packet's worth)
-    assert [sizer.update(LOSSY, 2.0, 8) for _ in range(7)] == [(2, 8)] + [(5, 8)] * 3 + [(8, 8)] * 3
+    # halves the rate); the two reports after it are not believed for another cut; the next,
+    # still overloaded though less lossy, cuts again; no cut goes below 8 frames with 8 redundant
+    assert [sizer.update(LOSSY, 2.0, 8) for _ in range(3)] == [(2, 8)] + [(5, 8)] * 2
+    less = ReceiverReport(sender=1, highest_seq=0, loss_fraction=0.4, residual_loss=0.1)
+    assert [sizer.update(less, 2.0, 8) for _ in range(4)] == [(5, 8)] + [(8, 8)] * 3
+
+
+def test_a_cut_that_does_not_lower_the_loss_is_undone_and_the_loss_taken_as_the_links():
+    """Bursty loss that reaches the thresholds is not an overload when sending less loses as much:
+    larger packets with less redundancy would only repair less of it (bench/loss.py, bursty 20 %)."""
+    sizer = PacketSizer()
+    # the cut (second report), two reports not believed, then one that shows the cut did not help
+    assert [sizer.update(LOSSY, 2.0, 8) for _ in range(5)] == [(2, 8)] + [(5, 8)] * 3 + [(2, 8)]
+    assert sizer.cap_bps is None
+    assert [sizer.update(LOSSY, 2.0, 8) for _ in range(9)] == [(2, 8)] * 9  # held off (10 reports with the undoing one)
+    assert sizer.update(LOSSY, 2.0, 8) == (5, 8)  # then believed again
 
 
 def test_heavy_loss_that_redundancy_repairs_keeps_the_packets_and_their_protection():

@@ -22,7 +22,10 @@ lever, and they cost latency (each extra frame a packet waits 20 ms more). So a 
   reports after a cut are not believed for another (they count packets sent before it, and
   the queue it overflowed draining). After ``calm_reports`` clean reports that cap rises by a quarter, and goes
   when the base size fits; a link overloaded again right after a rise waits twice as long
-  before the next. Random loss that redundancy repairs costs no latency and keeps its
+  before the next. A cut after which the loss does not fall by a quarter (the first report
+  that shows its effect) is undone: the loss is the link's own, and for ``HOLD_REPORTS``
+  reports (doubling each time) loss is not taken as overload. Random loss that redundancy
+  repairs costs no latency and keeps its
   protection: at 30 % random loss, 160 ms of redundancy leaves 0.4 % unrepaired, while
   cutting to 8 frames with one packet of redundancy would leave 9 %.
 """
@@ -38,6 +41,8 @@ MAX_CALM_REPORTS = 64
 MAX_PACKET_MS = 160.0  # the most audio one packet may hold, whatever the frame length
 LOSS_SMOOTHING = 0.3  # weight of the newest report's loss
 SETTLE_REPORTS = 2  # reports after a cut not believed for another
+UNDO_RATIO = 0.75  # a cut whose next believed report still shows this share of the loss is undone
+HOLD_REPORTS = 10  # then loss is taken as the link's own for this many reports (doubling)
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,10 @@ class PacketSizer:
         self._receiver_caps: list[float | None] = []
         self._loss = 0.0  # smoothed loss fraction of the reports
         self._residual = 0.0  # smoothed residual (unrepaired) loss of the reports
+        self._cut_loss: float | None = None  # the loss that made the last cut, until judged
+        self._since_cut = 0
+        self._hold = 0  # reports in which loss is taken as the link's own, not an overload
+        self._hold_needed = HOLD_REPORTS
         self.frames_per_packet, self.redundancy = self.config.base, 0
 
     @property
@@ -122,9 +131,21 @@ class PacketSizer:
         self._receiver_caps = (self._receiver_caps + [cap])[-max(1, receivers):]
         self._loss += LOSS_SMOOTHING * (report.loss_fraction - self._loss)
         self._residual += LOSS_SMOOTHING * (report.residual_loss - self._residual)
-        distress = (min(self._loss, report.loss_fraction) >= c.loss_distress
-                    and min(self._residual, report.residual_loss) >= c.residual_distress) or (
-            c.jitter_distress_ms is not None and report.jitter_ms >= c.jitter_distress_ms)
+        if self._hold:
+            self._hold -= 1
+        if self._cut_loss is not None:
+            self._since_cut += 1
+            if self._since_cut > SETTLE_REPORTS:  # the first report that shows the cut's effect
+                if report.loss_fraction > UNDO_RATIO * self._cut_loss:
+                    # Sending less did not lose less: the loss is the link's own (random or
+                    # bursty), and larger packets with less redundancy only repair less of it.
+                    self.link_cap, self._settling, self._calm = None, 0, 0
+                    self._hold, self._hold_needed = self._hold_needed, min(MAX_CALM_REPORTS, 2 * self._hold_needed)
+                self._cut_loss = None
+        lossy = (min(self._loss, report.loss_fraction) >= c.loss_distress
+                 and min(self._residual, report.residual_loss) >= c.residual_distress)
+        jittery = c.jitter_distress_ms is not None and report.jitter_ms >= c.jitter_distress_ms
+        distress = (lossy or jittery) and not self._hold
         if self._since_step_down is not None:
             self._since_step_down += 1
         sending = c.wire.stream_bps(self.frames_per_packet, frame_bytes, self.redundancy, c.frame_ms)
@@ -140,6 +161,7 @@ class PacketSizer:
             least = c.wire.stream_bps(c.most, frame_bytes, min(redundancy, c.most), c.frame_ms)
             self.link_cap = max(least, carried if self.link_cap is None else min(self.link_cap, carried))
             self._calm, self._settling = 0, SETTLE_REPORTS
+            self._cut_loss, self._since_cut = report.loss_fraction, 0
         elif self.link_cap is not None:
             self._settling = 0
             self._calm += 1
