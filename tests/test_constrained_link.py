@@ -4,8 +4,9 @@ Ada talks from inside the namespace with ``focalcall join`` (DTX on, the default
 on this side. With ``--max-bitrate 12000`` Ada packs more frames per packet to fit the cap and
 adds redundancy as Bo's reports show the loss; what Bo hears keeps its STOI within 0.03 of the
 codec's own (lossless) figure. Opus 6 kbit/s goes through the same link beside it (figures
-printed, for BENCHMARKS.md). Without the cap Ada finds the narrow link from Bo's reports alone
-(they travel unordered and never retransmitted, as the audio does)."""
+printed, for BENCHMARKS.md). Without the cap Bo's reports keep reaching Ada (they travel
+unordered and never retransmitted, as the audio does); finding such a link without a cap needs
+more than loss (see the test's docstring)."""
 import asyncio
 import os
 import re
@@ -137,16 +138,18 @@ async def test_focal_800_adapts_to_16_kbit_with_10_percent_loss_and_opus_beside_
     assert np.isfinite(figures["opus-6k"][0])
 
 
-async def test_focal_800_finds_the_narrow_link_without_a_cap(netns, server, tmp_path):
-    """No --max-bitrate: Ada starts at 2 frames a packet (25 kbit/s, more than the link carries)
-    and packs more once Bo's reports, unordered and never retransmitted like the audio, show the
-    link losing a third, keeping her redundancy for its random loss. Not yet asserted: STOI within
-    0.03 of lossless (measured 0.56-0.59 against 0.755: the start's overload and the probing back
-    up lose too much; BENCHMARKS.md, "Constrained link")."""
+async def test_focal_800_without_a_cap_keeps_reporting_and_its_redundancy(netns, server, tmp_path):
+    """No --max-bitrate: Ada starts at 2 frames a packet (25 kbit/s, more than the link carries).
+    Bo's reports, unordered and never retransmitted like the audio, keep reaching her, and she
+    keeps redundancy for the loss. Whether she packs more is not asserted: loss alone cannot
+    tell this link from a lossy radio link, and a sender cuts only after 3 reports in a row of
+    40 % loss with loss left unrepaired, which this link reaches only at times (cutting on less
+    cost bursty 20 % loss a quarter of its STOI; here it did not raise STOI: 0.58-0.59 with cuts,
+    0.60 without, against 0.755 lossless; BENCHMARKS.md, "Constrained link")."""
     _, url = server
     wav = espeak_wav(tmp_path / "ada.wav", " ".join(SENTENCES * 3))
     live, lossless, summary = await heard(netns, url, "focal-800", wav, tmp_path / "uncapped", cap=None)
     redundancy, frames = packing(summary)
     reports = int(re.search(r"after (\d+) receiver reports", summary).group(1))
-    assert frames > 2 and redundancy >= 8, summary  # the link found, its loss still covered
+    assert redundancy >= 8, summary  # the link's loss still covered
     assert reports >= 12, summary  # of about 30 Bo sent: lost ones no longer hold the others back

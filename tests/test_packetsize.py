@@ -59,7 +59,7 @@ def test_an_overloaded_link_adds_frames_and_calm_takes_them_off_with_backoff():
     assert [sizer.update(CLEAN, 2.0, 8)[0] for _ in range(6)] == [4] * 5 + [3]
 
 
-AT_30 = SizeConfig(loss_distress=0.3)  # the sequences below read more easily at 30 %
+AT_30 = SizeConfig(loss_distress=0.3, sustained_reports=1)  # the sequences below read more easily
 
 
 def test_loss_counts_smoothed_so_random_loss_alone_costs_no_latency():
@@ -117,3 +117,12 @@ def test_by_default_bursty_loss_under_40_percent_is_no_overload():
     sizer = PacketSizer()
     bursty = ReceiverReport(sender=1, highest_seq=0, loss_fraction=0.38, residual_loss=0.06)
     assert [sizer.update(bursty, 2.0, 8) for _ in range(12)] == [(2, 8)] * 12
+
+
+def test_loss_counts_as_overload_only_when_it_lasts():
+    sizer = PacketSizer()
+    bad = ReceiverReport(sender=1, highest_seq=0, loss_fraction=0.6, residual_loss=0.2)
+    # bad seconds between better ones (bursty loss) never cut; three in a row do
+    assert [sizer.update(r, 2.0, 8)[0] for r in [bad, bad, CLEAN, bad, bad, CLEAN]] == [2] * 6
+    run = [sizer.update(bad, 2.0, 8)[0] for _ in range(6)]
+    assert run[:2] == [2, 2] and run[-1] == 5  # (the smoothed loss has to catch up too)

@@ -12,7 +12,8 @@ lever, and they cost latency (each extra frame a packet waits 20 ms more). So a 
   and what redundancy left unrepaired (the reports' residual loss) reaches
   ``residual_distress`` (3 %, the loss alert's threshold), each both smoothed over reports (so
   one unlucky second of random loss does not count) and in the newest report (so a past
-  overload does not count again), or (when set; off by
+  overload does not count again), in ``sustained_reports`` (3) reports in a row (bursty loss
+  has bad seconds; an overloaded link stays overloaded), or (when set; off by
   default) a report's jitter reaches ``jitter_distress_ms``, the link's capacity is taken as
   what got through and the stream is fitted 10 % under it, as under a cap (at 40 % loss, 2
   frames become 4). One cut at most halves the rate: under overload what got through
@@ -58,6 +59,7 @@ class SizeConfig:
     wire: WireModel = field(default_factory=WireModel)
     loss_distress: float = 0.4
     residual_distress: float = 0.03
+    sustained_reports: int = 3  # consecutive lossy reports before loss counts as overload
     jitter_distress_ms: float | None = None  # off: on a narrow link jitter is mostly our own packets' serialization
     calm_reports: int = 5
 
@@ -66,8 +68,8 @@ class SizeConfig:
             raise ValueError(f"need 1 <= base <= most <= {MAX_PRIMARY_V3}")
         if self.max_bitrate is not None and self.max_bitrate <= 0:
             raise ValueError("max_bitrate must be positive")
-        if self.frame_ms <= 0 or self.calm_reports < 1:
-            raise ValueError("frame_ms must be positive and calm_reports at least 1")
+        if self.frame_ms <= 0 or self.calm_reports < 1 or self.sustained_reports < 1:
+            raise ValueError("frame_ms must be positive, calm_reports and sustained_reports at least 1")
 
 
 def most_frames(frame_ms: float, version_most: int = MAX_PRIMARY_V3) -> int:
@@ -110,6 +112,7 @@ class PacketSizer:
         self._since_cut = 0
         self._hold = 0  # reports in which loss is taken as the link's own, not an overload
         self._hold_needed = HOLD_REPORTS
+        self._lossy_run = 0  # consecutive reports past both loss thresholds
         self.frames_per_packet, self.redundancy = self.config.base, 0
 
     @property
@@ -144,8 +147,10 @@ class PacketSizer:
                     self.link_cap, self._settling, self._calm = None, 0, 0
                     self._hold, self._hold_needed = self._hold_needed, min(MAX_CALM_REPORTS, 2 * self._hold_needed)
                 self._cut_loss = None
-        lossy = (min(self._loss, report.loss_fraction) >= c.loss_distress
-                 and min(self._residual, report.residual_loss) >= c.residual_distress)
+        lossy_now = (min(self._loss, report.loss_fraction) >= c.loss_distress
+                     and min(self._residual, report.residual_loss) >= c.residual_distress)
+        self._lossy_run = self._lossy_run + 1 if lossy_now else 0
+        lossy = self._lossy_run >= c.sustained_reports
         jittery = c.jitter_distress_ms is not None and report.jitter_ms >= c.jitter_distress_ms
         distress = (lossy or jittery) and not self._hold
         if self._since_step_down is not None:
