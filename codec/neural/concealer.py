@@ -3,8 +3,8 @@
 The decoder's concealer watches every code it decodes; when a frame is missing it offers the
 predicted code instead (the expected signs, ``tanh(logit / 2)``) and tells the predictor the
 frame is unknown (an all-zero code, as in training), so a burst is predicted step by step from
-what was heard and how long the burst has lasted. Past :data:`FADE_AFTER_FRAMES` missing frames (120 ms) the
-guess is no longer speech anyone said, so the output fades to silence over
+what was heard and how long the burst has lasted. Past :data:`FADE_AFTER_FRAMES` missing frames
+(120 ms) the guess is no longer speech anyone said, so the output fades to silence over
 :data:`FADE_FRAMES` frames and stays there until real codes return.
 """
 from __future__ import annotations
@@ -71,8 +71,8 @@ class CodeConcealer:
         self.sent_bits = sent_bits
         self.missing_run = 0
         self._last: np.ndarray | None = None
-        self._state = np.zeros((1, model.hidden), dtype=np.float32) if model else None
-        self._logits = np.zeros((1, model.bits), dtype=np.float32) if model else None
+        self._state = np.zeros((1, model.hidden), dtype=np.float32) if self.model else None
+        self._logits = np.zeros((1, model.bits), dtype=np.float32) if self.model else None
 
     def observe(self, code: np.ndarray) -> None:
         """Account a real code (±1, 0 for bits not sent) that goes to the decoder."""
