@@ -74,6 +74,7 @@ def test_a_config_can_extend_another(tmp_path: Path):
     (lambda d: d["stages"][0].update(lr_start=-0.1), "lr_start"),
     (lambda d: d["train"].update(disc_input="waveform"), "disc_input"),
     (lambda d: d["train"].update(bit_probs=[1.0]), "bit_probs"),
+    (lambda d: d["train"].update(missing_burst_max=0), "missing_burst_max"),
     (lambda d: d["train"].update(phase_resolutions=[[256, 512]]), "phase_resolutions"),
     (lambda d: d["train"].update(phase_resolutions=[]), "phase_resolutions"),
     (lambda d: d["train"].update(stft_resolutions=[[64, 16], [64, 32]]), "stft_resolutions"),
@@ -119,6 +120,20 @@ def test_a_stage_can_restart_below_the_base_learning_rate(tmp_path: Path):
     assert scales[4] == pytest.approx(0.3)
     assert scales[9] == pytest.approx(0.05 + 0.25 * 0.5)
     assert all(a > b for a, b in zip(scales[4:], scales[5:]))
+
+
+@pytest.mark.parametrize("longest", [1, 8])
+def test_missing_frames_come_in_bursts_and_keep_their_share(tmp_path: Path, longest: int):
+    data = load_config_file(CONFIGS / "tiny.yaml")
+    data["train"].update(run_dir=str(tmp_path / "run"), missing_prob=0.05, missing_burst_max=longest)
+    trainer = Trainer(RunConfig.from_dict(data))
+    missing = trainer._missing(400, 100)
+    assert missing.mean() == pytest.approx(0.05, rel=0.15)
+    runs = [len(run) for row in missing for run in "".join("x" if m else " " for m in row).split()]
+    mean_run = float(np.mean(runs))  # bursts of uniform 1..longest (overlaps join a few)
+    assert (longest + 1) / 2 <= mean_run < (longest + 1) / 2 * 1.3
+    masked = trainer._mask(400, 100).amax(dim=-1) == 0
+    assert 0.03 < masked.float().mean().item() < 0.07  # whole frames are zeroed
 
 
 @pytest.mark.parametrize("decoder_lookahead", [1, 0])

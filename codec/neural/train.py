@@ -28,9 +28,9 @@ trains (``encoder``, ``quantizer``, ``decoder``) and the weights of its losses:
 Decoder-side targets (teacher, parameters) line up with the decoder's look-ahead: its step j
 describes frame j - ``decoder_lookahead``.
 
-Bit dropout: each crop keeps the first k of B bits with k drawn from ``bit_options``; single
-frames are dropped entirely (all bits zero = "missing") with ``missing_prob``, so the decoder
-learns to conceal. Each stage's learning rate follows a cosine from ``lr_start`` to ``lr_end``
+Bit dropout: each crop keeps the first k of B bits with k drawn from ``bit_options``; frames are
+dropped entirely (all bits zero = "missing"), ``missing_prob`` of them in bursts of up to
+``missing_burst_max``, so the decoder learns to conceal lost packets. Each stage's learning rate follows a cosine from ``lr_start`` to ``lr_end``
 (multipliers of ``train.lr``). Checkpoints (``last.pt`` every ``checkpoint_every`` steps,
 ``best.pt`` by validation mel loss) carry the model, optimisers, step and the full config; a
 run resumes from ``last.pt`` automatically, and a run without one may start from another
@@ -125,7 +125,8 @@ class OptimConfig:
     warmup_steps: int = 200
     grad_clip: float = 1.0
     bit_probs: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])
-    missing_prob: float = 0.03
+    missing_prob: float = 0.03  # share of frames whose code is missing (all bits zero)
+    missing_burst_max: int = 1  # missing frames come in bursts of 1..this many (uniform)
     disc_channels: int = 16
     disc_input: str = "magnitude"  # or "complex": see codec/neural/discriminator.py
     log_every: int = 10
@@ -149,6 +150,8 @@ class OptimConfig:
             raise ValueError("train.lr and train.lr_disc must be positive")
         if not 0 <= self.missing_prob < 1:
             raise ValueError("train.missing_prob must lie in [0, 1)")
+        if self.missing_burst_max < 1:
+            raise ValueError("train.missing_burst_max must be at least 1")
         if any(p < 0 for p in self.bit_probs) or sum(self.bit_probs) <= 0:
             raise ValueError("train.bit_probs must be non-negative with a positive sum")
         if self.disc_input not in INPUTS:
@@ -363,15 +366,27 @@ class Trainer:
                 module.requires_grad_(name in stage.train)
 
     def _mask(self, batch: int, frames: int) -> torch.Tensor:
-        """Bit-dropout mask ``(B, T, bits)``: per crop a bit budget, per frame a missing chance."""
+        """Bit-dropout mask ``(B, T, bits)``: per crop a bit budget, and missing frames in bursts."""
         m, t = self.config.model, self.config.train
         probs = np.asarray(t.bit_probs, dtype=np.float64)
         keep = self.rng.choice(m.bit_options, size=batch, p=probs / probs.sum())
         keep = torch.as_tensor(keep, device=self.device)[:, None].expand(batch, frames)
         mask = bits_mask(m.bits, keep)
-        missing = torch.as_tensor(self.rng.random((batch, frames)) < t.missing_prob,
-                                  device=self.device)
+        missing = torch.as_tensor(self._missing(batch, frames), device=self.device)
         return mask * (~missing)[..., None].float()
+
+    def _missing(self, batch: int, frames: int) -> np.ndarray:
+        """Which frames lose their code ``(B, T)``: bursts of 1..``missing_burst_max`` frames
+        (uniform) start where ``missing_prob`` over the mean burst length says, so about
+        ``missing_prob`` of all frames are missing, as a lossy link with concealment would leave."""
+        t = self.config.train
+        longest = t.missing_burst_max
+        starts = self.rng.random((batch, frames)) < t.missing_prob * 2 / (longest + 1)
+        lengths = self.rng.integers(1, longest + 1, size=(batch, frames))
+        missing = np.zeros((batch, frames), dtype=bool)
+        for row, col in zip(*np.nonzero(starts)):
+            missing[row, col:col + lengths[row, col]] = True
+        return missing
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One optimisation step on ``batch``; returns the logged losses."""
