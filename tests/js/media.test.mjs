@@ -40,6 +40,21 @@ test("packetizer: nextTimestamp counts frames, not packets", () => {
   assert.equal(p.nextTimestamp, 1);
 });
 
+test("packetizer: frames per packet change from the next packet on, timestamps unbroken", () => {
+  const p = new Packetizer({ payloadType: 1, sender: 3, version: 3 });
+  const out = [];
+  for (let i = 0; i < 9; i++) {
+    if (i === 3) p.framesPerPacket = 5; // one frame pending: the packet waits for more
+    if (i === 5) p.framesPerPacket = 2; // three pending: the next frame closes a packet of four (as Python)
+    out.push(...p.push(frame(i)).map(parsePacket));
+  }
+  assert.deepEqual(out.map((q) => [q.timestamp, q.frames.length]), [[0, 2], [2, 4], [6, 2]]);
+  out.forEach((q) => q.frames.forEach((f, k) => assert.equal(index(f), q.timestamp + k)));
+  assert.equal(p.meanFrameBytes, 2);
+  assert.throws(() => { p.framesPerPacket = 9; }, RangeError);
+  assert.throws(() => { new Packetizer({ payloadType: 1 }).framesPerPacket = 5; }, RangeError); // version 1: at most 4
+});
+
 test("packetizer: redundancy follows receiver reports", () => {
   const clean = { lossFraction: 0, residualLoss: 0, maxBurst: 0 };
   assert.equal(redundancyFor(clean, 8, 2), 7);

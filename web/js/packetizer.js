@@ -27,7 +27,10 @@ export class Packetizer {
       throw new RangeError("firstSeq / firstTimestamp out of range");
     }
     this.config = c;
+    this._maxPrimary = maxPrimary;
     this.redundancy = c.redundancy;
+    this._framesPerPacket = c.framesPerPacket;
+    this.meanFrameBytes = 0; // of the frames pushed, a running mean (the last ~50)
     this._targets = []; // what the latest reports asked for, newest last
     this._seq = c.firstSeq;
     this._nextTs = c.firstTimestamp;
@@ -62,11 +65,28 @@ export class Packetizer {
     this._redundancy = frames;
   }
 
+  /** Primary frames per packet, from the next packet on (see packetsize.js); a change starts a
+   * new parity group (a group needs one size). */
+  get framesPerPacket() {
+    return this._framesPerPacket;
+  }
+
+  set framesPerPacket(frames) {
+    if (!Number.isInteger(frames) || frames < 1 || frames > this._maxPrimary) {
+      throw new RangeError(`framesPerPacket must be in 1..${this._maxPrimary}`);
+    }
+    if (this.config.parityPackets && frames > MAX_PARITY_BLOCKS) throw new RangeError("too many frames per packet for parity");
+    if (frames !== this._framesPerPacket) {
+      this._framesPerPacket = frames;
+      this._group = [];
+    }
+  }
+
   /** Set the redundancy from a receiver report about this stream (see redundancyFor), never
    * below the configured amount; with `receivers` listeners (reports arrive in turn and do not
    * say who sent them) follow the worst of the last `receivers` reports. As in Python. */
   adapt(report, receivers = 1) {
-    const target = redundancyFor(report, this._redundancy, this.config.framesPerPacket, this.config.redundancy);
+    const target = redundancyFor(report, this._redundancy, this._framesPerPacket, this.config.redundancy);
     this._targets = [...this._targets, target].slice(-Math.max(1, receivers));
     this.redundancy = Math.max(...this._targets);
     return this._redundancy;
@@ -81,6 +101,7 @@ export class Packetizer {
    * verdict and `level` the background level (-dBov) a keep-alive reports. */
   push(frame, quiet = false, speech = true, level = MAX_LEVEL) {
     this.framesPushed += 1;
+    this.meanFrameBytes += (frame.length - this.meanFrameBytes) / Math.min(this.framesPushed, 50);
     const dtx = this.config.dtx;
     this._silentRun = speech ? 0 : this._silentRun + 1;
     if (dtx && this._silentRun > dtx.hangover) return this._hold(Uint8Array.from(frame), dtx, level);
@@ -90,7 +111,7 @@ export class Packetizer {
     }
     this._pending.push(Uint8Array.from(frame));
     this._quiet = this._quiet && quiet;
-    if (this._pending.length < this.config.framesPerPacket) return [];
+    if (this._pending.length < this._framesPerPacket) return [];
     return [this._build()];
   }
 
@@ -104,7 +125,7 @@ export class Packetizer {
       this.framesHeld -= 1;
     }
     if (!this._pending.length) return [];
-    const short = this._pending.length < this.config.framesPerPacket;
+    const short = this._pending.length < this._framesPerPacket;
     const packet = this._build();
     if (short) this._group = [];
     return [packet];
@@ -158,10 +179,15 @@ export class Packetizer {
     return bytes;
   }
 
+  // Collect full packets; after parityPackets of them, one block per frame position (column).
   _addToGroup(firstTs, frames) {
+    const n = frames.length;
+    if (n !== this._framesPerPacket) { // a short packet (flush) or one of a size just left: no group
+      this._group = [];
+      return;
+    }
     if (!this._group.length) this._groupStart = firstTs;
     this._group.push(...frames);
-    const n = this.config.framesPerPacket;
     if (this._group.length === n * this.config.parityPackets) {
       this._parity = [];
       for (let j = 0; j < n; j++) {
