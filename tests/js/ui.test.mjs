@@ -7,6 +7,7 @@ import { e2eeMessage } from "../../web/js/messages.js";
 import { SpeakingDetector, meterValue } from "../../web/js/speaking.js";
 import { StreamQuality, describe, gradeFigures, reportFigures, windowFigures } from "../../web/js/quality.js";
 import { Backoff } from "../../web/js/backoff.js";
+import { packing } from "../../web/js/connection-panel.js";
 
 const PAGE = "https://calls.example/?room=standup&name=Ada&autojoin=1";
 
@@ -114,4 +115,11 @@ test("e2ee message: only when packets that do not open keep arriving", () => {
   assert.match(e2eeMessage({ undecryptable: 1 }, {}, false), /different room key/);
   assert.equal(e2eeMessage({ undecryptable: 1 }, {}, true), null); // others are heard: a stray packet
   assert.equal(e2eeMessage({ replayed: 5 }, {}, false), null);
+});
+
+test("connection panel: how the page packs what it sends, and the cap in force", () => {
+  assert.equal(packing({ framesPerPacket: 8, redundancy: 8, capBps: 12000 }),
+    ", 8 frames and 8 redundant a packet, under a cap of 12.0 kbit/s");
+  assert.equal(packing({ framesPerPacket: 2, redundancy: 7, capBps: null }), ", 2 frames and 7 redundant a packet");
+  assert.equal(packing({ framesPerPacket: null, redundancy: null, capBps: null }), ""); // listening only
 });

@@ -26,7 +26,7 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const invite = readInvite(location.href); // room, name, token and end-to-end key of an invite link
 const debug = { loadStart: performance.timeOrigin, codecReadyAt: null, joinClickAt: null, joinedAt: null,
-  audioOpenAt: null, stats: null, errors: [], playoutQueue: null };
+  audioOpenAt: null, stats: null, wire: null, errors: [], playoutQueue: null };
 const ui = { phase: "loading", engine: null, call: null, muted: false, listenOnly: false, room: null, name: null,
   tiles: new Tiles($("tiles")), quality: new Map(), packets: new Map(), uplink: [], levels: null, wire: new WireStats(),
   panel: null, devices: null, audioOpenAt: 0, e2eeDropped: {} };
@@ -153,7 +153,8 @@ async function sampleWire() {
   const pc = ui.call?.pc;
   if (!pc || ui.call.state !== "connected") return;
   try {
-    ui.panel.sample(await ui.wire.sample(pc), debug.stats);
+    debug.wire = await ui.wire.sample(pc);
+    ui.panel.sample(debug.wire, debug.stats);
   } catch {
     // the connection closed under us; the next sample is after the rejoin
   }
@@ -242,7 +243,10 @@ async function startCall(micId) {
     ui.audioOpenAt = performance.now();
     ui.panel.reset();
     ui.wire.reset();
-    if (!ui.listenOnly) ui.engine.startSending({ id, payloadType: PAYLOAD_TYPES[CODEC], bits: FOCAL_MODES[CODEC] });
+    if (!ui.listenOnly) {
+      ui.engine.startSending({ id, payloadType: PAYLOAD_TYPES[CODEC], bits: FOCAL_MODES[CODEC],
+        maxBitrate: bitrateParam(params.get("maxBitrate")) });
+    }
   });
   call.on("packet", (data, arrival) => ui.engine.receive(data, arrival));
   call.on("control", onControl);
@@ -408,6 +412,13 @@ async function main() {
 function dropPattern(text) {
   const m = /^(\d+)\/(\d+)$/.exec(text || "");
   return m && Number(m[2]) > 0 ? { k: Number(m[1]), n: Number(m[2]) } : null;
+}
+
+// `?maxBitrate=BPS`: keep what the page sends under BPS bit/s on the wire (at least 1000, as
+// `focalcall join --max-bitrate`); anything else: no cap of its own.
+function bitrateParam(text) {
+  const bps = Number(text);
+  return text && Number.isFinite(bps) && bps >= 1000 ? bps : null;
 }
 
 function toBase64(bytes) {

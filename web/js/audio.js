@@ -180,9 +180,13 @@ export class AudioEngine {
     this.worker.postMessage({ type: "key", keyring });
   }
 
-  /** Start sending as participant `id` (a new packetizer: sequence and timestamps from 0). */
-  startSending({ id, payloadType, bits, framesPerPacket = 2, redundancy = 8, dtx = true }) {
-    this.worker.postMessage({ type: "send", sender: id, payloadType, bits, framesPerPacket, redundancy, dtx });
+  /** Start sending as participant `id` (a new packetizer: sequence and timestamps from 0).
+   *  `framesPerPacket`: the size on a calm link; more go in a packet under `maxBitrate` (bit/s on
+   *  the wire, every header and the SACKs back counted; null: no cap of ours), a receiver's cap
+   *  or an overloaded link (packetsize.js). */
+  startSending({ id, payloadType, bits, framesPerPacket = 2, redundancy = 8, dtx = true, maxBitrate = null }) {
+    this.worker.postMessage({ type: "send", sender: id, payloadType, bits, framesPerPacket, redundancy, dtx,
+      maxBitrate });
   }
 
   stopCall() {

@@ -5,7 +5,7 @@
 //
 // Main thread -> worker: {type: "init", modelUrl, ortUrl, payloadTypes: {pt: bits}} · {type: "ports", capture, playout}
 //   · {type: "key", keyring} (the next call's room keys from e2ee.parseKeyring, or null)
-//   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy, dtx} · {type: "stop"}
+//   · {type: "send", sender, payloadType, bits, framesPerPacket, redundancy, dtx, maxBitrate} · {type: "stop"}
 //   · {type: "packet", data, arrival} · {type: "control", data} (a receiver report about us)
 //   · {type: "forget", sender} · {type: "clock", offset} · {type: "listeners", count}
 // Worker -> main: {type: "ready", meta, loadMs} · {type: "packet", data} · {type: "stats", ...}
@@ -13,8 +13,9 @@
 //   · {type: "error", message}
 
 import { JitterBuffer } from "./jitter.js";
-import { PacketError, buildReport, parsePacket, parseReport } from "./packet.js";
+import { MAX_PRIMARY, MAX_PRIMARY_V3, PacketError, buildReport, parsePacket, parseReport } from "./packet.js";
 import { DTX_DEFAULTS, Packetizer } from "./packetizer.js";
+import { PacketSizer, followReport, mostFrames, sizeConfig } from "./packetsize.js";
 import { Vad } from "./vad.js";
 import { packBits, unpackBits } from "./focal-payload.js";
 import { CodeConcealer, loadPredictor } from "./concealer.js";
@@ -25,7 +26,7 @@ let meta = null;
 let encoderSession = null;
 let decoderSession = null;
 let predictor = null; // the next-code predictor for concealment (null: none shipped)
-let encoder = null; // {state, packetizer, bits, payloadType}
+let encoder = null; // {state, bits, vad, packetizer, sizer, sealer}
 let sender = null;
 const receivers = new Map(); // sender id -> {jitter, state, bits, concealer}
 let playout = null;
@@ -286,7 +287,8 @@ async function roundtrip(pcm, lost = []) {
   postMessage({ type: "roundtrip", codes, decoded }, [codes.buffer, decoded.buffer]);
 }
 
-// A receiver's report about our stream, forwarded by the server: adapt the redundancy.
+// A receiver's report about our stream, forwarded by the server: the redundancy, the frames per
+// packet and the cap in force follow it (packetsize.js), from the next packet on.
 function adapt(data) {
   let report;
   try {
@@ -296,7 +298,24 @@ function adapt(data) {
     malformed += 1;
     return;
   }
-  if (encoder && report.sender === sender) encoder.packetizer.adapt(report, listeners);
+  if (encoder && report.sender === sender) {
+    followReport(encoder.sizer, encoder.packetizer, report, listeners, encoder.bits / 8);
+  }
+}
+
+// A new stream (a call, a rejoin): fresh codec state, packetizer and sizer. Sealed packets wrap
+// version 1 (transport/README.md): no DTX and at most 4 frames a packet with a room key.
+function startEncoder({ sender: id, payloadType, bits, framesPerPacket, redundancy, dtx, maxBitrate }) {
+  const version = keyring || dtx === false ? 1 : 3;
+  const packetizer = new Packetizer({ payloadType, sender: id, framesPerPacket, redundancy, version,
+    dtx: version === 3 ? DTX_DEFAULTS : null });
+  const frameMs = (1000 * meta.hop) / meta.sample_rate;
+  const sizer = new PacketSizer(sizeConfig({ frameMs, base: framesPerPacket, maxBitrate: maxBitrate ?? null,
+    most: Math.max(framesPerPacket, mostFrames(frameMs, version === 3 ? MAX_PRIMARY_V3 : MAX_PRIMARY)) }));
+  // Under our own cap the first packets are already sized (as client/call.py plans them).
+  [packetizer.framesPerPacket, packetizer.redundancy] = sizer.plan(bits / 8, packetizer.redundancy);
+  return { state: tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]), bits,
+    vad: new Vad(), packetizer, sizer, sealer: keyring ? new Sealer(keyring) : null };
 }
 
 function record(list, value) {
@@ -329,6 +348,8 @@ setInterval(() => {
     skippedTicks,
     e2ee: { enabled: keyring !== null, dropped: { ...e2eeDropped } },
     redundancy: encoder ? encoder.packetizer.redundancy : null,
+    framesPerPacket: encoder ? encoder.packetizer.framesPerPacket : null,
+    capBps: encoder ? encoder.sizer.capBps : null, // the cap in force: ours, a receiver's or the link's
     sendDtxShare: encoder ? encoder.packetizer.framesHeld / Math.max(1, encoder.packetizer.framesPushed) : 0,
     receivers: Object.fromEntries([...receivers].map(([id, r]) => [id, r.jitter.summary()])),
   };
@@ -375,14 +396,7 @@ onmessage = ({ data: m }) => {
       break;
     case "send":
       sender = m.sender;
-      encoder = {
-        state: tensor(new Float32Array(meta.encoder_state_size), [1, meta.encoder_state_size]),
-        // Sealed packets wrap version 1 (transport/README.md): no DTX with a room key.
-        bits: m.bits, vad: new Vad(), packetizer: new Packetizer({ payloadType: m.payloadType, sender: m.sender,
-          framesPerPacket: m.framesPerPacket, redundancy: m.redundancy, version: keyring || m.dtx === false ? 1 : 3,
-          dtx: keyring || m.dtx === false ? null : DTX_DEFAULTS }), // DTX unless dtx: false
-        sealer: keyring ? new Sealer(keyring) : null,
-      };
+      encoder = startEncoder(m);
       break;
     case "stop":
       encoder = null;

@@ -10,6 +10,13 @@ function sum(list, key) {
   return list.reduce((n, r) => n + (r[key] ?? 0), 0);
 }
 
+// How the page packs what it sends (packetsize.js): frames and redundant frames a packet, the cap.
+export function packing({ framesPerPacket, redundancy, capBps }) {
+  if (framesPerPacket === null || framesPerPacket === undefined) return "";
+  const cap = capBps === null || capBps === undefined ? "" : `, under a cap of ${(capBps / 1000).toFixed(1)} kbit/s`;
+  return `, ${framesPerPacket} frames and ${redundancy} redundant a packet${cap}`;
+}
+
 export class ConnectionPanel {
   constructor() {
     this.bitrate = new Sparkline($("graph-bitrate"), { title: "Bitrate on the wire", unit: "kbit/s", floor: 10,
@@ -45,8 +52,7 @@ export class ConnectionPanel {
     this.loss.push([before, after]);
     const kbps = (v) => (v === null ? "–" : `${v.toFixed(1)} kbit/s`);
     $("stat-bitrate").textContent = `${kbps(wire.sendKbps)} on the wire`
-      + (stats ? ` (codec ${stats.payloadKbps.toFixed(2)} kbit/s${stats.redundancy === null ? ""
-        : `, ${stats.redundancy} redundant frames a packet`})` : "");
+      + (stats ? ` (codec ${stats.payloadKbps.toFixed(2)} kbit/s${packing(stats)})` : "");
     $("stat-receive").textContent = `${kbps(wire.receiveKbps)} on the wire`;
     $("stat-rtt").textContent = wire.rttMs === null ? "–" : `${wire.rttMs.toFixed(0)} ms`;
     this.showReceivers(receivers);
