@@ -629,3 +629,76 @@ def wav_source_pcm(path: Path, codec) -> np.ndarray:
     from client.sources import WavSource
 
     return WavSource(path, codec).pcm
+
+
+def wire_rates(page, seconds: int) -> list[float | None]:
+    """The page's sending rate on the wire (kbit/s, its panel's sample) once a second, ``seconds`` times."""
+    rates = []
+    for _ in range(seconds):
+        page.wait_for_timeout(1000)
+        rate = page.evaluate("window.focalcall.debug.wire?.sendKbps ?? null")
+        rates.append(None if rate is None else round(rate, 1))
+    return rates
+
+
+@browser_needed
+@pytest.mark.network
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHIPPED / "focal.json").exists(), reason="the CLI needs the shipped neural codec")
+@pytest.mark.parametrize("capped_by", ["listener", "page"])
+def test_page_packs_more_frames_under_a_cap_and_focalcall_join_decodes_them(browser, server, tmp_path,
+                                                                            capped_by) -> None:
+    """A 12 kbit/s cap, asked for by a `focalcall join` listener in its receiver reports
+    (`--max-receive-bitrate`) or the page's own (`?maxBitrate=`): the page's packet sizer puts
+    more than 2 frames in a packet, what the page sends stays under the cap on the wire, and the
+    listener decodes exactly the codes the page encoded."""
+    from transport.packet import TS_MOD
+
+    room = f"cap-{capped_by}"
+    page = open_page(browser, server.url, f"?room={room}&name=web&autojoin=1&processing=off"
+                                          + ("&maxBitrate=12000" if capped_by == "page" else ""))
+    wait_connected(page)
+    uncapped = []  # before anyone asks for a cap: 2 frames a packet
+    if capped_by == "listener":
+        page.wait_for_function("window.focalcall.debug.stats?.framesPerPacket === 2", timeout=10000)
+        uncapped = [r for r in wire_rates(page, 5) if r is not None]  # (the first sample after joining is none)
+    decoded_json = tmp_path / "decoded.json"
+    ask = ["--max-receive-bitrate", "12000"] if capped_by == "listener" else []
+    cli = subprocess.Popen([sys.executable, "-m", "tests.decode_tap", str(decoded_json), "join", room,
+                            "--server", server.url, "--name", "cli", "--duration", "14", *ask],
+                           cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        page.wait_for_function("window.focalcall.debug.stats?.framesPerPacket > 2", timeout=30000)
+        # What the page sends on the wire (its selected candidate pair, every byte of DTLS, SCTP and
+        # UDP payload, once a second), from the second the panel's figures cover only the new size.
+        page.wait_for_timeout(2000)
+        rates = wire_rates(page, 5)
+        summary = cli.communicate(timeout=60)[1]
+    finally:
+        cli.kill()
+    assert cli.returncode == 0, summary
+    page_id = page.evaluate("window.focalcall.id")
+    capture = page.evaluate("window.focalcall.marks()")["capture"]
+    stats = page.evaluate("window.focalcall.debug.stats")
+    panel = page.inner_text("#stat-bitrate")
+    errors = page.errors
+    page.context.close()
+
+    print(f"\ncap by the {capped_by}: page sends {stats['framesPerPacket']} frames and {stats['redundancy']} "
+          f"redundant a packet under {stats['capBps']} bit/s; on the wire {rates} kbit/s (uncapped {uncapped}); "
+          f"panel: {panel}; listener: {summary.splitlines()[-1] if summary else ''}")
+    assert stats["framesPerPacket"] > 2 and stats["capBps"] == 12000
+    assert "frames and" in panel and "under a cap of 12.0 kbit/s" in panel
+    assert all(r is not None for r in rates) and sum(rates) / len(rates) < 12.0
+    if uncapped:
+        assert sum(uncapped) / len(uncapped) > sum(rates) / len(rates)
+    # The listener decoded exactly the codes the page encoded, over the frames the page's capture
+    # log spans (read after the listener left, so it covers all the listener decoded).
+    sent = {ts: bytes(code) for ts, _, code in capture}
+    first, last = capture[0][0], capture[-1][0]
+    log = json.loads(decoded_json.read_text())[str(page_id)]
+    received = [(ts % TS_MOD, bytes.fromhex(code)) for ts, code in log if ts is not None and code is not None]
+    window = [(ts, code) for ts, code in received if (ts - first) % TS_MOD <= (last - first) % TS_MOD]
+    assert len(window) >= 150, f"the listener decoded {len(window)} frames of the page's"
+    assert all(sent.get(ts) == code for ts, code in window), "the listener decoded other codes than the page sent"
+    assert errors == []
