@@ -75,7 +75,9 @@ export class Packetizer {
     if (!Number.isInteger(frames) || frames < 1 || frames > this._maxPrimary) {
       throw new RangeError(`framesPerPacket must be in 1..${this._maxPrimary}`);
     }
-    if (this.config.parityPackets && frames > MAX_PARITY_BLOCKS) throw new RangeError("too many frames per packet for parity");
+    if (this.config.parityPackets && frames > MAX_PARITY_BLOCKS) {
+      throw new RangeError("too many frames per packet for parity");
+    }
     if (frames !== this._framesPerPacket) {
       this._framesPerPacket = frames;
       this._group = [];
