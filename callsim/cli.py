@@ -84,7 +84,7 @@ def simulate_call(pcm16k: np.ndarray, codec_name: str, netem: str = "", seed: in
     from codec.vad import Vad
     from transport import DtxConfig, Impairment, PacketError, Packetizer, PacketizerConfig, parse_packet
     from transport.packet import VERSION_3
-    from transport.packetsize import PacketSizer, SizeConfig, most_frames
+    from transport.packetsize import PacketSizer, SizeConfig, follow_report, most_frames
     from transport.wire import SACK_BYTES, wire_bytes
 
     codec = get_codec(codec_name)
@@ -135,9 +135,7 @@ def simulate_call(pcm16k: np.ndarray, codec_name: str, netem: str = "", seed: in
         receive_until(now)
         if adapt and now >= next_report and streams:
             report = streams[0].buffer.report(SIM_SENDER)
-            wanted = packetizer.adapt(report)
-            packetizer.frames_per_packet, packetizer.redundancy = sizer.update(
-                report, packetizer.mean_frame_bytes or frame_bytes, wanted)
+            follow_report(sizer, packetizer, report, frame_bytes)
             next_report += REPORT_INTERVAL
         payload = encoder.encode(frame)
         quiet = float(np.sqrt(np.mean(np.square(frame)))) < QUIET_RMS

@@ -33,7 +33,7 @@ from codec.registry import get_codec, is_built
 from codec.vad import Vad
 from rtc.ice import IceServer, IceSettings
 from transport import DtxConfig, PacketError, Packetizer, PacketizerConfig, parse_packet, parse_report
-from transport.packetsize import PacketSizer, SizeConfig, most_frames
+from transport.packetsize import PacketSizer, SizeConfig, follow_report, most_frames
 from transport.e2ee import E2eeError, Keyring, Opener, Sealer, is_sealed
 from transport.packet import MAX_PRIMARY, SEQ_MOD, TS_MOD, VERSION, VERSION_3, max_primary
 from transport.wire import wire_bytes
@@ -481,10 +481,8 @@ class Call:
         if report.sender == self.id and self._packetizer is not None:
             pk, receivers = self._packetizer, max(1, len(self.names))
             self.stats.reports_received += 1
-            wanted = pk.adapt(report, receivers=receivers)
             before = pk.frames_per_packet, pk.redundancy
-            pk.frames_per_packet, pk.redundancy = self._sizer.update(
-                report, pk.mean_frame_bytes or self.codec.bitrate * self.codec.frame_ms / 8000, wanted, receivers)
+            follow_report(self._sizer, pk, report, self.codec.bitrate * self.codec.frame_ms / 8000, receivers)
             if (pk.frames_per_packet, pk.redundancy) != before:
                 cap = self._sizer.cap_bps
                 logger.info("report: %.0f%% lost, bursts of %d; now %d frames a packet, %d redundant%s",

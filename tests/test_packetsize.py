@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from transport.packetsize import PacketSizer, SizeConfig, fit_cap
+from transport.packetizer import Packetizer, PacketizerConfig
+from transport.packetsize import PacketSizer, SizeConfig, fit_cap, follow_report
 from transport.report import ReceiverReport
 from transport.wire import SACK_BYTES, WireModel, wire_bytes
 
@@ -126,3 +127,16 @@ def test_loss_counts_as_overload_only_when_it_lasts():
     assert [sizer.update(r, 2.0, 8)[0] for r in [bad, bad, CLEAN, bad, bad, CLEAN]] == [2] * 6
     run = [sizer.update(bad, 2.0, 8)[0] for _ in range(6)]
     assert run[:2] == [2, 2] and run[-1] == 5  # (the smoothed loss has to catch up too)
+
+
+def test_a_report_moves_the_packetizer_to_what_the_sizer_says():
+    """A receiver asks for 12 kbit/s: the packetizer's next packet carries the frames the cap
+    needs, and the redundancy its reports ask for."""
+    sizer = PacketSizer(SizeConfig(most=8))
+    packetizer = Packetizer(PacketizerConfig(payload_type=1, sender=1, frames_per_packet=2, redundancy=0, version=3))
+    capped = ReceiverReport(sender=1, highest_seq=0, loss_fraction=0.1, max_burst=2, max_kbps=12)
+    frames, redundancy = follow_report(sizer, packetizer, capped, frame_bytes=2.0)
+    assert frames > 2 and redundancy > 0
+    assert (packetizer.frames_per_packet, packetizer.redundancy) == (frames, redundancy)
+    packets = [p for _ in range(frames) for p in packetizer.push(b"\x01\x02")]
+    assert len(packets) == 1 and packetizer.mean_frame_bytes == 2.0

@@ -18,7 +18,7 @@ import pytest
 
 from transport.packet import VERSION, VERSION_3, max_primary
 from transport.packetizer import DtxConfig, Packetizer, PacketizerConfig
-from transport.packetsize import PacketSizer, SizeConfig, most_frames
+from transport.packetsize import PacketSizer, SizeConfig, follow_report, most_frames
 from transport.report import ReceiverReport, parse_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,9 +72,7 @@ def python_replay(case: Case) -> list[dict]:
     for frames, report, receivers in case.steps:
         packets = [p for f, quiet, speech, level in frames for p in pk.push(f, quiet, speech, level)]
         report = parse_report(report.to_bytes())  # quantized, as it arrives
-        wanted = pk.adapt(report, receivers=receivers)
-        pk.frames_per_packet, pk.redundancy = sizer.update(report, pk.mean_frame_bytes or case.frame_bytes,
-                                                           wanted, receivers)
+        follow_report(sizer, pk, report, case.frame_bytes, receivers)
         out.append({"packets": [p.hex() for p in packets], "size": [pk.frames_per_packet, pk.redundancy],
                     "cap": sizer.cap_bps})
     return out

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from tests.utils import SENTENCES, espeak_wav
+from transport.packet import TS_MOD
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = shutil.which("node")
@@ -631,6 +632,15 @@ def wav_source_pcm(path: Path, codec) -> np.ndarray:
     return WavSource(path, codec).pcm
 
 
+def within_capture(capture: list, received: list[tuple[int, bytes]]) -> tuple[dict[int, bytes], list[tuple[int, bytes]]]:
+    """A talking page's capture log (``marks().capture``) as ``{timestamp: code}``, and the
+    ``received`` (timestamp, code) pairs whose timestamps it spans (mod 2**24): the log keeps
+    only its last 3000 frames, and a listener's log read later holds frames captured since."""
+    first, last = capture[0][0], capture[-1][0]
+    window = [(ts, code) for ts, code in received if (ts - first) % TS_MOD <= (last - first) % TS_MOD]
+    return {ts: bytes(code) for ts, _, code in capture}, window
+
+
 def wire_rates(page, seconds: int) -> list[float | None]:
     """The page's sending rate on the wire (kbit/s, its panel's sample) once a second, ``seconds`` times."""
     rates = []
@@ -652,8 +662,6 @@ def test_page_packs_more_frames_under_a_cap_and_focalcall_join_decodes_them(brow
     (`--max-receive-bitrate`) or the page's own (`?maxBitrate=`): the page's packet sizer puts
     more than 2 frames in a packet, what the page sends stays under the cap on the wire, and the
     listener decodes exactly the codes the page encoded."""
-    from transport.packet import TS_MOD
-
     room = f"cap-{capped_by}"
     page = open_page(browser, server.url, f"?room={room}&name=web&autojoin=1&processing=off"
                                           + ("&maxBitrate=12000" if capped_by == "page" else ""))
@@ -692,13 +700,11 @@ def test_page_packs_more_frames_under_a_cap_and_focalcall_join_decodes_them(brow
     assert all(r is not None for r in rates) and sum(rates) / len(rates) < 12.0
     if uncapped:
         assert sum(uncapped) / len(uncapped) > sum(rates) / len(rates)
-    # The listener decoded exactly the codes the page encoded, over the frames the page's capture
-    # log spans (read after the listener left, so it covers all the listener decoded).
-    sent = {ts: bytes(code) for ts, _, code in capture}
-    first, last = capture[0][0], capture[-1][0]
+    # The listener decoded exactly the codes the page encoded (its capture log was read after the
+    # listener left, so it spans all the listener decoded).
     log = json.loads(decoded_json.read_text())[str(page_id)]
     received = [(ts % TS_MOD, bytes.fromhex(code)) for ts, code in log if ts is not None and code is not None]
-    window = [(ts, code) for ts, code in received if (ts - first) % TS_MOD <= (last - first) % TS_MOD]
+    sent, window = within_capture(capture, received)
     assert len(window) >= 150, f"the listener decoded {len(window)} frames of the page's"
     assert all(sent.get(ts) == code for ts, code in window), "the listener decoded other codes than the page sent"
     assert errors == []

@@ -11,8 +11,8 @@ import pytest
 
 from tests import firefox as fx
 from tests.test_web import (_trained, b64_floats, browser, browser_needed, decode_codes, mic_wav,  # noqa: F401
-                            open_page, piecewise_stoi, record, server, wait_connected, weights)
-from transport.packet import TS_MOD
+                            open_page, piecewise_stoi, record, server, wait_connected, weights,
+                            within_capture)
 
 REASON = fx.unavailable_reason()
 pytestmark = [pytest.mark.network, pytest.mark.slow, browser_needed,
@@ -126,16 +126,11 @@ def test_firefox_and_chromium_pages_hear_each_other(firefox, browser, server, we
     results = {}
     for listener, talker, talker_id, played in (("firefox", "chromium", chrome_id, played_by_firefox),
                                                 ("chromium", "firefox", fox_id, played_by_chromium)):
-        sent = {}
-        for ts, _, code in marks[talker]["capture"]:
-            sent[ts] = bytes(code)
         log = marks[listener]["decoded"][str(talker_id)]
         received = [(ts, bytes(code)) for ts, code in log if code is not None]
-        # Compare the frames the talker's capture log spans: it keeps its last 3000 frames, and the
-        # two pages' logs are read one after the other, so a listener read later (or on a loaded
-        # machine) may have decoded frames captured after the talker's log was read.
-        first, last = marks[talker]["capture"][0][0], marks[talker]["capture"][-1][0]
-        window = [(ts, code) for ts, code in received if (ts - first) % TS_MOD <= (last - first) % TS_MOD]
+        # The two pages' logs are read one after the other: the listener read later may have
+        # decoded frames captured after the talker's log was read.
+        sent, window = within_capture(marks[talker]["capture"], received)
         assert len(window) >= 150, f"{listener} decoded {len(window)} frames of {talker}'s"
         assert all(sent.get(ts) == code for ts, code in window), f"{listener} decoded other codes than {talker} sent"
         decoded = decode_codes(weights, [None if code is None else bytes(code) for _, code in log])

@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from transport.packet import MAX_PRIMARY_V3
+from transport.packetizer import Packetizer
 from transport.report import ReceiverReport
 from transport.wire import WireModel
 
@@ -178,3 +179,14 @@ class PacketSizer:
                 if self.link_cap >= c.wire.stream_bps(c.base, frame_bytes, redundancy, c.frame_ms):
                     self.link_cap = None
         return self.plan(frame_bytes, redundancy)
+
+
+def follow_report(sizer: PacketSizer, packetizer: Packetizer, report: ReceiverReport,
+                  frame_bytes: float, receivers: int = 1) -> tuple[int, int]:
+    """One receiver report about our stream: the packetizer's redundancy adapts to it, the sizer
+    takes it, and the packetizer packs what the sizer says from its next packet on (frames per
+    packet, redundancy). ``frame_bytes`` counts until the packetizer has seen frames."""
+    wanted = packetizer.adapt(report, receivers=receivers)
+    packetizer.frames_per_packet, packetizer.redundancy = sizer.update(
+        report, packetizer.mean_frame_bytes or frame_bytes, wanted, receivers)
+    return packetizer.frames_per_packet, packetizer.redundancy
