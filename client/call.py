@@ -476,18 +476,21 @@ class Call:
         try:
             report = parse_report(message)
         except PacketError as exc:
-            logger.debug("ignoring control message: %s", exc)
+            self.stats.dropped["malformed-report"] += 1
+            logger.debug("dropped control message: %s", exc)
             return
         if report.sender == self.id and self._packetizer is not None:
             pk, receivers = self._packetizer, max(1, len(self.names))
             self.stats.reports_received += 1
             before = pk.frames_per_packet, pk.redundancy
             follow_report(self._sizer, pk, report, self.codec.bitrate * self.codec.frame_ms / 8000, receivers)
-            if (pk.frames_per_packet, pk.redundancy) != before:
-                cap = self._sizer.cap_bps
-                logger.info("report: %.0f%% lost, bursts of %d; now %d frames a packet, %d redundant%s",
-                            100 * report.loss_fraction, report.max_burst, pk.frames_per_packet, pk.redundancy,
-                            f" (cap {cap / 1000:.1f} kbit/s)" if cap else "")
+            queue = "" if report.queue_delay_ms is None else \
+                f", queue {report.queue_delay_ms:.0f} ms ({report.delay_trend:+.0f} ms/s)"
+            cap = self._sizer.cap_bps
+            logger.log(logging.INFO if (pk.frames_per_packet, pk.redundancy) != before else logging.DEBUG,
+                       "report: %.0f%% lost, bursts of %d%s; now %d frames a packet, %d redundant%s",
+                       100 * report.loss_fraction, report.max_burst, queue, pk.frames_per_packet, pk.redundancy,
+                       f" (cap {cap / 1000:.1f} kbit/s)" if cap else "")
             self.stats.redundancy, self.stats.frames_per_packet = pk.redundancy, pk.frames_per_packet
 
     async def _playout_loop(self) -> None:

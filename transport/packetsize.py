@@ -47,6 +47,9 @@ LOSS_SMOOTHING = 0.3  # weight of the newest report's loss
 SETTLE_REPORTS = 2  # reports after a cut not believed for another
 UNDO_RATIO = 0.75  # a cut whose next believed report still shows this share of the loss is undone
 HOLD_REPORTS = 10  # then loss is taken as the link's own for this many reports (doubling)
+DRAINING_TREND = -30.0  # ms/s: a queue falling faster than this is draining, not overused
+OVERUSE_LEAST_SHARE = 0.3  # a cut for a queue may go this low: the queue must drain before frames run late
+OVERRUN_MARGIN = 0.95  # a probe stays this far under the rate that last overran the link
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class SizeConfig:
     sustained_reports: int = 3  # consecutive lossy reports before loss counts as overload
     jitter_distress_ms: float | None = None  # off: on a narrow link jitter is mostly our own packets' serialization
     calm_reports: int = 5
+    queue_distress_ms: float | None = 100.0  # queueing delay that, not draining, means overuse (None: off)
+    rising_trend: float = 100.0  # ms of delay per s: a queue growing this fast is overuse at once
 
     def __post_init__(self) -> None:
         if not 1 <= self.base <= self.most <= MAX_PRIMARY_V3:
@@ -71,6 +76,8 @@ class SizeConfig:
             raise ValueError("max_bitrate must be positive")
         if self.frame_ms <= 0 or self.calm_reports < 1 or self.sustained_reports < 1:
             raise ValueError("frame_ms must be positive, calm_reports and sustained_reports at least 1")
+        if self.queue_distress_ms is not None and not (self.queue_distress_ms > 0 and self.rising_trend > 0):
+            raise ValueError("queue_distress_ms and rising_trend must be positive")
 
 
 def most_frames(frame_ms: float, version_most: int = MAX_PRIMARY_V3) -> int:
@@ -114,6 +121,9 @@ class PacketSizer:
         self._hold = 0  # reports in which loss is taken as the link's own, not an overload
         self._hold_needed = HOLD_REPORTS
         self._lossy_run = 0  # consecutive reports past both loss thresholds
+        self._queued_run = 0  # consecutive reports with a queue that is not draining
+        self._overran: float | None = None  # the least rate that filled the link's queue, bit/s
+        self._since_overrun = 0
         self.frames_per_packet, self.redundancy = self.config.base, 0
 
     @property
@@ -153,9 +163,19 @@ class PacketSizer:
         self._lossy_run = self._lossy_run + 1 if lossy_now else 0
         lossy = self._lossy_run >= c.sustained_reports
         jittery = c.jitter_distress_ms is not None and report.jitter_ms >= c.jitter_distress_ms
-        distress = (lossy or jittery) and not self._hold
+        queued = (c.queue_distress_ms is not None and report.queue_delay_ms is not None
+                  and report.queue_delay_ms >= c.queue_distress_ms)
+        queued_now = queued and report.delay_trend > DRAINING_TREND
+        self._queued_run = self._queued_run + 1 if queued_now else 0
+        # A queue that grows fast, or stays in two reports in a row: we overrun the link.
+        overuse = queued_now and (self._queued_run >= 2 or report.delay_trend >= c.rising_trend)
+        distress = (lossy or jittery) and not self._hold or overuse
         if self._since_step_down is not None:
             self._since_step_down += 1
+        if self._overran is not None:
+            self._since_overrun += 1
+            if self._since_overrun > MAX_CALM_REPORTS:  # about a minute: the link may have widened
+                self._overran = None
         sending = c.wire.stream_bps(self.frames_per_packet, frame_bytes, self.redundancy, c.frame_ms)
         if distress and self._settling:
             self._settling, self._calm = self._settling - 1, 0  # the cut's effect is not in this report yet
@@ -164,18 +184,29 @@ class PacketSizer:
                 self._calm_needed = min(MAX_CALM_REPORTS, 2 * self._calm_needed)  # it was too soon
             self._since_step_down = None
             # What got through is about what the link carries: aim 10 % under it, cutting at
-            # most half of the rate at once.
-            carried = max(0.5, 0.9 * (1 - report.loss_fraction)) * sending
+            # most half of the rate at once. Under a queue, less what the queue grew by, and
+            # less again to drain what stands in it within a second or so.
+            queue, least_share = 1.0, 0.5
+            if overuse:
+                growth = max(0.0, report.delay_trend) / 1000  # s of queue per s
+                standing = report.queue_delay_ms / 1000 + growth / 2  # at the report (a mean over ~1 s)
+                queue, least_share = (1 + growth) / (1 - min(0.5, standing)), OVERUSE_LEAST_SHARE
+                self._overran = sending if self._overran is None else min(self._overran, sending)
+                self._since_overrun = 0
+            carried = max(least_share, 0.9 * (1 - report.loss_fraction) / queue) * sending
             least = c.wire.stream_bps(c.most, frame_bytes, min(redundancy, c.most), c.frame_ms)
             self.link_cap = max(least, carried if self.link_cap is None else min(self.link_cap, carried))
             self._calm, self._settling = 0, SETTLE_REPORTS
-            self._cut_loss, self._since_cut = report.loss_fraction, 0
+            # A cut for a queue is not judged by the loss that follows it (random loss stays).
+            self._cut_loss, self._since_cut = None if overuse else report.loss_fraction, 0
         elif self.link_cap is not None:
             self._settling = 0
-            self._calm += 1
-            if self._calm >= self._calm_needed:  # try a quarter more
+            self._calm += 0 if queued else 1  # a standing queue is no time to send more
+            if self._calm >= self._calm_needed:  # try a quarter more, short of what overran the link
                 self._calm, self._since_step_down = 0, 0
                 self.link_cap *= 1.25
+                if self._overran is not None:
+                    self.link_cap = min(self.link_cap, OVERRUN_MARGIN * self._overran)
                 if self.link_cap >= c.wire.stream_bps(c.base, frame_bytes, redundancy, c.frame_ms):
                     self.link_cap = None
         return self.plan(frame_bytes, redundancy)
