@@ -204,9 +204,8 @@ class PacketSizer:
             self._calm += 0 if queued else 1  # a standing queue is no time to send more
             if self._calm >= self._calm_needed:  # try a quarter more, short of what overran the link
                 self._calm, self._since_step_down = 0, 0
-                self.link_cap *= 1.25
-                if self._overran is not None:
-                    self.link_cap = min(self.link_cap, OVERRUN_MARGIN * self._overran)
+                ceiling = float("inf") if self._overran is None else OVERRUN_MARGIN * self._overran
+                self.link_cap = max(self.link_cap, min(1.25 * self.link_cap, ceiling))
                 if self.link_cap >= c.wire.stream_bps(c.base, frame_bytes, redundancy, c.frame_ms):
                     self.link_cap = None
         return self.plan(frame_bytes, redundancy)
