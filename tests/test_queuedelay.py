@@ -1,9 +1,13 @@
 """Queueing-delay estimator (transport.queuedelay) on synthetic arrivals: a queue filling at a
 rate above the link, random jitter, random loss, DTX pauses, frames-per-packet changes,
-timestamp wrap, reordering and a sender that restarts."""
+timestamp wrap, reordering and a sender that restarts; and the page's copy (web/js) on the same."""
 from __future__ import annotations
 
+import json
 import random
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +15,7 @@ from transport.packet import TS_MOD
 from transport.queuedelay import QueueDelayEstimator
 
 FS = 0.02  # 20 ms frames
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def sender(seconds: float, frames: int = 2, first_ts: int = 0, talk: tuple[int, int] | None = None,
@@ -123,3 +128,52 @@ def test_no_packets_no_figures() -> None:
     assert est.report() is not None and est.report() is None
     with pytest.raises(ValueError):
         QueueDelayEstimator(frame_ms=0)
+
+
+NODE = shutil.which("node")
+JS = """
+import { QueueDelayEstimator } from "./web/js/queuedelay.js";
+import { readFileSync } from "node:fs";
+const runs = JSON.parse(readFileSync(0, "utf8"));
+process.stdout.write(JSON.stringify(runs.map((run) => {
+  const est = new QueueDelayEstimator();
+  const out = [];
+  for (const [arrival, ts, frames, report] of run) {
+    if (report) out.push(est.report());
+    else est.packet(arrival * 1000, ts, frames);
+  }
+  return { reports: out, restarts: est.restarts };
+})));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_the_page_estimates_as_python_does() -> None:
+    """web/js/queuedelay.js (milliseconds) against this module (seconds) on the arrivals above."""
+    sequences = [link(sender(8), rate_bps=16000), link(sender(20, talk=(60, 100)), jitter_s=0.03, loss=0.2),
+                 link(sender(10, first_ts=TS_MOD - 200), rate_bps=16000), link(sender(12, talk=(150, 150)), 16000),
+                 link(sender(5)) + [(t + 5.0, (ts + 5_000_000) % TS_MOD, n) for t, ts, n in link(sender(5))]]
+    runs, want = [], []
+    for arrivals in sequences:
+        est, run, got, due = QueueDelayEstimator(), [], [], arrivals[0][0] + 1.0
+        for arrival, ts, frames in arrivals:
+            if arrival >= due:
+                run.append((0, 0, 0, True))
+                got.append(est.report())
+                due += 1.0
+            run.append((arrival, ts, frames, False))
+            est.packet(arrival, ts, frames)
+        runs.append(run)
+        want.append((got, est.restarts))
+    result = subprocess.run([NODE, "--input-type=module", "-e", JS], input=json.dumps(runs), capture_output=True,
+                            text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-4000:]
+    for (got, restarts), js in zip(want, json.loads(result.stdout)):
+        assert js["restarts"] == restarts and len(js["reports"]) == len(got)
+        for py, page in zip(got, js["reports"]):
+            if py is None:
+                assert page is None
+                continue
+            assert page["samples"] == py.samples
+            assert page["meanMs"] == pytest.approx(py.mean_ms, abs=1e-6)
+            assert page["trend"] == pytest.approx(py.trend, abs=1e-6)
