@@ -49,6 +49,7 @@ UNDO_RATIO = 0.75  # a cut whose next believed report still shows this share of 
 HOLD_REPORTS = 10  # then loss is taken as the link's own for this many reports (doubling)
 DRAINING_TREND = -30.0  # ms/s: a queue falling faster than this is draining, not overused
 OVERUSE_LEAST_SHARE = 0.3  # a cut for a queue may go this low: the queue must drain before frames run late
+PROBE_REPORTS = 3  # reports after a rise in which a queue is taken as the rise's doing
 OVERRUN_MARGIN = 0.95  # a probe stays this far under the rate that last overran the link
 
 
@@ -163,12 +164,15 @@ class PacketSizer:
         self._lossy_run = self._lossy_run + 1 if lossy_now else 0
         lossy = self._lossy_run >= c.sustained_reports
         jittery = c.jitter_distress_ms is not None and report.jitter_ms >= c.jitter_distress_ms
+        # Right after a rise a queue is the rise's doing: half as much counts.
+        probing = self._since_step_down is not None and self._since_step_down < PROBE_REPORTS
+        sensitivity = 0.5 if probing else 1.0
         queued = (c.queue_distress_ms is not None and report.queue_delay_ms is not None
-                  and report.queue_delay_ms >= c.queue_distress_ms)
+                  and report.queue_delay_ms >= sensitivity * c.queue_distress_ms)
         queued_now = queued and report.delay_trend > DRAINING_TREND
         self._queued_run = self._queued_run + 1 if queued_now else 0
         # A queue that grows fast, or stays in two reports in a row: we overrun the link.
-        overuse = queued_now and (self._queued_run >= 2 or report.delay_trend >= c.rising_trend)
+        overuse = queued_now and (self._queued_run >= 2 or report.delay_trend >= sensitivity * c.rising_trend)
         distress = (lossy or jittery) and not self._hold or overuse
         if self._since_step_down is not None:
             self._since_step_down += 1
