@@ -215,3 +215,14 @@ def test_queueing_delay_can_be_turned_off():
     assert [sizer.update(queued(900, 900), 2.0, 8)[0] for _ in range(4)] == [2] * 4
     with pytest.raises(ValueError):
         SizeConfig(queue_distress_ms=0)
+
+
+def test_right_after_a_rise_a_smaller_queue_counts():
+    sizer = PacketSizer(SizeConfig(calm_reports=2))
+    sizer.plan(2.0, 8)
+    cut = sizer.update(queued(300, 500), 2.0, 8)[0]
+    probe = [sizer.update(queued(5, 0), 2.0, 8)[0] for _ in range(2)][-1]
+    assert probe < cut
+    assert sizer.update(queued(60, 60), 2.0, 8)[0] > probe  # the probe's queue: cut back
+    calm = [sizer.update(queued(5, 0), 2.0, 8)[0] for _ in range(2)]  # (no rise yet: 4 needed now)
+    assert sizer.update(queued(60, 60), 2.0, 8)[0] == calm[-1]  # away from a rise, 60 ms is no overuse

@@ -152,6 +152,8 @@ def scenarios() -> list[Case]:
         scripted("random loss and jitter, no queue", [report(0.38, 0.06, 4, queue=40 + 30 * (k % 2),
                                                             trend=(-1) ** k * 150) for k in range(15)]),
         scripted("queueing delay off", [FILLING] * 6, queue_distress_ms=None),
+        scripted("a probe's smaller queue", [FILLING] + [EMPTY] * 7 + [report(0.1, 0, 1, queue=60, trend=60)]
+                 + [EMPTY] * 8 + [report(0.1, 0, 1, queue=60, trend=60)] * 2),
         scripted("at the thresholds", [report(0.1, 0, 1, queue=200, trend=-30)] * 3 + [EMPTY]
                  + [report(0.1, 0, 1, queue=99, trend=100), report(0.1, 0, 1, queue=100, trend=99.9),
                     report(0.1, 0, 1, queue=100, trend=100)] + [EMPTY] * 6),
@@ -230,5 +232,7 @@ def test_the_scenarios_reach_every_branch() -> None:
     assert again[13]["size"][0] > again[12]["size"][0]  # cut again
     assert all(s["cap"] is None for s in outcomes["random loss and jitter, no queue"])
     assert all(s["size"][0] == 2 for s in outcomes["queueing delay off"])
+    probe = [s["size"][0] for s in outcomes["a probe's smaller queue"]]
+    assert probe[8] > probe[7] and probe[-1] == probe[-3]  # 60 ms counts right after a rise, not later
     at = [s["size"][0] for s in outcomes["at the thresholds"]]
     assert at[:6] == [2] * 6 and at[6] > 2  # -30 ms/s is draining; 100 ms growing 100 ms/s is overuse

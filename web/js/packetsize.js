@@ -17,6 +17,7 @@ const UNDO_RATIO = 0.75; // a cut whose next believed report still shows this sh
 const HOLD_REPORTS = 10; // then loss is taken as the link's own for this many reports (doubling)
 const DRAINING_TREND = -30; // ms/s: a queue falling faster than this is draining, not overused
 const OVERUSE_LEAST_SHARE = 0.3; // a cut for a queue may go this low: the queue must drain before frames run late
+const PROBE_REPORTS = 3; // reports after a rise in which a queue is taken as the rise's doing
 const OVERRUN_MARGIN = 0.95; // a probe stays this far under the rate that last overran the link
 
 /** The packing policy (transport.packetsize.SizeConfig, same defaults), validated. */
@@ -125,11 +126,14 @@ export class PacketSizer {
     const jittery = c.jitterDistressMs !== null && report.jitterMs >= c.jitterDistressMs;
     const queueMs = report.queueDelayMs ?? null;
     const trend = report.delayTrend ?? 0;
-    const queued = c.queueDistressMs !== null && queueMs !== null && queueMs >= c.queueDistressMs;
+    // Right after a rise a queue is the rise's doing: half as much counts.
+    const probing = this._sinceStepDown !== null && this._sinceStepDown < PROBE_REPORTS;
+    const sensitivity = probing ? 0.5 : 1;
+    const queued = c.queueDistressMs !== null && queueMs !== null && queueMs >= sensitivity * c.queueDistressMs;
     const queuedNow = queued && trend > DRAINING_TREND;
     this._queuedRun = queuedNow ? this._queuedRun + 1 : 0;
     // A queue that grows fast, or stays in two reports in a row: we overrun the link.
-    const overuse = queuedNow && (this._queuedRun >= 2 || trend >= c.risingTrend);
+    const overuse = queuedNow && (this._queuedRun >= 2 || trend >= sensitivity * c.risingTrend);
     const distress = ((lossy || jittery) && !this._hold) || overuse;
     if (this._sinceStepDown !== null) this._sinceStepDown += 1;
     if (this._overran !== null) {
