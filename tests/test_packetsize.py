@@ -226,3 +226,16 @@ def test_right_after_a_rise_a_smaller_queue_counts():
     assert sizer.update(queued(60, 60), 2.0, 8)[0] > probe  # the probe's queue: cut back
     calm = [sizer.update(queued(5, 0), 2.0, 8)[0] for _ in range(2)]  # (no rise yet: 4 needed now)
     assert sizer.update(queued(60, 60), 2.0, 8)[0] == calm[-1]  # away from a rise, 60 ms is no overuse
+
+
+def test_a_slow_start_probes_down_to_the_base_size_on_calm_reports():
+    sizer = PacketSizer(SizeConfig(start=4, calm_reports=2))
+    assert sizer.plan(2.0, 8) == (4, 8)  # before any report
+    sizes = [sizer.update(queued(2, 0), 2.0, 8)[0] for _ in range(8)]
+    assert sizes[0] == 4 and sizes[-1] == 2 and sizes == sorted(sizes, reverse=True)
+    sizer = PacketSizer(SizeConfig(start=4))
+    sizer.plan(2.0, 8)
+    start = sizer.cap_bps
+    assert sizer.update(queued(300, 500), 2.0, 8)[0] > 4 and sizer.cap_bps < start  # a queue at the start: cut
+    with pytest.raises(ValueError):
+        SizeConfig(start=1)

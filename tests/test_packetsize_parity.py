@@ -37,6 +37,7 @@ class Case:
     max_bitrate: float | None = None
     jitter_distress_ms: float | None = None
     queue_distress_ms: float | None = 100.0
+    start: int | None = None
     version: int = VERSION_3
     dtx: bool = True
     redundancy: int = 8
@@ -46,7 +47,7 @@ class Case:
 
     def size_config(self) -> SizeConfig:
         return SizeConfig(max_bitrate=self.max_bitrate, jitter_distress_ms=self.jitter_distress_ms,
-                          queue_distress_ms=self.queue_distress_ms, most=max(2, most_frames(20.0, max_primary(self.version))))
+                          queue_distress_ms=self.queue_distress_ms, start=self.start, most=max(2, most_frames(20.0, max_primary(self.version))))
 
     def packetizer_config(self) -> PacketizerConfig:
         return PacketizerConfig(payload_type=1, sender=3, redundancy=self.redundancy, version=self.version,
@@ -57,7 +58,7 @@ class Case:
         return {
             "config": {"frameMs": s.frame_ms, "base": s.base, "most": s.most, "maxBitrate": s.max_bitrate,
                        "jitterDistressMs": s.jitter_distress_ms, "queueDistressMs": s.queue_distress_ms,
-                       "risingTrend": s.rising_trend},
+                       "risingTrend": s.rising_trend, "start": s.start},
             "packetizer": {"payloadType": p.payload_type, "sender": p.sender, "framesPerPacket": p.frames_per_packet,
                            "redundancy": p.redundancy, "parityPackets": p.parity_packets, "version": p.version,
                            "dtx": {"hangover": dtx.hangover, "keepalive": dtx.keepalive, "onset": dtx.onset}
@@ -152,6 +153,9 @@ def scenarios() -> list[Case]:
         scripted("random loss and jitter, no queue", [report(0.38, 0.06, 4, queue=40 + 30 * (k % 2),
                                                             trend=(-1) ** k * 150) for k in range(15)]),
         scripted("queueing delay off", [FILLING] * 6, queue_distress_ms=None),
+        scripted("a slow start on a clean link", [EMPTY] * 20, start=4),
+        scripted("a slow start on a narrow link", [EMPTY] * 5 + [FILLING] + [EMPTY] * 20, start=4),
+        scripted("a slow start and a receiver's cap", [report(kbps=12)] * 4 + [CLEAN] * 12, start=3),
         scripted("a probe's smaller queue", [FILLING] + [EMPTY] * 7 + [report(0.1, 0, 1, queue=60, trend=60)]
                  + [EMPTY] * 8 + [report(0.1, 0, 1, queue=60, trend=60)] * 2),
         scripted("at the thresholds", [report(0.1, 0, 1, queue=200, trend=-30)] * 3 + [EMPTY]
@@ -173,7 +177,8 @@ def scenarios() -> list[Case]:
     for k in range(24):
         case = Case(f"random {k}", max_bitrate=rng.choice([None, None, 9000.0, 12000.0, 20000.0]),
                     jitter_distress_ms=rng.choice([None, None, 60.0]),
-                    queue_distress_ms=rng.choice([100.0, 100.0, 60.0, None]), version=rng.choice([VERSION_3] * 3 + [VERSION]),
+                    queue_distress_ms=rng.choice([100.0, 100.0, 60.0, None]), start=rng.choice([None, 3, 4]),
+                    version=rng.choice([VERSION_3] * 3 + [VERSION]),
                     redundancy=rng.choice([2, 4, 8]), frame_bytes=rng.choice([1.0, 2.0, 2.5]))
         case.dtx = case.version == VERSION_3 and rng.random() < 0.7
         talk = Talk(rng.randint(20, 300), rng.choice([0, 30, 120]), rng.choice([(2,), (1,), (2, 3), (1, 2, 2, 3)]))
@@ -232,6 +237,10 @@ def test_the_scenarios_reach_every_branch() -> None:
     assert again[13]["size"][0] > again[12]["size"][0]  # cut again
     assert all(s["cap"] is None for s in outcomes["random loss and jitter, no queue"])
     assert all(s["size"][0] == 2 for s in outcomes["queueing delay off"])
+    slow = [s["size"][0] for s in outcomes["a slow start on a clean link"]]
+    assert slow[0] == 4 and slow[-1] == 2 and slow == sorted(slow, reverse=True)
+    narrow = [s["size"][0] for s in outcomes["a slow start on a narrow link"]]
+    assert narrow[5] > narrow[4] and narrow[-1] > 2
     probe = [s["size"][0] for s in outcomes["a probe's smaller queue"]]
     assert probe[8] > probe[7] and probe[-1] == probe[-3]  # 60 ms counts right after a rise, not later
     at = [s["size"][0] for s in outcomes["at the thresholds"]]

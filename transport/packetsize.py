@@ -87,6 +87,7 @@ class SizeConfig:
     calm_reports: int = 5
     queue_distress_ms: float | None = 100.0  # queueing delay that, not draining, means overuse (None: off)
     rising_trend: float = 100.0  # ms of delay per s: a queue growing this fast is overuse at once
+    start: int | None = None  # frames a packet to start at, probing down to base (None: base)
 
     def __post_init__(self) -> None:
         if not 1 <= self.base <= self.most <= MAX_PRIMARY_V3:
@@ -97,6 +98,8 @@ class SizeConfig:
             raise ValueError("frame_ms must be positive, calm_reports and sustained_reports at least 1")
         if self.queue_distress_ms is not None and not (self.queue_distress_ms > 0 and self.rising_trend > 0):
             raise ValueError("queue_distress_ms and rising_trend must be positive")
+        if self.start is not None and not self.base <= self.start <= self.most:
+            raise ValueError("start must lie within [base, most]")
 
 
 def most_frames(frame_ms: float, version_most: int = MAX_PRIMARY_V3) -> int:
@@ -143,6 +146,7 @@ class PacketSizer:
         self._queued_run = 0  # consecutive reports with a queue that is not draining
         self._overran: float | None = None  # the least rate that filled the link's queue, bit/s
         self._since_overrun = 0
+        self._start_pending = self.config.start is not None and self.config.start > self.config.base
         self.frames_per_packet, self.redundancy = self.config.base, 0
 
     @property
@@ -151,8 +155,17 @@ class PacketSizer:
         caps = [c for c in [self.config.max_bitrate, self.link_cap, *self._receiver_caps] if c is not None]
         return min(caps) if caps else None
 
+    def _begin(self, frame_bytes: float, redundancy: int) -> None:
+        """A slow start: the first plan or report takes the rate of ``start`` frames as the
+        link's, from which calm reports probe down to ``base`` as after a cut."""
+        if self._start_pending:
+            c = self.config
+            self._start_pending = False
+            self.link_cap = c.wire.stream_bps(c.start, frame_bytes, redundancy, c.frame_ms)
+
     def plan(self, frame_bytes: float, redundancy: int) -> tuple[int, int]:
         """(frames per packet, redundancy) for the current state, without a new report."""
+        self._begin(frame_bytes, redundancy)
         self.frames_per_packet, self.redundancy = fit_cap(self.cap_bps, frame_bytes, redundancy, self.config)
         return self.frames_per_packet, self.redundancy
 
@@ -162,6 +175,7 @@ class PacketSizer:
         :func:`transport.packetizer.redundancy_for`); with ``receivers`` listeners the lowest
         cap of the last ``receivers`` reports counts."""
         c = self.config
+        self._begin(frame_bytes, redundancy)
         cap = report.max_kbps * 1000.0 if report.max_kbps else None
         self._receiver_caps = (self._receiver_caps + [cap])[-max(1, receivers):]
         self._loss += LOSS_SMOOTHING * (report.loss_fraction - self._loss)

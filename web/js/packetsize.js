@@ -24,7 +24,8 @@ const OVERRUN_MARGIN = 0.95; // a probe stays this far under the rate that last 
 export function sizeConfig(options = {}) {
   const c = { frameMs: 20, base: 2, most: MAX_PRIMARY_V3, maxBitrate: null, wire: new WireModel(),
     lossDistress: 0.4, residualDistress: 0.03, sustainedReports: 3, jitterDistressMs: null, calmReports: 5,
-    queueDistressMs: 100, risingTrend: 100, ...options };
+    queueDistressMs: 100, risingTrend: 100, start: null, ...options };
+  c.start ??= null; // frames a packet to start at, probing down to base (null: base)
   c.maxBitrate ??= null; // undefined (an option not given) means none, as null does
   c.jitterDistressMs ??= null;
   if (c.queueDistressMs === undefined) c.queueDistressMs = 100; // null turns queueing delay off
@@ -38,6 +39,9 @@ export function sizeConfig(options = {}) {
   }
   if (c.queueDistressMs !== null && !(c.queueDistressMs > 0 && c.risingTrend > 0)) {
     throw new RangeError("queueDistressMs and risingTrend must be positive");
+  }
+  if (c.start !== null && !(Number.isInteger(c.start) && c.start >= c.base && c.start <= c.most)) {
+    throw new RangeError("start must lie within [base, most]");
   }
   return Object.freeze(c);
 }
@@ -79,8 +83,18 @@ export class PacketSizer {
     this._queuedRun = 0; // consecutive reports with a queue that is not draining
     this._overran = null; // the least rate that filled the link's queue, bit/s
     this._sinceOverrun = 0;
+    this._startPending = config.start !== null && config.start > config.base;
     this.framesPerPacket = config.base;
     this.redundancy = 0;
+  }
+
+  /** A slow start: the first plan or report takes the rate of `start` frames as the link's, from
+   *  which calm reports probe down to `base` as after a cut. */
+  _begin(frameBytes, redundancy) {
+    if (!this._startPending) return;
+    const c = this.config;
+    this._startPending = false;
+    this.linkCap = c.wire.streamBps(c.start, frameBytes, redundancy, c.frameMs);
   }
 
   /** The cap in force (bit/s): ours, the lowest of the receivers' latest, or the link's; null: none. */
@@ -91,6 +105,7 @@ export class PacketSizer {
 
   /** [frames per packet, redundancy] for the current state, without a new report. */
   plan(frameBytes, redundancy) {
+    this._begin(frameBytes, redundancy);
     [this.framesPerPacket, this.redundancy] = fitCap(this.capBps, frameBytes, redundancy, this.config);
     return [this.framesPerPacket, this.redundancy];
   }
@@ -99,6 +114,7 @@ export class PacketSizer {
    *  redundancyFor); with `receivers` listeners the lowest cap of their last reports counts. */
   update(report, frameBytes, redundancy, receivers = 1) {
     const c = this.config;
+    this._begin(frameBytes, redundancy);
     const rate = (n, r) => c.wire.streamBps(n, frameBytes, r, c.frameMs);
     const cap = report.maxKbps ? report.maxKbps * 1000 : null;
     this._receiverCaps = [...this._receiverCaps, cap].slice(-Math.max(1, receivers));
