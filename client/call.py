@@ -92,8 +92,9 @@ class SendOptions:
     in pauses (keep-alives; needs packet version 3, so not with end-to-end encryption).
     ``frames_per_packet`` is the size on a calm link; more go in a packet under ``max_bitrate``
     (bit/s on the wire, every header and the SACKs back counted), a receiver's cap or an
-    overloaded link (transport.packetsize). ``max_receive_bitrate`` is the cap this
-    participant asks each sender it hears for, in its receiver reports."""
+    overloaded link (transport.packetsize); ``start_frames`` (more than ``frames_per_packet``)
+    starts there and steps down on calm reports (a slow start). ``max_receive_bitrate`` is the
+    cap this participant asks each sender it hears for, in its receiver reports."""
 
     frames_per_packet: int = 2
     redundancy: int | None = None
@@ -101,6 +102,7 @@ class SendOptions:
     dtx: bool = True
     max_bitrate: float | None = None
     max_receive_bitrate: float | None = None
+    start_frames: int | None = None
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ class Call:
             raise ValueError(f"end-to-end encryption allows at most {MAX_PRIMARY} frames per packet")
         o = self.send_options
         self._sizer = PacketSizer(SizeConfig(
-            frame_ms=codec.frame_ms, base=o.frames_per_packet, max_bitrate=o.max_bitrate,
+            frame_ms=codec.frame_ms, base=o.frames_per_packet, max_bitrate=o.max_bitrate, start=o.start_frames,
             most=max(o.frames_per_packet, most_frames(codec.frame_ms, max_primary(self.packet_version)))))
         cap = o.max_receive_bitrate
         self._report_cap = 0 if cap is None else max(1, min(255, int(cap // 1000)))
@@ -476,18 +478,21 @@ class Call:
         try:
             report = parse_report(message)
         except PacketError as exc:
-            logger.debug("ignoring control message: %s", exc)
+            self.stats.dropped["malformed-report"] += 1
+            logger.debug("dropped control message: %s", exc)
             return
         if report.sender == self.id and self._packetizer is not None:
             pk, receivers = self._packetizer, max(1, len(self.names))
             self.stats.reports_received += 1
             before = pk.frames_per_packet, pk.redundancy
             follow_report(self._sizer, pk, report, self.codec.bitrate * self.codec.frame_ms / 8000, receivers)
-            if (pk.frames_per_packet, pk.redundancy) != before:
-                cap = self._sizer.cap_bps
-                logger.info("report: %.0f%% lost, bursts of %d; now %d frames a packet, %d redundant%s",
-                            100 * report.loss_fraction, report.max_burst, pk.frames_per_packet, pk.redundancy,
-                            f" (cap {cap / 1000:.1f} kbit/s)" if cap else "")
+            queue = "" if report.queue_delay_ms is None else \
+                f", queue {report.queue_delay_ms:.0f} ms ({report.delay_trend:+.0f} ms/s)"
+            cap = self._sizer.cap_bps
+            logger.log(logging.INFO if (pk.frames_per_packet, pk.redundancy) != before else logging.DEBUG,
+                       "report: %.0f%% lost, bursts of %d%s; now %d frames a packet, %d redundant%s",
+                       100 * report.loss_fraction, report.max_burst, queue, pk.frames_per_packet, pk.redundancy,
+                       f" (cap {cap / 1000:.1f} kbit/s)" if cap else "")
             self.stats.redundancy, self.stats.frames_per_packet = pk.redundancy, pk.frames_per_packet
 
     async def _playout_loop(self) -> None:

@@ -48,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(IPv4, UDP, DTLS, SCTP, and the SACKs coming back) while talking: packets then carry "
                         "more frames (up to 8, 160 ms: more latency) and, if that is not enough, less "
                         "redundancy (default: no cap; packets grow only when the link is overloaded)")
+    p.add_argument("--start-frames", type=int, default=None, choices=range(1, 9), metavar="N",
+                   help="start at N frames a packet and step down to --frames-per-packet while the "
+                        "receivers' reports show no queue (a slow start: a narrow link is found before it "
+                        "is overrun; default: start at --frames-per-packet)")
     p.add_argument("--max-receive-bitrate", type=float, default=None, metavar="BPS",
                    help="ask every sender heard to keep its stream under BPS bit/s on the wire (sent in the "
                         "receiver reports, in whole kbit/s)")
@@ -134,8 +138,10 @@ async def _join(args: argparse.Namespace) -> int:
     for option in ("max_bitrate", "max_receive_bitrate"):
         if getattr(args, option) is not None and getattr(args, option) < 1000:
             raise ValueError(f"--{option.replace('_', '-')} must be at least 1000 bit/s")
+    if args.start_frames is not None and args.start_frames < args.frames_per_packet:
+        raise ValueError("--start-frames must be at least --frames-per-packet")
     options = SendOptions(args.frames_per_packet, args.redundancy, args.parity, args.dtx, args.max_bitrate,
-                          args.max_receive_bitrate)
+                          args.max_receive_bitrate, args.start_frames)
     reconnect = ReconnectPolicy(give_up_after_s=args.reconnect_timeout) if args.reconnect_timeout > 0 else None
     call = Call(args.server, args.room, name, codec, ice_from_args(args), options,
                 on_frame=speaker.push if speaker else None, token=_token(args), keyring=_keyring(args),

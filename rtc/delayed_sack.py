@@ -20,6 +20,8 @@ import logging
 from aiortc import rtcpeerconnection
 from aiortc.rtcsctptransport import RTCSctpTransport
 
+from rtc.forward_tsn import ForwardTsnPacing
+
 logger = logging.getLogger(__name__)
 
 SACK_DELAY_S = 0.2  # RFC 4960 6.2: "SHOULD be generated within 200 ms"
@@ -31,10 +33,11 @@ STATE_USED = ("_sack_needed", "_sack_misordered", "_sack_duplicates", "_associat
 _AIORTC_TRANSPORT = RTCSctpTransport
 
 
-class DelayedSackTransport(RTCSctpTransport):
+class DelayedSackTransport(ForwardTsnPacing, RTCSctpTransport):
     """aiortc's SCTP transport, acknowledging every second DATA packet or after
     :data:`SACK_DELAY_S`, and at once on gaps, duplicates, the SACK after a gap, and
-    FORWARD-TSN (RFC 3758: a sender abandoning messages waits on it)."""
+    FORWARD-TSN (RFC 3758: a sender abandoning messages waits on it); its own FORWARD-TSNs
+    paced (:mod:`rtc.forward_tsn`)."""
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from transport.packet import PacketError
-from transport.report import REPORT_SIZE, ReceiverReport, parse_report
+from transport.report import REPORT_SIZE, REPORT_SIZES, ReceiverReport, parse_report
 
 LOSS_BUCKETS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 DELAY_BUCKETS = (0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
@@ -28,6 +28,7 @@ BURST_BUCKETS = (0, 1, 2, 3, 5, 10, 25, 50)
 OTHER_CODEC = "other"  # label for a codec name outside the allowed set
 _INT_FIELDS = frozenset({"sender", "highest_seq", "max_burst", "recovered", "concealed_total", "lost_total",
                          "max_kbps"})
+_SIGNED_FIELDS = frozenset({"delay_trend"})  # a queue that drains has a negative trend
 
 
 class LoopCounter:
@@ -265,13 +266,13 @@ def payload_type_label(pt: int) -> str:
 
 
 def report_from_message(message: str | bytes) -> ReceiverReport:
-    """A receiver report from a control-channel message: the 24-byte binary form
-    (:mod:`transport.report`) or JSON ``{"type": "report", <ReceiverReport fields>}``.
+    """A receiver report from a control-channel message: the binary form (24 or 28 bytes,
+    :mod:`transport.report`) or JSON ``{"type": "report", <ReceiverReport fields>}``.
 
     Anything else raises :class:`~transport.packet.PacketError` (a ``ValueError``).
     """
     if isinstance(message, (bytes, bytearray, memoryview)):
-        if len(message) != REPORT_SIZE:
+        if len(message) not in REPORT_SIZES.values():
             raise PacketError(f"binary control message of {len(message)} bytes is not a receiver report")
         return parse_report(message)
     if len(message) > 4 * REPORT_SIZE * 20:
@@ -285,7 +286,7 @@ def report_from_message(message: str | bytes) -> ReceiverReport:
     fields = {k: v for k, v in data.items() if k != "type"}
     for name, value in fields.items():
         kind = int if name in _INT_FIELDS else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kind) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, kind) or value < 0 and name not in _SIGNED_FIELDS:
             raise PacketError(f"report field {name!r} must be a non-negative "
                               f"{'integer' if kind is int else 'number'}")
     try:

@@ -266,6 +266,20 @@ def test_report_covers_the_interval() -> None:
     assert parse_report_round_trip(r1)
 
 
+def test_report_carries_the_queueing_delay_of_its_interval() -> None:
+    """Packets that wait longer and longer (a queue filling at 0.2 s a second) give a report
+    of type 2 with the queue and its growth; an interval without packets gives type 1."""
+    packets = sent(100, PacketizerConfig(payload_type=1, frames_per_packet=2))
+    jb = JitterBuffer()
+    drive(jb, [(t + 0.03 + 0.2 * t, b) for t, b in packets], 120)
+    r = jb.report(sender=4)
+    # (the trend is per second of arrival time: 0.2 / 1.2)
+    assert r.queue_delay_ms == pytest.approx(200, abs=25) and r.delay_trend == pytest.approx(166.7, abs=1)
+    assert len(r.to_bytes()) == 28 and parse_report_round_trip(r)
+    r = jb.report(sender=4)
+    assert r.queue_delay_ms is None and r.delay_trend is None and len(r.to_bytes()) == 24
+
+
 def parse_report_round_trip(r) -> bool:
     from transport.report import parse_report
     return parse_report(r.to_bytes()).to_bytes() == r.to_bytes()

@@ -108,10 +108,18 @@ def test_report_from_message_binary_and_json():
                           "concealed_total": 3})
     assert report_from_message(as_json) == ReceiverReport(sender=4, highest_seq=300, loss_fraction=0.25,
                                                           concealed_total=3)
+    queued = ReceiverReport(sender=4, highest_seq=300, queue_delay_ms=250, delay_trend=-40.5)
+    assert report_from_message(queued.to_bytes()) == queued  # 28 bytes: with queueing delay
+    as_json = json.dumps({"type": "report", "sender": 4, "highest_seq": 300, "queue_delay_ms": 250,
+                          "delay_trend": -40.5})
+    assert report_from_message(as_json) == queued  # a draining queue's trend is negative
 
 
 @pytest.mark.parametrize("message, error", [
     (b"\x41" * 5, "not a receiver report"),
+    (b"\x42" + b"\x00" * 23, "of type 2 must be 28 bytes"),
+    ('{"type": "report", "sender": 1, "highest_seq": 2, "queue_delay_ms": 5}', "both or neither"),
+    ('{"type": "report", "sender": 1, "highest_seq": 2, "queue_delay_ms": -5, "delay_trend": 0}', "must be"),
     (b"\x00" * 24, "not a version 1 receiver report"),
     ("{oops", "not JSON"),
     ('{"type": "hello"}', "not a receiver report"),

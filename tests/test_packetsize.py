@@ -140,3 +140,102 @@ def test_a_report_moves_the_packetizer_to_what_the_sizer_says():
     assert (packetizer.frames_per_packet, packetizer.redundancy) == (frames, redundancy)
     packets = [p for _ in range(frames) for p in packetizer.push(b"\x01\x02")]
     assert len(packets) == 1 and packetizer.mean_frame_bytes == 2.0
+
+
+def queued(delay_ms: float, trend: float, loss: float = 0.1) -> ReceiverReport:
+    """A report whose receiver measured ``delay_ms`` of queueing, growing ``trend`` ms per s."""
+    return ReceiverReport(sender=1, highest_seq=0, loss_fraction=loss, max_burst=1, queue_delay_ms=delay_ms,
+                          delay_trend=trend)
+
+
+def test_a_queue_growing_fast_is_a_narrow_link_at_once():
+    sizer = PacketSizer()
+    assert sizer.plan(2.0, 8) == (2, 8)
+    # 2 frames a packet overrun the link: the queue grows half a second a second, 10 % random loss
+    # (about 550 ms standing at the report): the cut goes to 30 % of the rate, not half, so
+    # the queue drains before the frames in it run later than the receiver waits
+    n, r = sizer.update(queued(300, 500), 2.0, 8)
+    sending = SizeConfig().wire.stream_bps(2, 2.0, 8, 20)
+    assert (n, r) == (7, 8) and sizer.cap_bps == pytest.approx(0.3 * sending)
+    sizer = PacketSizer()
+    sizer.plan(2.0, 8)
+    sizer.update(queued(120, 150, loss=0.05), 2.0, 8)  # a smaller queue, growing slower: a smaller cut
+    assert sizer.cap_bps == pytest.approx(0.9 * 0.95 * (1 - 0.195) / 1.15 * sending)
+
+
+def test_a_standing_queue_is_a_narrow_link_in_two_reports():
+    sizer = PacketSizer()
+    sizer.plan(2.0, 8)
+    assert [sizer.update(queued(300, 0), 2.0, 8)[0] for _ in range(2)] == [2, 4]
+    assert sizer.cap_bps == pytest.approx(0.9 * 0.9 * 0.7 * SizeConfig().wire.stream_bps(2, 2.0, 8, 20))
+
+
+def test_a_draining_queue_after_a_cut_is_no_overuse_and_no_calm():
+    sizer = PacketSizer(SizeConfig(calm_reports=2))
+    sizer.plan(2.0, 8)
+    cut = sizer.update(queued(400, 400), 2.0, 8)[0]
+    # the queue drains (the cut fits): no second cut, and no step back up while it stands
+    assert [sizer.update(queued(d, -300), 2.0, 8)[0] for d in (500, 300, 150)] == [cut] * 3
+    probe = [sizer.update(queued(10, -5), 2.0, 8)[0] for _ in range(2)]  # empty: calm, then a probe
+    assert probe[0] == cut and probe[1] < cut
+
+
+def test_probes_stay_under_the_rate_that_overran_the_link():
+    sizer = PacketSizer(SizeConfig(calm_reports=1))
+    sizer.plan(2.0, 8)
+    overran = SizeConfig().wire.stream_bps(2, 2.0, 8, 20)
+    sizer.update(queued(300, 500), 2.0, 8)
+    caps = [sizer.update(CLEAN, 2.0, 8) and sizer.cap_bps for _ in range(12)]
+    assert caps[-1] == pytest.approx(0.95 * overran) and sizer.update(CLEAN, 2.0, 8) == (3, 8)
+    # about a minute later the link may have widened: the base size is tried again
+    assert [sizer.update(CLEAN, 2.0, 8)[0] for _ in range(60)][-1] == 2
+
+
+def test_random_loss_stays_after_a_cut_for_a_queue_and_does_not_undo_it():
+    sizer = PacketSizer()
+    assert sizer.update(queued(300, 500, loss=0.1), 2.0, 8)[0] > 2
+    cap = sizer.cap_bps
+    assert [sizer.update(queued(5, 0, loss=0.1), 2.0, 8)[0] > 2 for _ in range(4)] == [True] * 4
+    assert sizer.cap_bps == cap  # calm, but not undone: the loss was never the reason
+
+
+def test_loss_without_a_queue_is_no_overuse():
+    """Random and bursty loss with jitter (a queue of tens of ms that comes and goes) cost no
+    latency, as without queueing figures; a queue only counts once it is not draining."""
+    sizer = PacketSizer()
+    for k in range(12):
+        lossy = ReceiverReport(sender=1, highest_seq=0, loss_fraction=0.38, residual_loss=0.06, max_burst=4,
+                               queue_delay_ms=40 + 30 * (k % 2), delay_trend=(-1) ** k * 150)
+        assert sizer.update(lossy, 2.0, 8) == (2, 8)
+    assert [sizer.update(queued(150, -50), 2.0, 8)[0] for _ in range(3)] == [2] * 3  # draining
+
+
+def test_queueing_delay_can_be_turned_off():
+    sizer = PacketSizer(SizeConfig(queue_distress_ms=None))
+    assert [sizer.update(queued(900, 900), 2.0, 8)[0] for _ in range(4)] == [2] * 4
+    with pytest.raises(ValueError):
+        SizeConfig(queue_distress_ms=0)
+
+
+def test_right_after_a_rise_a_smaller_queue_counts():
+    sizer = PacketSizer(SizeConfig(calm_reports=2))
+    sizer.plan(2.0, 8)
+    cut = sizer.update(queued(300, 500), 2.0, 8)[0]
+    probe = [sizer.update(queued(5, 0), 2.0, 8)[0] for _ in range(2)][-1]
+    assert probe < cut
+    assert sizer.update(queued(60, 60), 2.0, 8)[0] > probe  # the probe's queue: cut back
+    calm = [sizer.update(queued(5, 0), 2.0, 8)[0] for _ in range(2)]  # (no rise yet: 4 needed now)
+    assert sizer.update(queued(60, 60), 2.0, 8)[0] == calm[-1]  # away from a rise, 60 ms is no overuse
+
+
+def test_a_slow_start_probes_down_to_the_base_size_on_calm_reports():
+    sizer = PacketSizer(SizeConfig(start=4, calm_reports=2))
+    assert sizer.plan(2.0, 8) == (4, 8)  # before any report
+    sizes = [sizer.update(queued(2, 0), 2.0, 8)[0] for _ in range(8)]
+    assert sizes[0] == 4 and sizes[-1] == 2 and sizes == sorted(sizes, reverse=True)
+    sizer = PacketSizer(SizeConfig(start=4))
+    sizer.plan(2.0, 8)
+    start = sizer.cap_bps
+    assert sizer.update(queued(300, 500), 2.0, 8)[0] > 4 and sizer.cap_bps < start  # a queue at the start: cut
+    with pytest.raises(ValueError):
+        SizeConfig(start=1)

@@ -3,8 +3,10 @@
 receiver reports, after the same frames, give the same frames per packet, redundancy and cap
 after every report, and the same packets byte for byte. Scenarios: a clean link, receiver caps
 (one that lifts), the sender's own cap, sustained overload then recovery, bursty loss whose cut
-is undone and then held, several receivers, version 1 (at most 4 frames), and random mixes
-with frames of varying size (non-integer mean frame sizes: Python rounds halves to even)."""
+is undone and then held, a queue that grows (a narrow link) then drains, probes held under the
+rate that overran it, queueing delay turned off, several receivers, version 1 (at most 4
+frames), and random mixes with frames of varying size (non-integer mean frame sizes: Python
+rounds halves to even) and reports with and without queueing delay."""
 from __future__ import annotations
 
 import json
@@ -34,6 +36,8 @@ class Case:
     name: str
     max_bitrate: float | None = None
     jitter_distress_ms: float | None = None
+    queue_distress_ms: float | None = 100.0
+    start: int | None = None
     version: int = VERSION_3
     dtx: bool = True
     redundancy: int = 8
@@ -43,7 +47,7 @@ class Case:
 
     def size_config(self) -> SizeConfig:
         return SizeConfig(max_bitrate=self.max_bitrate, jitter_distress_ms=self.jitter_distress_ms,
-                          most=max(2, most_frames(20.0, max_primary(self.version))))
+                          queue_distress_ms=self.queue_distress_ms, start=self.start, most=max(2, most_frames(20.0, max_primary(self.version))))
 
     def packetizer_config(self) -> PacketizerConfig:
         return PacketizerConfig(payload_type=1, sender=3, redundancy=self.redundancy, version=self.version,
@@ -53,7 +57,8 @@ class Case:
         s, p, dtx = self.size_config(), self.packetizer_config(), DtxConfig()
         return {
             "config": {"frameMs": s.frame_ms, "base": s.base, "most": s.most, "maxBitrate": s.max_bitrate,
-                       "jitterDistressMs": s.jitter_distress_ms},
+                       "jitterDistressMs": s.jitter_distress_ms, "queueDistressMs": s.queue_distress_ms,
+                       "risingTrend": s.rising_trend, "start": s.start},
             "packetizer": {"payloadType": p.payload_type, "sender": p.sender, "framesPerPacket": p.frames_per_packet,
                            "redundancy": p.redundancy, "parityPackets": p.parity_packets, "version": p.version,
                            "dtx": {"hangover": dtx.hangover, "keepalive": dtx.keepalive, "onset": dtx.onset}
@@ -98,9 +103,11 @@ class Talk:
 
 
 def report(loss: float = 0.0, residual: float = 0.0, burst: int = 0, kbps: int = 0, jitter: float = 0.0,
-           seq: int = 0) -> ReceiverReport:
+           seq: int = 0, queue: float | None = None, trend: float = 0.0) -> ReceiverReport:
+    """A report; with ``queue`` (ms) and ``trend`` (ms/s) a type-2 one, with queueing delay."""
     return ReceiverReport(sender=3, highest_seq=seq % 65536, loss_fraction=loss, residual_loss=residual,
-                          max_burst=burst, max_kbps=kbps, jitter_ms=jitter)
+                          max_burst=burst, max_kbps=kbps, jitter_ms=jitter, queue_delay_ms=queue,
+                          delay_trend=None if queue is None else trend)
 
 
 def scripted(name: str, reports: list[ReceiverReport | tuple[ReceiverReport, int]], talk: Talk | None = None,
@@ -115,6 +122,8 @@ def scripted(name: str, reports: list[ReceiverReport | tuple[ReceiverReport, int
 
 CLEAN, OVERLOADED = report(), report(0.6, 0.2, 6)
 BURSTY = report(0.45, 0.08, 4)
+EMPTY = report(0.1, 0, 1, queue=4, trend=1)  # 10 % random loss, no queue
+FILLING = report(0.12, 0.2, 2, queue=300, trend=450)  # a narrow link: the queue grows fast
 
 
 def scenarios() -> list[Case]:
@@ -133,6 +142,26 @@ def scenarios() -> list[Case]:
         scripted("bursty loss: the cut is undone, then held",
                  [BURSTY] * 18 + [CLEAN] * 3 + [BURSTY] * 30),
         scripted("heavy loss redundancy repairs", [report(0.3, 0.004, 3)] * 15),
+        scripted("a narrow link: the queue fills, drains, probes stay under it",
+                 [FILLING, report(0.1, 0.5, 2, queue=550, trend=100)] + [report(0.1, 0, 1, queue=q, trend=-300)
+                                                                         for q in (400, 200)] + [EMPTY] * 40),
+        scripted("a probe that overruns the link again", [FILLING] + [EMPTY] * 12 + [report(0.1, 0.1, 2, queue=150,
+                 trend=200)] + [EMPTY] * 30),
+        scripted("a standing queue, then one that comes and goes",
+                 [report(0.1, 0, 1, queue=200, trend=0)] * 4 + [EMPTY] * 8
+                 + [report(0.1, 0, 1, queue=120 * (k % 2), trend=-40) for k in range(10)]),
+        scripted("random loss and jitter, no queue", [report(0.38, 0.06, 4, queue=40 + 30 * (k % 2),
+                                                            trend=(-1) ** k * 150) for k in range(15)]),
+        scripted("queueing delay off", [FILLING] * 6, queue_distress_ms=None),
+        scripted("a slow start on a clean link", [EMPTY] * 20, start=4),
+        scripted("a slow start on a narrow link", [EMPTY] * 5 + [FILLING] + [EMPTY] * 20, start=4),
+        scripted("a slow start and a receiver's cap", [report(kbps=12)] * 4 + [CLEAN] * 12, start=3),
+        scripted("a probe's smaller queue", [FILLING] + [EMPTY] * 7 + [report(0.1, 0, 1, queue=60, trend=60)]
+                 + [EMPTY] * 8 + [report(0.1, 0, 1, queue=60, trend=60)] * 2),
+        scripted("at the thresholds", [report(0.1, 0, 1, queue=200, trend=-30)] * 3 + [EMPTY]
+                 + [report(0.1, 0, 1, queue=99, trend=100), report(0.1, 0, 1, queue=100, trend=99.9),
+                    report(0.1, 0, 1, queue=100, trend=100)] + [EMPTY] * 6),
+        scripted("old and new reports mixed", [FILLING, CLEAN, OVERLOADED, EMPTY] * 5),
         scripted("jitter", [report(jitter=90)] * 5 + [CLEAN] * 12, jitter_distress_ms=80.0),
         scripted("two receivers, one capped", [(report(kbps=12), 2), (CLEAN, 2)] * 6 + [(CLEAN, 2)] * 4),
         scripted("three receivers, one lossy",
@@ -147,20 +176,24 @@ def scenarios() -> list[Case]:
     rng = random.Random(18)
     for k in range(24):
         case = Case(f"random {k}", max_bitrate=rng.choice([None, None, 9000.0, 12000.0, 20000.0]),
-                    jitter_distress_ms=rng.choice([None, None, 60.0]), version=rng.choice([VERSION_3] * 3 + [VERSION]),
+                    jitter_distress_ms=rng.choice([None, None, 60.0]),
+                    queue_distress_ms=rng.choice([100.0, 100.0, 60.0, None]), start=rng.choice([None, 3, 4]),
+                    version=rng.choice([VERSION_3] * 3 + [VERSION]),
                     redundancy=rng.choice([2, 4, 8]), frame_bytes=rng.choice([1.0, 2.0, 2.5]))
         case.dtx = case.version == VERSION_3 and rng.random() < 0.7
         talk = Talk(rng.randint(20, 300), rng.choice([0, 30, 120]), rng.choice([(2,), (1,), (2, 3), (1, 2, 2, 3)]))
         receivers, state = rng.choice([1, 1, 2, 3]), "clean"
         for seq in range(rng.randint(20, 60)):
-            state = rng.choices(["clean", "lossy", "overloaded", "capped"], [6, 2, 2, 1])[0] \
+            state = rng.choices(["clean", "lossy", "overloaded", "capped", "queued"], [6, 2, 2, 1, 2])[0] \
                 if rng.random() < 0.25 else state
             loss = {"clean": 0.0, "lossy": rng.uniform(0.05, 0.45), "overloaded": rng.uniform(0.35, 0.8),
-                    "capped": rng.uniform(0, 0.05)}[state]
+                    "capped": rng.uniform(0, 0.05), "queued": rng.uniform(0, 0.3)}[state]
+            queue = None if rng.random() < 0.2 else rng.uniform(80, 900) if state == "queued" \
+                else rng.uniform(0, 120)
             residual = 0.0 if state == "clean" else rng.uniform(0, loss / 2)
             r = report(loss, residual, rng.randint(0, 10) if loss else 0,
                        rng.choice([8, 12, 16, 30]) if state == "capped" or rng.random() < 0.05 else 0,
-                       rng.uniform(0, 120), seq)
+                       rng.uniform(0, 120), seq, queue, rng.uniform(-400, 700))
             case.steps.append((talk.second(), r, receivers))
         cases.append(case)
     return cases
@@ -198,3 +231,17 @@ def test_the_scenarios_reach_every_branch() -> None:
     bursty = [s["cap"] for s in outcomes["bursty loss: the cut is undone, then held"]]
     assert any(c is not None for c in bursty) and bursty[-1] is None
     assert max(s["size"][0] for s in outcomes["version 1: at most 4 frames"]) == 4
+    narrow = [s["size"][0] for s in outcomes["a narrow link: the queue fills, drains, probes stay under it"]]
+    assert narrow[0] > 2 and min(narrow[1:]) == narrow[-1] < narrow[0] and max(narrow[5:]) > 2  # never back to 2
+    again = outcomes["a probe that overruns the link again"]
+    assert again[13]["size"][0] > again[12]["size"][0]  # cut again
+    assert all(s["cap"] is None for s in outcomes["random loss and jitter, no queue"])
+    assert all(s["size"][0] == 2 for s in outcomes["queueing delay off"])
+    slow = [s["size"][0] for s in outcomes["a slow start on a clean link"]]
+    assert slow[0] == 4 and slow[-1] == 2 and slow == sorted(slow, reverse=True)
+    narrow = [s["size"][0] for s in outcomes["a slow start on a narrow link"]]
+    assert narrow[5] > narrow[4] and narrow[-1] > 2
+    probe = [s["size"][0] for s in outcomes["a probe's smaller queue"]]
+    assert probe[8] > probe[7] and probe[-1] == probe[-3]  # 60 ms counts right after a rise, not later
+    at = [s["size"][0] for s in outcomes["at the thresholds"]]
+    assert at[:6] == [2] * 6 and at[6] > 2  # -30 ms/s is draining; 100 ms growing 100 ms/s is overuse

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transport.packet import PacketError
-from transport.report import REPORT_SIZE, ReceiverReport, parse_report
+from transport.report import REPORT_SIZE, REPORT_SIZE_DELAY, ReceiverReport, parse_report
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "reports.json").read_text())
 
@@ -40,14 +40,28 @@ def test_quantization_and_saturation() -> None:
 @pytest.mark.parametrize("kwargs, message", [
     (dict(sender=300), "sender id 300"), (dict(highest_seq=-1), "sequence number"),
     (dict(loss_fraction=1.5), "loss_fraction"), (dict(residual_loss=-0.1), "residual_loss"),
+    (dict(queue_delay_ms=5.0), "both or neither"), (dict(delay_trend=1.0), "both or neither"),
+    (dict(queue_delay_ms=-1.0, delay_trend=0.0), "non-negative"),
+    (dict(queue_delay_ms=float("nan"), delay_trend=0.0), "non-negative"),
 ])
 def test_validation(kwargs: dict, message: str) -> None:
     with pytest.raises(PacketError, match=message):
         ReceiverReport(**(dict(sender=0, highest_seq=0) | kwargs))
 
 
+def test_queueing_delay_quantization_and_saturation() -> None:
+    r = ReceiverReport(sender=1, highest_seq=5, queue_delay_ms=1e9, delay_trend=-1e9)
+    assert r.to_bytes()[0] == 0x42 and len(r.to_bytes()) == REPORT_SIZE_DELAY
+    back = parse_report(r.to_bytes())
+    assert (back.queue_delay_ms, back.delay_trend) == (0xFFFF, -3276.8)
+    back = parse_report(ReceiverReport(1, 5, queue_delay_ms=12.4, delay_trend=0.26).to_bytes())
+    assert (back.queue_delay_ms, back.delay_trend) == (12, 0.3)
+    assert len(ReceiverReport(1, 5).to_bytes()) == REPORT_SIZE  # nothing measured: type 1
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.binary(min_size=REPORT_SIZE - 1, max_size=REPORT_SIZE + 1))
+@given(st.tuples(st.sampled_from([0x40, 0x41, 0x42, 0x43, 0x81]),
+                 st.binary(min_size=REPORT_SIZE - 2, max_size=REPORT_SIZE_DELAY)).map(lambda t: bytes([t[0]]) + t[1]))
 def test_arbitrary_bytes(data: bytes) -> None:
     try:
         report = parse_report(data)

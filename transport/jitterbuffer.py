@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from transport.delay import DelayEstimator
 from transport.packet import SEQ_MOD, TS_MOD, Packet, ParityBlock, parse_packet
 from transport.parity import recover
+from transport.queuedelay import QueueDelayEstimator
 from transport.report import ReceiverReport
 
 HISTORY_FRAMES = 1024  # frames kept after playout so parity can still use them
@@ -151,6 +152,7 @@ class JitterBuffer:
         c = self.config
         self._estimator = DelayEstimator(c.percentile, c.forget, c.base_window_s,
                                          c.initial_delay_ms / 1000, c.max_delay_ms / 1000)
+        self._queue = QueueDelayEstimator(c.frame_ms)  # for the sender's reports, not for playout
         self._frames: dict[int, _Slot] = {}
         self._history: dict[int, bytes] = {}
         self._parity: list[tuple[list[int], ParityBlock]] = []
@@ -196,6 +198,7 @@ class JitterBuffer:
             return False
         self._ts_ref = ts if self._ts_ref is None else max(self._ts_ref, ts)
         self._estimator.packet(arrival, ts * self._fs)
+        self._queue.packet(arrival, packet.timestamp, len(packet.frames))
         if not self._started or self._rebuffering:
             self._next_ts = ts if not self._frames else min(self._next_ts, ts)
             self._anchor_ts = self._next_ts
@@ -455,6 +458,7 @@ class JitterBuffer:
                self._delay_sum, self._delay_count)
         d = [a - b for a, b in zip(now, self._prev)]
         self._prev, burst, self._interval_burst = now, self._interval_burst, 0
+        queue = self._queue.report()
         return ReceiverReport(
             sender=sender, highest_seq=self._high_seq % SEQ_MOD,
             loss_fraction=min(1.0, max(0.0, d[1] / d[0])) if d[0] > 0 else 0.0,
@@ -462,4 +466,6 @@ class JitterBuffer:
             max_burst=burst, jitter_ms=s.jitter_ms,
             playout_delay_ms=1000 * d[5] / d[6] if d[6] else 0.0,
             target_delay_ms=s.target_delay_ms, recovered=int(d[4]),
-            concealed_total=s.frames_concealed, lost_total=s.packets_lost)
+            concealed_total=s.frames_concealed, lost_total=s.packets_lost,
+            queue_delay_ms=None if queue is None else queue.mean_ms,
+            delay_trend=None if queue is None else queue.trend)

@@ -85,13 +85,16 @@ for (const [i, v] of reports.valid.entries()) {
     const fields = { sender: f.sender, highestSeq: f.highest_seq, lossFraction: f.loss_fraction,
       residualLoss: f.residual_loss, maxBurst: f.max_burst, jitterMs: f.jitter_ms,
       playoutDelayMs: f.playout_delay_ms, targetDelayMs: f.target_delay_ms, recovered: f.recovered,
-      concealedTotal: f.concealed_total, lostTotal: f.lost_total, maxKbps: f.max_kbps ?? 0 };
+      concealedTotal: f.concealed_total, lostTotal: f.lost_total, maxKbps: f.max_kbps ?? 0,
+      queueDelayMs: f.queue_delay_ms ?? null, delayTrend: f.delay_trend ?? null };
     assert.equal(toHex(buildReport(fields)), v.hex);
     const parsed = parseReport(hex(v.hex));
     assert.equal(parsed.sender, f.sender);
     assert.equal(parsed.highestSeq, f.highest_seq);
     assert.equal(parsed.lostTotal, f.lost_total);
     assert.equal(parsed.maxKbps, f.max_kbps ?? 0);
+    assert.equal(parsed.queueDelayMs, f.queue_delay_ms ?? null);
+    assert.equal(parsed.delayTrend, f.delay_trend ?? null);
     assert.equal(toHex(buildReport(parsed)), v.hex);
   });
 }

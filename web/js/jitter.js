@@ -8,6 +8,7 @@
 // frame, preferably one the sender marked quiet, or by a jump when far above target.
 
 import { SEQ_MOD, TS_MOD, parityTimestamps, recoverParity } from "./packet.js";
+import { QueueDelayEstimator } from "./queuedelay.js";
 
 const HISTORY = 256; // played frames kept for parity recovery
 const FORCE_FRAMES = 4; // this far above target, skip a frame even if it is not quiet
@@ -50,6 +51,7 @@ export class JitterBuffer {
     this.history = new Map(); // played ts -> payload
     this.parity = []; // [timestamps, block]
     this.transits = [];
+    this.queue = new QueueDelayEstimator({ frameMs: this.frameMs }); // for the sender's reports
     this.seen = new Set();
     this.highSeq = null;
     this.firstSeq = null;
@@ -114,6 +116,7 @@ export class JitterBuffer {
     this.stats.packetsReceived += 1;
     this.stats.packetsExpected = this.expectedBefore + this.highSeq - this.firstSeq + 1;
     this.tsRef = this.tsRef === null ? ts : Math.max(this.tsRef, ts);
+    this.queue.packet(arrivalMs, packet.timestamp, packet.level !== null ? 0 : packet.frames.length);
     if (packet.level !== null) {
       // A DTX keep-alive: the sender is silent from ts on; play comfort noise until a frame comes.
       this.stats.keepalives += 1;
@@ -292,6 +295,7 @@ export class JitterBuffer {
     const played = s.framesPlayed - i.played;
     const concealed = s.framesConcealed - i.concealed;
     const waits = i.waits;
+    const queue = this.queue.report();
     const fields = {
       sender, highestSeq: ((this.highSeq ?? 0) % SEQ_MOD + SEQ_MOD) % SEQ_MOD,
       lossFraction: expected > 0 ? Math.min(1, Math.max(0, (expected - received) / expected)) : 0,
@@ -299,6 +303,7 @@ export class JitterBuffer {
       jitterMs: s.jitterMs, playoutDelayMs: waits.length ? waits.reduce((a, b) => a + b, 0) / waits.length : 0,
       targetDelayMs: s.targetDelayMs, recovered: s.framesRecovered - i.recovered,
       concealedTotal: s.framesConcealed, lostTotal: s.packetsLost,
+      queueDelayMs: queue ? queue.meanMs : null, delayTrend: queue ? queue.trend : null,
     };
     this.interval = { maxBurst: 0, expected: s.packetsExpected, received: s.packetsReceived, played: s.framesPlayed,
       concealed: s.framesConcealed, recovered: s.framesRecovered, waits: [] };

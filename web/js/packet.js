@@ -17,8 +17,10 @@ export const MAX_VARINT = 0xffff;
 export const MAX_PARITY_BLOCKS = 8;
 export const MAX_PARITY_COUNT = 64;
 export const MAX_PARITY_STRIDE = 16;
-export const REPORT_TYPE = 1;
-export const REPORT_SIZE = 24;
+export const REPORT_TYPE = 1; // receiver report without queueing delay
+export const REPORT_TYPE_DELAY = 2; // with it
+export const REPORT_SIZE = 24; // type 1
+export const REPORT_SIZE_DELAY = 28; // type 2: with queueing delay
 
 export class PacketError extends Error {
   constructor(message) {
@@ -278,11 +280,20 @@ export function recoverParity(block, timestamps, lookup) {
   return [missing, acc.slice(0, length)];
 }
 
-// ---- receiver report (24 bytes, big-endian) -------------------------------------------
+// ---- receiver report (type 1: 24 bytes; type 2: 28, with queueing delay; big-endian) ----
 
-const sat = (value, top) => Math.max(0, Math.min(top, Math.round(value)));
+const sat = (value, top, bottom = 0) => Math.max(bottom, Math.min(top, Math.round(value)));
 const fraction = (value) => Math.min(255, Math.max(0, Math.floor(value * 256)));
+// Python's round() on the report's float fields: halves to even, as transport/report.py.
+const roundEven = (x) => {
+  const f = Math.floor(x);
+  const d = x - f;
+  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
+};
+const satEven = (value, top, bottom = 0) => Math.max(bottom, Math.min(top, roundEven(value)));
 
+/** The wire bytes of a report: type 2 (28 bytes) when it has `queueDelayMs` and `delayTrend`
+ *  (ms of one-way delay per s), type 1 (24 bytes) when both are null or absent. */
 export function buildReport(r) {
   check(isInt(r.sender) && r.sender >= 0 && r.sender <= MAX_SENDER, `sender id ${r.sender} not in 0..${MAX_SENDER}`);
   check(isInt(r.highestSeq) && r.highestSeq >= 0 && r.highestSeq < SEQ_MOD,
@@ -291,9 +302,14 @@ export function buildReport(r) {
     const v = r[name] ?? 0;
     check(v >= 0 && v <= 1, `${name} ${v} not in [0, 1]`);
   }
-  const out = new Uint8Array(REPORT_SIZE);
+  const queue = r.queueDelayMs ?? null;
+  const trend = r.delayTrend ?? null;
+  check((queue === null) === (trend === null), "queueDelayMs and delayTrend go together (both or neither)");
+  check(queue === null || (queue >= 0 && Number.isFinite(trend)), `queueDelayMs ${queue} must be non-negative`);
+  const delay = queue !== null;
+  const out = new Uint8Array(delay ? REPORT_SIZE_DELAY : REPORT_SIZE);
   const dv = new DataView(out.buffer);
-  dv.setUint8(0, (VERSION << 6) | REPORT_TYPE);
+  dv.setUint8(0, (VERSION << 6) | (delay ? REPORT_TYPE_DELAY : REPORT_TYPE));
   dv.setUint8(1, r.sender);
   dv.setUint16(2, r.highestSeq);
   dv.setUint8(4, fraction(r.lossFraction ?? 0));
@@ -308,20 +324,29 @@ export function buildReport(r) {
   dv.setUint16(14, sat(r.recovered ?? 0, 0xffff));
   dv.setUint32(16, sat(r.concealedTotal ?? 0, 0xffffffff));
   dv.setUint32(20, sat(r.lostTotal ?? 0, 0xffffffff));
+  if (delay) {
+    dv.setUint16(24, satEven(queue, 0xffff)); // mean queueing delay, ms
+    dv.setInt16(26, satEven(trend * 10, 0x7fff, -0x8000)); // delay trend, 0.1 ms per s
+  }
   return out;
 }
 
 export function parseReport(data) {
   const b = asBytes(data);
-  check(b.length === REPORT_SIZE, `receiver report must be ${REPORT_SIZE} bytes, got ${b.length}`);
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const head = dv.getUint8(0);
-  check(head >> 6 === VERSION && (head & 0x3f) === REPORT_TYPE,
+  check(b.length > 0, "receiver report is empty");
+  const head = b[0];
+  const type = head & 0x3f;
+  check(head >> 6 === VERSION && (type === REPORT_TYPE || type === REPORT_TYPE_DELAY),
     `not a version ${VERSION} receiver report (first byte 0x${head.toString(16).padStart(2, "0")})`);
+  const size = type === REPORT_TYPE_DELAY ? REPORT_SIZE_DELAY : REPORT_SIZE;
+  check(b.length === size, `receiver report of type ${type} must be ${size} bytes, got ${b.length}`);
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const delay = type === REPORT_TYPE_DELAY;
   return {
     sender: dv.getUint8(1), highestSeq: dv.getUint16(2), lossFraction: dv.getUint8(4) / 256,
     residualLoss: dv.getUint8(5) / 256, maxBurst: dv.getUint8(6), jitterMs: dv.getUint16(8) / 10,
     playoutDelayMs: dv.getUint16(10), targetDelayMs: dv.getUint16(12), recovered: dv.getUint16(14),
     concealedTotal: dv.getUint32(16), lostTotal: dv.getUint32(20), maxKbps: dv.getUint8(7),
+    queueDelayMs: delay ? dv.getUint16(24) : null, delayTrend: delay ? dv.getInt16(26) / 10 : null,
   };
 }
