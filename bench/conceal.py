@@ -1,7 +1,10 @@
 """Concealment of lost focal frames on the dev set: each concealment mode on bursts of 1-8 frames.
 
 Usage: ``python bench/conceal.py [--codec focal-800] [--bursts 1,2,3,4,6,8] [--limit N]
-[--modes predict,repeat,missing] [--json OUT] [--out BENCHMARKS.md]``
+[--modes predict,repeat,missing] [--valid N] [--json OUT] [--out BENCHMARKS.md]``
+
+``--valid N`` scores N clips of the training corpora's held-out split instead of the dev set (for
+choosing a concealer without looking at the dev set) and leaves BENCHMARKS.md alone.
 
 Losses are placed on speech (frames within 30 dB of the clip's loudest), one burst of B frames
 at a time with 300-600 ms of received frames between bursts (seeded per clip), so every burst
@@ -36,6 +39,7 @@ from codec.neural.concealer import MODES  # noqa: E402
 from codec.neural.runtime import FocalCodec, NeuralModel, weights_dir  # noqa: E402
 from codec.roundtrip import run_roundtrip  # noqa: E402
 from mdsection import update_section  # noqa: E402
+from valid_split import DEFAULT_MANIFESTS, pick_clips  # noqa: E402
 
 HEADING = "## Concealment of lost focal frames (bench/conceal.py)"
 SPEECH_RANGE_DB = 30.0
@@ -110,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bursts", default="1,2,3,4,6,8", help="burst lengths in frames")
     parser.add_argument("--modes", default=",".join(MODES), help="concealment modes to compare")
     parser.add_argument("--limit", type=int, default=None, help="first N dev-set clips only")
+    parser.add_argument("--valid", type=int, metavar="N",
+                        help="N clips of the training corpora's valid split instead of the dev set")
     parser.add_argument("--json", type=Path, help="also write every clip's scores here")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -119,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--modes must include {' and '.join(BASELINES)}, the baselines of the intervals")
     model = NeuralModel(weights_dir())
     codecs = {mode: FocalCodec(args.codec, model, concealment=mode) for mode in modes}
-    clips = load_set(ensure_devset(), args.limit)
+    if args.valid:
+        clips = [(entry, pcm) for _, entry, pcm in pick_clips(DEFAULT_MANIFESTS, "valid", args.valid)]
+    else:
+        clips = load_set(ensure_devset(), args.limit)
     metrics = (PlcMos(), Stoi(), Pesq())
     started = time.time()
     scores: dict[str, dict[str, list[dict]]] = {"0": {"lossless": score_clips(
@@ -138,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = table(scores, bursts, modes, losses)
     command = "python bench/conceal.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     body = "\n".join([
-        f"`{command.strip()}` — {datetime.date.today()}, {machine()}, {len(clips)} dev-set clips, "
+        f"`{command.strip()}` — {datetime.date.today()}, {machine()}, {len(clips)} "
+        f"{'valid-split' if args.valid else 'dev-set'} clips, "
         f"{args.codec}, {(time.time() - started) / 60:.0f} min.",
         "",
         "Bursts of B lost frames placed on speech with 300-600 ms received between them; each mode "
@@ -152,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     print(body)
     if args.json:
         args.json.write_text(json.dumps(scores, default=float))
-    update_section(args.out, HEADING, body)
+    if not args.valid:
+        update_section(args.out, HEADING, body)
     return 0
 
 
