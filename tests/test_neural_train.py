@@ -190,6 +190,8 @@ def test_cli_training_checkpoints_resumes_and_exports(tmp_path: Path, corpus: Pa
     budget = json.loads((tmp_path / "ship" / "focal.json").read_text())["training_budget"]
     assert budget["steps"] == 4 and budget["cpu_hours"] >= 0
     assert budget["audio_hours"] == pytest.approx(4 * 2 * 0.4 / 3600, abs=0.006)
+    shipped = torch.load(tmp_path / "ship" / "focal.pt", weights_only=False)
+    assert shipped["budget"]["audio_s"] > 0  # a run grown from the shipped weights inherits it
 
 
 def test_run_goes_on_with_a_new_discriminator_and_keeps_snapshots(tmp_path: Path, corpus: Path):

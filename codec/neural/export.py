@@ -133,8 +133,10 @@ def ship(checkpoints: Path | list[Path], out_dir: Path, note: str = "") -> dict:
     model.load_state_dict({k: v.float() for k, v in half.items()})
     config = ckpt["config"]
     out_dir.mkdir(parents=True, exist_ok=True)
+    # the budget travels with the weights, so a run grown from them (train.init_from) counts it
     torch.save({"model": half, "config": config, "step": ckpt.get("step"),
-                "averaged_steps": ckpt.get("averaged_steps")}, out_dir / WEIGHTS_FILE)
+                "averaged_steps": ckpt.get("averaged_steps"), "budget": ckpt.get("budget")},
+               out_dir / WEIGHTS_FILE)
     enc, dec = export_onnx(model, out_dir)
     macs = model.macs_per_frame()
     meta = {

@@ -334,7 +334,7 @@ class Trainer:
                              f"{', '.join(result.unexpected_keys)}")
         init_step = self.config.train.init_step
         self.step = int(ckpt["step"]) if init_step < 0 else init_step
-        parent = ckpt.get("budget", {})
+        parent = ckpt.get("budget") or {}
         self.budget.update(
             inherited_cpu_s=parent.get("cpu_s", 0.0) + parent.get("inherited_cpu_s", 0.0),
             inherited_audio_s=parent.get("audio_s", 0.0) + parent.get("inherited_audio_s", 0.0),
