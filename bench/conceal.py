@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     bursts = [int(b) for b in args.bursts.split(",")]
     modes = args.modes.split(",")
+    if args.valid and args.limit is not None:
+        parser.error("--limit picks dev-set clips; --valid N already says how many valid clips")
     if not set(BASELINES) <= set(modes):
         parser.error(f"--modes must include {' and '.join(BASELINES)}, the baselines of the intervals")
     model = NeuralModel(weights_dir())
