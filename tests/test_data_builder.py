@@ -129,3 +129,27 @@ def test_blends_and_shifted_voices_stay_inside_their_split():
         factor = speaker["shift"]
         assert 1 / 1.14 - 1e-3 <= factor <= 1.14 + 1e-3 and abs(factor - 1) >= 0.04
         assert speaker["speaker"].startswith(speaker["base"] + "~")
+
+
+def test_every_source_with_several_speakers_holds_some_out():
+    from codec.data.builder import Plan, split_speakers
+    from codec.data.sources import RealClip
+
+    real = [RealClip("megaglest", f"/x/{n}.ogg", f"megaglest-{n}", "en", None, n) for n in "abcdefghij"]
+    real.append(RealClip("asterisk", "/x/big.wav", "asterisk-big", "en", "text", "big"))
+    voices = [{"kind": "kokoro", "speaker": f"kokoro-v{i}"} for i in range(20)]
+    voices.append({"kind": "piper", "speaker": "piper-joe"})
+    plan = Plan(real, [1.0] * 10 + [100.0], voices, {})
+    split = split_speakers(plan, BuildConfig(out="x", hours=1.0, valid_fraction=0.1), np.random.default_rng(3))
+    valid = {n for n, part in split.items() if part == "valid"}
+    assert sum(n.startswith("kokoro-") for n in valid) == 2  # Kokoro's English, transcripts and all
+    assert sum(n.startswith("megaglest-") for n in valid) == 1
+    assert split["asterisk-big"] == split["piper-joe"] == "train"  # most of the audio; a lone voice
+
+
+def test_resume_refuses_a_corpus_split_another_way(corpus, tmp_path):
+    out, entries = corpus
+    moved = dataclasses.replace(entries[0], split="valid" if entries[0].split == "train" else "train")
+    (tmp_path / MANIFEST).write_text(moved.to_json() + "\n")
+    with pytest.raises(ValueError, match="another speaker split"):
+        build(config(tmp_path, SECONDS + 12.0, workers=1))

@@ -4,7 +4,8 @@ Job ``i`` of the stream is a pure function of the seed and ``i`` (a real clip to
 sentence to synthesize with a given voice and speed), so a rerun with the same seed resumes
 where the manifest ends and any prefix of the stream is the same whatever ``hours`` says.
 Real clips and synthesis are interleaved so that real speech makes up ``real_fraction`` of
-the audio until the real sources run out. Speakers go to train or valid, never both.
+the audio until the real sources run out. Speakers go to train or valid, never both: each
+source holds out some of its speakers, and a resume refuses a corpus split another way.
 """
 from __future__ import annotations
 
@@ -174,16 +175,29 @@ def _shifted(speakers: list[dict], config: BuildConfig, rng: np.random.Generator
 
 
 def split_speakers(plan: Plan, config: BuildConfig, rng: np.random.Generator) -> dict[str, str]:
-    """Speaker -> split. About ``valid_fraction`` of speakers go to valid; speakers holding a
-    large share of the real audio (the Fillets fish, whole Asterisk voices) stay in train."""
+    """Speaker -> split. Each source holds out about ``valid_fraction`` of its speakers (at least
+    one of a source with several), so every kind of voice the corpus trains on, Kokoro's English
+    with its transcripts included, is also in the valid split; speakers holding a large share of
+    the real audio (the Fillets fish, whole Asterisk voices) stay in train. A corpus whose sources
+    have one speaker each still holds one speaker out."""
     real_seconds: dict[str, float] = {}
+    source_of: dict[str, str] = {}
     for clip, seconds in zip(plan.real, plan.real_seconds):
         real_seconds[clip.speaker] = real_seconds.get(clip.speaker, 0.0) + seconds
-    names = sorted(set(real_seconds) | {s["speaker"] for s in plan.synth_speakers})
+        source_of[clip.speaker] = clip.source
+    for speaker in plan.synth_speakers:
+        source_of[speaker["speaker"]] = speaker["kind"]
+    names = sorted(source_of)
     total = sum(real_seconds.values())
     small = [n for n in names if real_seconds.get(n, 0.0) <= 0.05 * total] or names
-    count = 0 if len(names) < 2 else max(1, round(config.valid_fraction * len(names)))
-    valid = {small[i] for i in rng.permutation(len(small))[:count]}
+    valid: set[str] = set()
+    for source in sorted(set(source_of.values())):
+        members = [n for n in small if source_of[n] == source]
+        if len(members) >= 2:
+            count = max(1, round(config.valid_fraction * len(members)))
+            valid |= {members[i] for i in rng.permutation(len(members))[:count]}
+    if not valid and len(names) >= 2:
+        valid = {small[int(rng.integers(len(small)))]}
     return {n: "valid" if n in valid else "train" for n in names}
 
 
@@ -294,6 +308,10 @@ def build(config: BuildConfig) -> list[Entry]:
     if total >= target:
         return done
     plan = make_plan(config)
+    moved = sorted({e.speaker for e in done if plan.split.get(e.speaker, e.split) != e.split})
+    if moved:
+        raise ValueError(f"{config.out} was built with another speaker split ({moved[0]} and "
+                         f"{len(moved) - 1} more changed sides): build into a new directory")
     bar = _progress(config, total, target)
     stream = (spec for spec in job_stream(plan, config) if clip_path(spec) not in done_paths)
     pool = None
